@@ -1,0 +1,1 @@
+"""The portfolio-ml command."""

@@ -1,0 +1,1 @@
+"""portfolio-ml cifar."""

@@ -1,0 +1,337 @@
+"""Video input and output.
+
+`VideoSource` reads a video file, a camera index or a folder of images and yields `Frame`s;
+`VideoSink` writes an mp4 atomically. Problems a user can cause (missing file, not a video,
+empty video, no camera) raise `VideoError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import cv2
+import numpy as np
+
+from portfolio_ml_core.errors import InputFileError, PortfolioError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
+
+class VideoError(InputFileError):
+    """A video source that cannot be read."""
+
+
+class CameraUnavailableError(PortfolioError):
+    """No camera at the requested index."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: BGR ``uint8`` pixels, 0-based index in the source, time in seconds."""
+
+    index: int
+    timestamp_s: float
+    image: np.ndarray
+
+    @property
+    def timestamp_ms(self) -> int:
+        return round(self.timestamp_s * 1000)
+
+
+class VideoSource:
+    """Frames from a file path, a camera index (``0`` or ``"0"``) or a folder of images.
+
+    >>> with VideoSource("clip.mp4") as video:
+    ...     for frame in video.frames(max_frames=100):
+    ...         ...
+
+    ``prefetch`` > 0 decodes on a background thread (OpenCV releases the GIL while decoding),
+    so decoding overlaps with whatever the consumer does with each frame.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | int,
+        *,
+        folder_fps: float = 30.0,
+        prefetch: int = 0,
+    ) -> None:
+        self.source = source
+        self.prefetch = prefetch
+        self.is_camera = False
+        self._capture: cv2.VideoCapture | None = None
+        self._images: list[Path] = []
+        self._first: np.ndarray | None = None
+        camera_index = _as_camera_index(source)
+        if camera_index is not None:
+            self._open_camera(camera_index)
+        else:
+            self._open_path(Path(source), folder_fps)  # type: ignore[arg-type]
+
+    # -- opening -------------------------------------------------------------------------
+    def _open_camera(self, index: int) -> None:
+        self.is_camera = True
+        capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            capture.release()
+            raise CameraUnavailableError(
+                f"cannot open camera {index} (no camera, or it is in use); "
+                "use --source FILE to read a video file instead"
+            )
+        ok, first = capture.read()
+        if not ok or first is None:
+            capture.release()
+            raise CameraUnavailableError(f"camera {index} opened but delivers no frames")
+        self._capture, self._first = capture, first
+        self.fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
+        self.frame_count: int | None = None
+        self.size = (first.shape[1], first.shape[0])
+
+    def _open_path(self, path: Path, folder_fps: float) -> None:
+        if not path.exists():
+            raise VideoError(f"no such file or folder: {path}")
+        if path.is_dir():
+            self._images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self._images:
+                raise VideoError(f"folder {path} contains no images")
+            first = cv2.imread(str(self._images[0]))
+            if first is None:
+                raise VideoError(f"cannot decode image {self._images[0]}")
+            self._first = first
+            self.fps = folder_fps
+            self.frame_count = len(self._images)
+            self.size = (first.shape[1], first.shape[0])
+            return
+        if path.stat().st_size == 0:
+            raise VideoError(f"{path} is empty (0 bytes)")
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise VideoError(f"{path} is an image, not a video (pass a folder to read stills)")
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            capture.release()
+            raise VideoError(f"{path} is not a readable video (unknown format, or truncated)")
+        ok, first = capture.read()
+        if not ok or first is None:
+            capture.release()
+            raise VideoError(f"{path} contains no decodable frames (empty or truncated video)")
+        self._capture, self._first = capture, first
+        self.fps = _sane_fps(capture.get(cv2.CAP_PROP_FPS))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        # Headers can over-claim (a cut file keeps its header); iteration stops at the real end.
+        self.frame_count = count if count > 0 else None
+        self.size = (first.shape[1], first.shape[0])
+
+    # -- reading -------------------------------------------------------------------------
+    def frames(
+        self, *, start_s: float = 0.0, max_frames: int | None = None, stride: int = 1
+    ) -> Iterator[Frame]:
+        """Yield frames from ``start_s`` on, every ``stride``-th, at most ``max_frames`` of them."""
+        if stride < 1:
+            raise ValueError("stride must be >= 1")
+        raw = self._raw_frames(start_s)
+        picked = _pick(raw, stride, max_frames)
+        if self.prefetch > 0:
+            yield from _prefetched(picked, self.prefetch)
+        else:
+            yield from picked
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def _raw_frames(self, start_s: float) -> Iterator[Frame]:
+        start_index = max(0, round(start_s * self.fps))
+        if self._images:
+            for i in range(start_index, len(self._images)):
+                image = self._first if i == 0 else cv2.imread(str(self._images[i]))
+                if image is None:
+                    raise VideoError(f"cannot decode image {self._images[i]}")
+                yield Frame(i, i / self.fps, image)
+            return
+        capture = self._capture
+        if capture is None:
+            raise VideoError("video source is closed")
+        index = 0
+        if self._first is not None and start_index == 0:
+            yield Frame(0, 0.0, self._first)
+            index = 1
+        elif start_index > 0 and not self.is_camera:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, start_index)
+            index = start_index
+        self._first = None  # handed out once; a second pass re-reads from the capture position
+        while True:
+            ok, image = capture.read()
+            if not ok or image is None:
+                return
+            yield Frame(index, index / self.fps, image)
+            index += 1
+
+    # -- lifetime ------------------------------------------------------------------------
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def __enter__(self) -> VideoSource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _as_camera_index(source: str | os.PathLike[str] | int) -> int | None:
+    if isinstance(source, int):
+        return source
+    if isinstance(source, str) and source.isdigit() and not Path(source).exists():
+        return int(source)
+    return None
+
+
+def _sane_fps(fps: float) -> float:
+    # Some containers and most webcams report 0 or absurd rates.
+    return float(fps) if 1.0 <= fps <= 240.0 else 30.0
+
+
+def _pick(frames: Iterator[Frame], stride: int, max_frames: int | None) -> Iterator[Frame]:
+    taken = 0
+    for n, frame in enumerate(frames):
+        if max_frames is not None and taken >= max_frames:
+            return
+        if n % stride == 0:
+            taken += 1
+            yield frame
+
+
+_END = object()
+
+
+def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
+    """Run ``frames`` on a thread, ``depth`` frames ahead of the consumer."""
+    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                buffer.put(frame)
+            buffer.put(_END)
+        except BaseException as exc:  # hand decode errors to the consumer's thread
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, name="video-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+class VideoSink:
+    """Write BGR frames to an mp4 file atomically.
+
+    Frames go to a temporary file beside the target, renamed into place by `close()`; if the
+    ``with`` block raises, the temporary file is deleted and nothing appears at ``path``.
+    With ``ffmpeg`` on PATH the video is H.264 (plays in browsers); otherwise OpenCV's MPEG-4.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], fps: float, size: tuple[int, int], *, codec: str = "auto"
+    ) -> None:
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.size = (int(size[0]) // 2 * 2, int(size[1]) // 2 * 2)  # H.264 needs even sizes
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.stem}.part{self.path.suffix or '.mp4'}")
+        self.frames_written = 0
+        self._ffmpeg: subprocess.Popen[bytes] | None = None
+        self._writer: cv2.VideoWriter | None = None
+        use_ffmpeg = codec == "h264" or (codec == "auto" and shutil.which("ffmpeg") is not None)
+        if use_ffmpeg:
+            self._ffmpeg = subprocess.Popen(
+                [
+                    "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                    "-s", f"{self.size[0]}x{self.size[1]}", "-r", f"{self.fps:.3f}", "-i", "-",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                    "-movflags", "+faststart", "-f", "mp4", str(self._tmp),
+                ],
+                stdin=subprocess.PIPE,
+            )
+        else:
+            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, self.size)
+            if not self._writer.isOpened():
+                raise PortfolioError(f"cannot write video {self.path}")
+
+    def write(self, image: np.ndarray) -> None:
+        if image.shape[1] != self.size[0] or image.shape[0] != self.size[1]:
+            image = cv2.resize(image, self.size)
+        if self._ffmpeg is not None and self._ffmpeg.stdin is not None:
+            self._ffmpeg.stdin.write(np.ascontiguousarray(image).tobytes())
+        elif self._writer is not None:
+            self._writer.write(image)
+        self.frames_written += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it into place."""
+        self._finish()
+        if self.frames_written == 0:
+            self.abort()
+            raise PortfolioError(f"no frames were written to {self.path}")
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._finish()
+        self._tmp.unlink(missing_ok=True)
+
+    def _finish(self) -> None:
+        if self._ffmpeg is not None:
+            assert self._ffmpeg.stdin is not None
+            self._ffmpeg.stdin.close()
+            if self._ffmpeg.wait() != 0:
+                self._ffmpeg = None
+                self._tmp.unlink(missing_ok=True)
+                raise PortfolioError(f"ffmpeg failed while writing {self.path}")
+            self._ffmpeg = None
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> VideoSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

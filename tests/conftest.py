@@ -1,0 +1,58 @@
+"""Shared fixtures: where the real-data assets live, and a guarantee that tests never download.
+
+``../shared`` (beside the project root) holds the pose model, the CIFAR-10 tarball and two real
+clips. Locally a test that needs one of them skips when it is missing; in CI (``CI`` set) it
+fails instead, so a missing asset can never turn the real-data tests into silent skips.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PORTFOLIO_ML_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _never_download() -> None:
+    # Model resolution reads this and refuses to touch the network.
+    os.environ["PORTFOLIO_ML_OFFLINE"] = "1"
+
+
+def _require(path: Path, what: str) -> Path:
+    if path.exists():
+        return path
+    message = f"{what} not found at {path}"
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must have ../shared)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _require(SHARED, "shared assets folder")
+
+
+@pytest.fixture(scope="session")
+def pose_model_path() -> Path:
+    explicit = os.environ.get("PORTFOLIO_ML_POSE_MODEL")
+    path = Path(explicit) if explicit else SHARED / "models" / "pose_landmarker_full.task"
+    return _require(path, "pose model")
+
+
+@pytest.fixture(scope="session")
+def squat_clip() -> Path:
+    return _require(SHARED / "videos" / "squat_side_barbell_2reps.mp4", "squat clip")
+
+
+@pytest.fixture(scope="session")
+def football_clip() -> Path:
+    return _require(SHARED / "videos" / "football_broadcast_laliga.mp4", "football clip")
+
+
+@pytest.fixture(scope="session")
+def cifar_tarball() -> Path:
+    return _require(SHARED / "datasets" / "cifar10-jpeg.tar.gz", "CIFAR-10 JPEG tarball")
