@@ -20,6 +20,8 @@ SHARED = Path(os.environ.get("PORTFOLIO_ML_SHARED", ROOT.parent / "shared"))
 def _never_download() -> None:
     # Model resolution reads this and refuses to touch the network.
     os.environ["PORTFOLIO_ML_OFFLINE"] = "1"
+    # Rich wraps tables to the terminal width; a wide fake terminal keeps cells on one line.
+    os.environ["COLUMNS"] = "200"
 
 
 def _require(path: Path, what: str) -> Path:

@@ -42,12 +42,31 @@ class Metric:
         return self.value <= self.target
 
 
+ASSETS_ENV = "PORTFOLIO_ML_ASSETS"
+
+
 @dataclass(frozen=True)
 class BenchContext:
-    """What a benchmark is allowed to assume about the run it is part of."""
+    """What a benchmark is allowed to assume about the run it is part of.
+
+    ``assets_dir`` is a folder of real test material laid out as ``models/``, ``videos/``,
+    ``datasets/`` (``--assets`` or ``$PORTFOLIO_ML_ASSETS``); benchmarks that need real footage
+    or data look there via `asset`.
+    """
 
     quick: bool = False
     work_dir: Path | None = None
+    assets_dir: Path | None = None
+
+    def asset(self, relative: str) -> Path:
+        if self.assets_dir is None:
+            raise InputFileError(
+                f"this benchmark needs {relative}: pass --assets DIR or set {ASSETS_ENV}"
+            )
+        path = self.assets_dir / relative
+        if not path.exists():
+            raise InputFileError(f"benchmark asset not found: {path}")
+        return path
 
 
 @dataclass(frozen=True)
@@ -175,9 +194,7 @@ class Regression:
 def compare(report: dict[str, Any], baseline: dict[str, Any], tolerance: float) -> list[Regression]:
     """Metrics that got worse than the baseline by more than ``tolerance`` (relative)."""
     old = {
-        (r["name"], m["name"]): m
-        for r in baseline.get("results", [])
-        for m in r.get("metrics", [])
+        (r["name"], m["name"]): m for r in baseline.get("results", []) for m in r.get("metrics", [])
     }
     regressions = []
     for r in report["results"]:
@@ -238,7 +255,9 @@ def environment() -> dict[str, Any]:
     """What the figures depend on: the machine and the library versions."""
     return {
         "cpu": _cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": _version("numpy"),

@@ -56,6 +56,8 @@ def draw_text(
     x, y = origin
     if background is not None:
         pad = max(2, round(4 * scale))
-        cv2.rectangle(image, (x - pad, y - th - pad), (x + tw + pad, y + base + pad), background, -1)
+        cv2.rectangle(
+            image, (x - pad, y - th - pad), (x + tw + pad, y + base + pad), background, -1
+        )
     cv2.putText(image, text, (x, y), font, scale, color, thickness, cv2.LINE_AA)
     return tw, th + base

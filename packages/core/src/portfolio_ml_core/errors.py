@@ -1,19 +1,25 @@
 """User-facing errors.
 
 Every mistake a user can make (a missing file, a bad calibration, no camera) is raised as a
-`PortfolioError`. It subclasses Click's `ClickException` so that any command raising it prints one
-line (``Error: ...``) and exits with status 1 — no traceback — without each command catching it.
+`PortfolioError`. The CLI turns it into one line on stderr (``Error: ...``) and a non-zero exit
+status — no traceback — so commands raise it instead of printing and exiting themselves, and
+library code stays free of CLI concerns.
 """
 
 from __future__ import annotations
 
-import click
 
-
-class PortfolioError(click.ClickException):
+class PortfolioError(Exception):
     """A problem with the user's input or environment, reported as one line."""
 
     exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class InputFileError(PortfolioError):

@@ -180,6 +180,10 @@ def download(spec: ModelSpec, destination: Path | None = None) -> Path:
     """Fetch ``spec.url`` into the cache with a progress bar; check it before keeping it."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
+    if os.environ.get(OFFLINE_ENV):
+        raise ModelNotFoundError(
+            f"downloads are disabled ({OFFLINE_ENV} is set, offline mode). {offline_hint(spec)}"
+        )
     target = destination or cache_dir() / "models" / spec.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".download")
@@ -202,7 +206,9 @@ def download(spec: ModelSpec, destination: Path | None = None) -> Path:
             raise IntegrityError(f"{spec.url} has an unexpected checksum {digest.hexdigest()}")
         os.replace(partial, target)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise ModelNotFoundError(f"cannot download {spec.name}: {exc}. {offline_hint(spec)}") from None
+        raise ModelNotFoundError(
+            f"cannot download {spec.name}: {exc}. {offline_hint(spec)}"
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
     return target

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -98,22 +98,34 @@ NUM_LANDMARKS = len(PoseLandmark)
 POSE_CONNECTIONS: tuple[tuple[PoseLandmark, PoseLandmark], ...] = tuple(
     (PoseLandmark[a], PoseLandmark[b])
     for a, b in [
-        ("LEFT_SHOULDER", "RIGHT_SHOULDER"), ("LEFT_HIP", "RIGHT_HIP"),
-        ("LEFT_SHOULDER", "LEFT_HIP"), ("RIGHT_SHOULDER", "RIGHT_HIP"),
-        ("LEFT_SHOULDER", "LEFT_ELBOW"), ("LEFT_ELBOW", "LEFT_WRIST"),
-        ("RIGHT_SHOULDER", "RIGHT_ELBOW"), ("RIGHT_ELBOW", "RIGHT_WRIST"),
-        ("LEFT_HIP", "LEFT_KNEE"), ("LEFT_KNEE", "LEFT_ANKLE"),
-        ("RIGHT_HIP", "RIGHT_KNEE"), ("RIGHT_KNEE", "RIGHT_ANKLE"),
-        ("LEFT_ANKLE", "LEFT_HEEL"), ("LEFT_HEEL", "LEFT_FOOT_INDEX"),
-        ("LEFT_ANKLE", "LEFT_FOOT_INDEX"), ("RIGHT_ANKLE", "RIGHT_HEEL"),
-        ("RIGHT_HEEL", "RIGHT_FOOT_INDEX"), ("RIGHT_ANKLE", "RIGHT_FOOT_INDEX"),
-        ("NOSE", "LEFT_EYE"), ("NOSE", "RIGHT_EYE"), ("LEFT_EYE", "LEFT_EAR"),
-        ("RIGHT_EYE", "RIGHT_EAR"), ("MOUTH_LEFT", "MOUTH_RIGHT"),
+        ("LEFT_SHOULDER", "RIGHT_SHOULDER"),
+        ("LEFT_HIP", "RIGHT_HIP"),
+        ("LEFT_SHOULDER", "LEFT_HIP"),
+        ("RIGHT_SHOULDER", "RIGHT_HIP"),
+        ("LEFT_SHOULDER", "LEFT_ELBOW"),
+        ("LEFT_ELBOW", "LEFT_WRIST"),
+        ("RIGHT_SHOULDER", "RIGHT_ELBOW"),
+        ("RIGHT_ELBOW", "RIGHT_WRIST"),
+        ("LEFT_HIP", "LEFT_KNEE"),
+        ("LEFT_KNEE", "LEFT_ANKLE"),
+        ("RIGHT_HIP", "RIGHT_KNEE"),
+        ("RIGHT_KNEE", "RIGHT_ANKLE"),
+        ("LEFT_ANKLE", "LEFT_HEEL"),
+        ("LEFT_HEEL", "LEFT_FOOT_INDEX"),
+        ("LEFT_ANKLE", "LEFT_FOOT_INDEX"),
+        ("RIGHT_ANKLE", "RIGHT_HEEL"),
+        ("RIGHT_HEEL", "RIGHT_FOOT_INDEX"),
+        ("RIGHT_ANKLE", "RIGHT_FOOT_INDEX"),
+        ("NOSE", "LEFT_EYE"),
+        ("NOSE", "RIGHT_EYE"),
+        ("LEFT_EYE", "LEFT_EAR"),
+        ("RIGHT_EYE", "RIGHT_EAR"),
+        ("MOUTH_LEFT", "MOUTH_RIGHT"),
     ]
 )
 
 
-class RunningMode(str, Enum):
+class RunningMode(StrEnum):
     IMAGE = "image"  # independent stills: detection on every call
     VIDEO = "video"  # a file: tracking between frames, synchronous
     LIVE = "live"  # a camera: asynchronous, drops frames rather than falling behind
@@ -186,8 +198,7 @@ class PoseEstimator:
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ) -> None:
-        from mediapipe.tasks.python import BaseOptions
-        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python import BaseOptions, vision
 
         path = Path(model_path)
         if not path.is_file():

@@ -260,7 +260,12 @@ class VideoSink:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], fps: float, size: tuple[int, int], *, codec: str = "auto"
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        size: tuple[int, int],
+        *,
+        codec: str = "auto",
     ) -> None:
         self.path = Path(path)
         self.fps = float(fps)
@@ -274,10 +279,31 @@ class VideoSink:
         if use_ffmpeg:
             self._ffmpeg = subprocess.Popen(
                 [
-                    "ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-                    "-s", f"{self.size[0]}x{self.size[1]}", "-r", f"{self.fps:.3f}", "-i", "-",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
-                    "-movflags", "+faststart", "-f", "mp4", str(self._tmp),
+                    "ffmpeg",
+                    "-loglevel",
+                    "error",
+                    "-y",
+                    "-f",
+                    "rawvideo",
+                    "-pix_fmt",
+                    "bgr24",
+                    "-s",
+                    f"{self.size[0]}x{self.size[1]}",
+                    "-r",
+                    f"{self.fps:.3f}",
+                    "-i",
+                    "-",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-movflags",
+                    "+faststart",
+                    "-f",
+                    "mp4",
+                    str(self._tmp),
                 ],
                 stdin=subprocess.PIPE,
             )

@@ -1,0 +1,124 @@
+"""The plugin manager: load plugins from entry points, validate them, describe them.
+
+A plugin that fails to import, or that implements a hook no spec defines, is left out and
+reported as one warning line; the rest of the command keeps working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+from portfolio_ml_core import hookspecs
+
+BUILTIN_PLUGIN = "core"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    version: str | None
+    hooks: tuple[str, ...]
+    distribution: str | None = None
+
+
+@dataclass
+class PluginProblem:
+    name: str
+    message: str
+
+
+@dataclass
+class PortfolioPluginManager:
+    """A pluggy manager plus what went wrong while loading plugins."""
+
+    pm: pluggy.PluginManager
+    problems: list[PluginProblem] = field(default_factory=list)
+    _versions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def register(
+        self, plugin: object, name: str, version: str | None = None, distribution: str | None = None
+    ) -> bool:
+        """Register ``plugin`` if its hooks all match a spec; otherwise record a problem."""
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            self.problems.append(PluginProblem(name, _one_line(exc)))
+            return False
+        unknown = [
+            impl.function.__name__
+            for caller in self.pm.get_hookcallers(plugin) or []
+            if caller.spec is None
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin
+        ]
+        if unknown:
+            # As tox's check_pending(): a hook that matches no spec is a bug (a typo, or a
+            # plugin written for another version), not something to ignore silently.
+            self.pm.unregister(plugin)
+            self.problems.append(
+                PluginProblem(name, f"implements unknown hook(s): {', '.join(sorted(unknown))}")
+            )
+            return False
+        self._versions[name] = (version, distribution)
+        return True
+
+    def load_entry_points(self) -> None:
+        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            if self.pm.has_plugin(ep.name):
+                continue
+            dist = ep.dist
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # any import failure: report it, keep the others
+                self.problems.append(PluginProblem(ep.name, f"failed to load: {_one_line(exc)}"))
+                continue
+            self.register(
+                plugin,
+                ep.name,
+                version=dist.version if dist else None,
+                distribution=dist.name if dist else None,
+            )
+
+    def plugins(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in sorted(self.pm.list_name_plugin()):
+            version, dist = self._versions.get(name, (None, None))
+            hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or []))
+            infos.append(PluginInfo(name, version, hooks, dist))
+        return infos
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def create_plugin_manager(*, load_entry_points: bool = True) -> PortfolioPluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    manager = PortfolioPluginManager(pm)
+    from portfolio_ml_core import plugin as core_plugin
+
+    manager.register(
+        core_plugin,
+        BUILTIN_PLUGIN,
+        version=_version("portfolio-ml-core"),
+        distribution="portfolio-ml-core",
+    )
+    if load_entry_points:
+        manager.load_entry_points()
+    return manager
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,167 @@
+"""Plugin discovery, validation and listing, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import types
+from importlib import metadata
+
+import pytest
+import typer
+from portfolio_ml_cli import plugins as plugins_module
+from portfolio_ml_cli.app import create_app
+from portfolio_ml_cli.plugins import create_plugin_manager
+from portfolio_ml_core.hookspecs import hookimpl
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+class GreeterPlugin:
+    """A minimal plugin: one command and one benchmark."""
+
+    @hookimpl
+    def register_commands(self, app: typer.Typer) -> None:
+        @app.command("hello")
+        def hello(name: str = "world") -> None:
+            typer.echo(f"hello {name}")
+
+    @hookimpl
+    def register_benchmarks(self, registry) -> None:
+        from portfolio_ml_core.bench import Benchmark, Metric
+
+        registry.add(
+            Benchmark(
+                "greeter.speed",
+                "greeter",
+                "a fixed figure",
+                lambda ctx: [Metric("speed", 10.0 if ctx.quick else 12.0, "x/s", target=5)],
+            )
+        )
+
+
+class TypoPlugin:
+    @hookimpl
+    def register_command(self, app: typer.Typer) -> None:  # typo: no such hook spec
+        raise AssertionError("must never be called")
+
+
+def fresh_manager():
+    return create_plugin_manager(load_entry_points=False)
+
+
+def test_registered_plugin_adds_command_and_is_listed():
+    manager = fresh_manager()
+    assert manager.register(GreeterPlugin(), "greeter", version="1.2.3")
+    app = create_app(manager)
+    result = runner.invoke(app, ["hello", "--name", "pluggy"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "hello pluggy"
+
+    listed = runner.invoke(app, ["plugins", "--json"])
+    data = json.loads(listed.output)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["greeter"]["version"] == "1.2.3"
+    assert by_name["greeter"]["hooks"] == ["register_benchmarks", "register_commands"]
+    assert "core" in by_name
+
+
+def test_unknown_hook_is_rejected_with_one_line():
+    manager = fresh_manager()
+    assert not manager.register(TypoPlugin(), "typo")
+    assert [p.name for p in manager.problems] == ["typo"]
+    assert "register_command" in manager.problems[0].message
+    app = create_app(manager)
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0
+    assert "typo" in result.output and "unknown hook" in result.output
+
+
+def test_broken_entry_point_is_a_warning_and_the_rest_works(monkeypatch):
+    good = types.ModuleType("good_plugin")
+    good.register_commands = GreeterPlugin.register_commands.__get__(GreeterPlugin())  # type: ignore[attr-defined]
+
+    class FakeEntryPoint:
+        def __init__(self, name, loader):
+            self.name, self._loader, self.dist = name, loader, None
+
+        def load(self):
+            return self._loader()
+
+    def broken():
+        raise ImportError("No module named 'missing_dependency'")
+
+    eps = [FakeEntryPoint("broken", broken), FakeEntryPoint("greeter", lambda: GreeterPlugin())]
+    monkeypatch.setattr(
+        plugins_module.importlib.metadata,
+        "entry_points",
+        lambda group: eps if group == "portfolio_ml" else [],
+    )
+    manager = create_plugin_manager()
+    app = create_app(manager)
+    result = runner.invoke(app, ["hello"])
+    assert result.exit_code == 0
+    assert "hello world" in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: plugin broken: failed to load: ImportError: No module named 'missing_dependency'"
+    ]
+
+
+def test_installed_demo_plugins_are_discovered():
+    names = {ep.name for ep in metadata.entry_points(group="portfolio_ml")}
+    assert {"squat", "footai", "cifar"} <= names
+    manager = create_plugin_manager()
+    loaded = {p.name for p in manager.plugins()}
+    assert {"core", "squat", "footai", "cifar"} <= loaded, manager.problems
+
+
+@pytest.mark.parametrize("sub", ["squat", "footai", "cifar"])
+def test_demo_sub_apps_are_registered(sub):
+    result = runner.invoke(create_app(), [sub, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_version():
+    result = runner.invoke(create_app(fresh_manager()), ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("portfolio-ml ")
+
+
+def test_bench_runs_plugin_benchmark_and_compares_with_baseline(tmp_path):
+    manager = fresh_manager()
+    manager.register(GreeterPlugin(), "greeter")
+    app = create_app(manager)
+    listed = runner.invoke(app, ["bench", "list"])
+    assert "greeter.speed" in listed.output and "core.pose_raw" in listed.output
+
+    report = tmp_path / "full.json"
+    result = runner.invoke(app, ["bench", "greeter", "--json", str(report)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert data["results"][0]["metrics"][0]["value"] == 12.0
+    assert data["results"][0]["metrics"][0]["passed"] is True
+    assert data["environment"]["cores"] >= 1
+
+    # Against itself: no regression. Quick mode gives 10 < 12 * (1 - 0.1): a regression.
+    same = runner.invoke(app, ["bench", "greeter", "--baseline", str(report)])
+    assert same.exit_code == 0, same.output
+    worse = runner.invoke(
+        app, ["bench", "greeter", "--quick", "--baseline", str(report), "--tolerance", "0.1"]
+    )
+    assert worse.exit_code == 1
+    assert "regress" in worse.output
+
+
+def test_bench_unknown_name_and_bad_baseline(tmp_path):
+    app = create_app(fresh_manager())
+    result = runner.invoke(app, ["bench", "nope"])
+    assert result.exit_code == 1
+    assert "no benchmark 'nope'" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = runner.invoke(app, ["bench", "core", "--baseline", str(bad)])
+    assert result.exit_code == 1
+    assert "not valid JSON" in result.output
+    assert "Traceback" not in result.output
