@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PORTFOLIO_ML_SHARED", ROOT.parent / "shared"))
 
 
+_SHARED_MODEL = SHARED / "models" / "pose_landmarker_full.task"
+if _SHARED_MODEL.exists():
+    # Point the project's own model resolution at the offline copy (CLI tests need it too).
+    os.environ.setdefault("PORTFOLIO_ML_POSE_MODEL", str(_SHARED_MODEL))
+os.environ.setdefault("PORTFOLIO_ML_ASSETS", str(SHARED))
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _never_download() -> None:
     # Model resolution reads this and refuses to touch the network.
