@@ -10,7 +10,7 @@ from portfolio_ml_core.errors import PortfolioError
 from rich.console import Console
 from typer.core import TyperGroup
 
-from portfolio_ml_cli.commands import bench, models, plugins
+from portfolio_ml_cli.commands import bench, models, plugins, ui
 from portfolio_ml_cli.plugins import PortfolioPluginManager, create_plugin_manager
 
 err_console = Console(stderr=True)
@@ -74,6 +74,7 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     plugins.register(app, manager)
     models.register(app, manager)
     bench.register(app, manager)
+    ui.register(app, manager)
     manager.hook.register_commands(app=app)
     return app
 
