@@ -1,0 +1,107 @@
+"""The ball: a small bright blob on the field, kept only when it moves consistently.
+
+Candidates are compact bright, unsaturated blobs of about the expected ball size (from the
+homography when there is one). A light tracker with a constant-velocity prediction picks the
+candidate closest to where the ball should be; a new ball needs several consistent frames first,
+which removes most single-frame false alarms (boot highlights, line crossings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BallObservation:
+    centre: tuple[float, float]
+    radius: float
+    score: float
+
+
+def ball_candidates(
+    gray: np.ndarray, sat: np.ndarray, field: np.ndarray, field_scale: float,
+    expected_radius: float | None, players: np.ndarray,
+) -> list[tuple[float, float, float]]:
+    """(u, v, radius) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes."""
+    bright = cv2.threshold(gray, 170, 255, cv2.THRESH_BINARY)[1]
+    bright[sat > 90] = 0
+    n, _, stats, cents = cv2.connectedComponentsWithStats(bright, connectivity=8)
+    if n <= 1:
+        return []
+    st = stats[1:]
+    r_max = 3.5 * expected_radius if expected_radius else 12.0
+    w, h, area = st[:, 2], st[:, 3], st[:, 4]
+    ok = (area >= 2) & (w <= 2 * r_max + 1) & (h <= 2 * r_max + 1) & (np.maximum(w, h) <= 2.5 * np.minimum(w, h) + 1)
+    ok &= area >= 0.4 * w * h
+    out = []
+    fh, fw = field.shape
+    for i in np.nonzero(ok)[0]:
+        u, v = cents[i + 1]
+        fx, fy = min(int(u * field_scale), fw - 1), min(int(v * field_scale), fh - 1)
+        if field[fy, fx] == 0:
+            continue
+        if len(players):
+            x, y, bw, bh = players.T
+            inside = (u > x) & (u < x + bw) & (v > y) & (v < y + 0.75 * bh)
+            if inside.any():
+                continue
+        out.append((float(u), float(v), float(max(w[i], h[i]) / 2)))
+    return out
+
+
+class BallTracker:
+    def __init__(self, confirm: int = 3, max_gap: int = 10) -> None:
+        self.confirm, self.max_gap = confirm, max_gap
+        self.pos: np.ndarray | None = None
+        self.vel = np.zeros(2)
+        self.streak = 0
+        self.gap = 0
+        self.pending: list[np.ndarray] = []
+
+    def update(
+        self, cands: list[tuple[float, float, float]], motion: np.ndarray | None, gate: float
+    ) -> BallObservation | None:
+        pts = np.array([c[:2] for c in cands]).reshape(-1, 2)
+        if self.pos is not None and motion is not None:
+            p = motion @ np.r_[self.pos, 1.0]
+            self.pos = p[:2] / p[2]
+        if self.pos is not None:
+            pred = self.pos + self.vel
+            radius = gate * (1 + 0.5 * self.gap)
+            if len(pts):
+                d = np.linalg.norm(pts - pred, axis=1)
+                k = int(np.argmin(d))
+                if d[k] < radius:
+                    new = pts[k]
+                    self.vel = 0.6 * self.vel + 0.4 * (new - self.pos) if self.streak else new - self.pos
+                    self.pos = new
+                    self.streak += 1
+                    self.gap = 0
+                    if self.streak >= self.confirm:
+                        c = cands[k]
+                        return BallObservation((c[0], c[1]), c[2], min(1.0, self.streak / 10))
+                    return None
+            self.gap += 1
+            self.pos = pred
+            self.vel *= 0.9
+            if self.gap > self.max_gap:
+                self.pos, self.streak = None, 0
+            elif self.streak < self.confirm:
+                self.pos, self.streak = None, 0
+            return None
+        # No ball yet: start from the candidate that continues one from the previous frame.
+        best = None
+        for prev in self.pending:
+            if len(pts):
+                d = np.linalg.norm(pts - prev, axis=1)
+                k = int(np.argmin(d))
+                if d[k] < gate and (best is None or d[k] < best[0]):
+                    best = (d[k], k, prev)
+        self.pending = list(pts[:30])
+        if best is not None:
+            _, k, prev = best
+            self.pos, self.vel, self.streak, self.gap = pts[k].copy(), pts[k] - prev, 2, 0
+        return None

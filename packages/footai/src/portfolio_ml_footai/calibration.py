@@ -1,0 +1,205 @@
+"""Calibration files and homography helpers.
+
+A calibration file maps image points of one frame to pitch points (metres, origin at the centre
+spot): ``{"frame": 0, "image_points": [[u, v], ...], "pitch_points": [[X, Y], ...]}``.
+Everything a user can get wrong in it (missing keys, fewer than 4 points, collinear points, points
+off the pitch, a fit that folds the pitch) is reported as one `CalibrationError` line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from portfolio_ml_core.errors import InputFileError
+
+from . import pitch
+
+
+class CalibrationError(InputFileError):
+    """A calibration file that cannot give a usable homography."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    frame: int
+    image_points: np.ndarray  # (N, 2) pixels
+    pitch_points: np.ndarray  # (N, 2) metres
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "image_points": np.round(self.image_points, 2).tolist(),
+            "pitch_points": np.round(self.pitch_points, 3).tolist(),
+        }
+
+
+def apply_h(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 3×3 homography to (N, 2) points."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    hom = pts @ h[:, :2].T + h[:, 2]
+    w = hom[:, 2:3]
+    w = np.where(np.abs(w) < 1e-12, 1e-12, w)
+    return hom[:, :2] / w
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    p = Path(path)
+    if not p.exists():
+        raise CalibrationError(f"calibration file not found: {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"calibration {p} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CalibrationError(f"calibration {p} must be a JSON object")
+    try:
+        image = np.asarray(data["image_points"], dtype=np.float64)
+        world = np.asarray(data["pitch_points"], dtype=np.float64)
+        frame = int(data.get("frame", 0))
+    except KeyError as exc:
+        raise CalibrationError(f"calibration {p} has no {exc.args[0]!r} list") from None
+    except (TypeError, ValueError):
+        raise CalibrationError(f"calibration {p}: points must be lists of [x, y] numbers") from None
+    if frame < 0:
+        raise CalibrationError(f"calibration {p}: frame must be >= 0")
+    if image.ndim != 2 or image.shape[1:] != (2,) or world.shape != image.shape:
+        raise CalibrationError(
+            f"calibration {p}: image_points and pitch_points must be equally long lists of [x, y]"
+        )
+    if not (np.isfinite(image).all() and np.isfinite(world).all()):
+        raise CalibrationError(f"calibration {p}: points must be finite numbers")
+    cal = Calibration(frame, image, world)
+    homography_from_calibration(cal, source=str(p))  # validate now, fail early
+    return cal
+
+
+def _spread_ok(points: np.ndarray, min_extent: float) -> bool:
+    """At least 4 points, not (nearly) collinear, covering more than ``min_extent``."""
+    if len(points) < 4:
+        return False
+    centred = points - points.mean(axis=0)
+    sv = np.linalg.svd(centred, compute_uv=False)
+    return bool(sv[-1] / max(len(points), 1) ** 0.5 > min_extent and sv[0] > 0)
+
+
+def homography_from_calibration(cal: Calibration, source: str = "calibration") -> np.ndarray:
+    """Pitch → image homography; raises CalibrationError when the points cannot define one."""
+    n = len(cal.image_points)
+    if n < 4:
+        raise CalibrationError(f"{source}: needs at least 4 point pairs, got {n}")
+    margin = 10.0
+    if (np.abs(cal.pitch_points[:, 0]) > pitch.HALF_L + margin).any() or (
+        np.abs(cal.pitch_points[:, 1]) > pitch.HALF_W + margin
+    ).any():
+        raise CalibrationError(
+            f"{source}: pitch_points must be metres from the centre spot "
+            f"(|X| ≤ {pitch.HALF_L:g}, |Y| ≤ {pitch.HALF_W:g})"
+        )
+    if not _spread_ok(cal.pitch_points, 1.0) or not _spread_ok(cal.image_points, 5.0):
+        raise CalibrationError(
+            f"{source}: the points are (nearly) collinear or bunched; give 4+ well-spread points"
+        )
+    h, _ = cv2.findHomography(cal.pitch_points, cal.image_points, 0)
+    if h is None or not np.isfinite(h).all() or abs(np.linalg.det(h)) < 1e-12:
+        raise CalibrationError(f"{source}: the points do not define a homography")
+    h = h / h[2, 2]
+    back = apply_h(h, cal.pitch_points)
+    err = float(np.median(np.linalg.norm(back - cal.image_points, axis=1)))
+    diag = float(np.linalg.norm(np.ptp(cal.image_points, axis=0)))
+    if err > max(8.0, 0.03 * diag):
+        raise CalibrationError(
+            f"{source}: the point pairs disagree (median reprojection error {err:.1f} px); "
+            "check that each image point matches its pitch point"
+        )
+    if not homography_is_plausible(h, cal.pitch_points):
+        raise CalibrationError(f"{source}: the homography folds or mirrors the pitch")
+    return h
+
+
+def homography_is_plausible(h: np.ndarray, near_points: np.ndarray | None = None) -> bool:
+    """The ground must stay in front of the camera and keep its handedness near the points."""
+    pts = near_points if near_points is not None else np.array([[0.0, 0.0]])
+    w = pts @ h[2, :2] + h[2, 2]
+    if (w <= 0).any() and (w >= 0).any():
+        return False
+    # Local Jacobian sign: X to the right and Y downward in the image means det > 0.
+    c = pts.mean(axis=0)
+    d = apply_h(h, np.array([c, c + [1.0, 0.0], c + [0.0, 1.0]]))
+    jx, jy = d[1] - d[0], d[2] - d[0]
+    return bool(jx[0] * jy[1] - jx[1] * jy[0] > 0)
+
+
+def pixels_per_metre(h: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """Image length of one metre along the pitch X axis at each ground point (N, 2)."""
+    a = apply_h(h, ground - [0.5, 0.0])
+    b = apply_h(h, ground + [0.5, 0.0])
+    return np.linalg.norm(b - a, axis=1)
+
+
+@dataclass(frozen=True)
+class PlaneCamera:
+    """A pinhole camera recovered from a ground homography (principal point at the centre)."""
+
+    k: np.ndarray
+    r: np.ndarray  # world → camera rotation, world Z up
+    t: np.ndarray
+
+    def project(self, world: np.ndarray) -> np.ndarray:
+        cam = world @ self.r.T + self.t
+        uv = cam @ self.k.T
+        return uv[:, :2] / np.maximum(uv[:, 2:3], 1e-9)
+
+
+def camera_from_homography(h: np.ndarray, size: tuple[int, int]) -> PlaneCamera | None:
+    """Focal length and pose from H = K [r1 r2 t] (square pixels, centred principal point)."""
+    cx, cy = size[0] / 2, size[1] / 2
+    hp = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1.0]]) @ h
+    h1, h2, h3 = hp[:, 0], hp[:, 1], hp[:, 2]
+    a1, b1 = h1[0] * h2[0] + h1[1] * h2[1], h1[2] * h2[2]
+    a2 = h1[0] ** 2 + h1[1] ** 2 - h2[0] ** 2 - h2[1] ** 2
+    b2 = h1[2] ** 2 - h2[2] ** 2
+    denom = a1 * a1 + a2 * a2
+    if denom <= 0:
+        return None
+    w = -(a1 * b1 + a2 * b2) / denom  # 1 / f²
+    if not np.isfinite(w) or w <= 0:
+        return None
+    f = 1 / np.sqrt(w)
+    if not (0.2 * size[0] <= f <= 30 * size[0]):
+        return None
+    kinv = np.diag([1 / f, 1 / f, 1.0])
+    c1, c2, c3 = kinv @ h1, kinv @ h2, kinv @ h3
+    lam = 2.0 / (np.linalg.norm(c1) + np.linalg.norm(c2))
+    r1, r2, t = c1 * lam, c2 * lam, c3 * lam
+    if t[2] < 0:  # the pitch origin must be in front of the camera
+        r1, r2, t = -r1, -r2, -t
+    r3 = np.cross(r1, r2)
+    k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
+    cam = PlaneCamera(k, np.stack([r1, r2, r3], axis=1), t)
+    # World up must point up the image; flip r3 otherwise (the pitch frame is left-handed).
+    probe = cam.project(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
+    if probe[1, 1] > probe[0, 1]:
+        cam = PlaneCamera(k, np.stack([r1, r2, -r3], axis=1), t)
+    return cam
+
+
+def height_prior(h: np.ndarray, size: tuple[int, int], person_m: float = 1.8):
+    """Expected standing height in pixels for foot points (N, 2), from the homography."""
+    hinv = np.linalg.inv(h)
+    cam = camera_from_homography(h, size)
+
+    def prior(feet: np.ndarray) -> np.ndarray:
+        ground = apply_h(hinv, feet)
+        if cam is not None:
+            base = np.concatenate([ground, np.zeros((len(ground), 1))], axis=1)
+            head = base + [0.0, 0.0, person_m]
+            return np.linalg.norm(cam.project(head) - cam.project(base), axis=1)
+        return 0.95 * person_m * pixels_per_metre(h, ground)
+
+    return prior

@@ -1,0 +1,211 @@
+"""Turning an `Analysis` into files: tracks.csv, tactical map, heatmaps, summary.json.
+
+Per-track decisions that need the whole run (team and role by vote, smoothed positions) are made
+here, after the pass over the video, so that the CSV never flips a player's team mid-track.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from portfolio_ml_core.fsutil import atomic_path, write_image_atomic, write_json_atomic
+from portfolio_ml_core.video import VideoSink
+
+from . import pitch, render
+from .calibration import apply_h
+from .kinematics import motion_stats, smooth_track
+from .pipeline import Analysis
+from .tracks_io import COLUMNS, format_row
+
+KEEPER_X = pitch.HALF_L - 22.0  # a track living beyond this |x| with an odd kit is a keeper
+
+
+@dataclass(frozen=True)
+class TrackLabel:
+    track_id: int
+    role: str
+    team: int
+
+
+def label_tracks(a: Analysis) -> dict[int, TrackLabel]:
+    """Team and role for each confirmed track from its colour votes and where it plays."""
+    by_key: dict[int, list[np.ndarray]] = {}
+    for p in a.players:
+        if p.pitch is not None:
+            by_key.setdefault(p.key, []).append(p.pitch)
+    # Which team defends the left goal: the one whose players stand further left on average.
+    xs: dict[int, list[float]] = {0: [], 1: []}
+    for key, votes in a.track_votes.items():
+        if key in a.track_ids and votes[:2].sum() > votes[2] and key in by_key:
+            xs[int(np.argmax(votes[:2]))].append(float(np.median(np.array(by_key[key])[:, 0])))
+    left_team = 0 if (np.mean(xs[0]) if xs[0] else 0) <= (np.mean(xs[1]) if xs[1] else 0) else 1
+    labels = {}
+    for key, tid in a.track_ids.items():
+        votes = a.track_votes.get(key, np.zeros(3))
+        if votes[2] > votes[:2].sum():
+            pts = np.array(by_key.get(key, []))
+            med_x = float(np.median(pts[:, 0])) if len(pts) else 0.0
+            if len(pts) and abs(med_x) > KEEPER_X:
+                team = left_team if med_x < 0 else 1 - left_team
+                labels[key] = TrackLabel(tid, "goalkeeper", team)
+            else:
+                labels[key] = TrackLabel(tid, "referee", -1)
+        else:
+            labels[key] = TrackLabel(tid, "player", int(np.argmax(votes[:2])))
+    return labels
+
+
+def smoothed_positions(a: Analysis, window_s: float = 0.5) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """key → (frames, smoothed pitch xy) for confirmed tracks."""
+    raw: dict[int, tuple[list[int], list[np.ndarray]]] = {}
+    for p in a.players:
+        if p.key in a.track_ids and p.pitch is not None:
+            f, xy = raw.setdefault(p.key, ([], []))
+            f.append(p.frame)
+            xy.append(p.pitch)
+    stride = max(1, int(np.median(np.diff(a.frames)))) if len(a.frames) > 1 else 1
+    window = max(1, round(window_s * a.fps)) * stride
+    out = {}
+    for key, (f, xy) in raw.items():
+        fr = np.array(f)
+        out[key] = (fr, smooth_track(fr, np.array(xy), window))
+    return out
+
+
+def write_tracks_csv(path: Path, a: Analysis, labels: dict[int, TrackLabel],
+                     smooth: dict[int, tuple[np.ndarray, np.ndarray]]) -> int:
+    lookup = {}
+    for key, (fr, xy) in smooth.items():
+        for f, p in zip(fr, xy, strict=True):
+            lookup[(key, int(f))] = p
+    rows = []
+    for p in a.players:
+        lab = labels.get(p.key)
+        if lab is None:
+            continue
+        xy = lookup.get((p.key, p.frame))
+        pxy = (float(xy[0]), float(xy[1])) if xy is not None and np.isfinite(xy).all() else None
+        rows.append((p.frame, lab.track_id, format_row(p.frame, lab.track_id, lab.role, lab.team,
+                                                      tuple(p.box), p.score, pxy)))
+    for b in a.balls:
+        r = b.radius
+        box = (b.centre[0] - r, b.centre[1] - r, 2 * r, 2 * r)
+        pxy = (float(b.pitch[0]), float(b.pitch[1])) if b.pitch is not None else None
+        rows.append((b.frame, 0, format_row(b.frame, 0, "ball", -1, box, b.score, pxy)))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        w.writerows(r[2] for r in rows)
+    return len(rows)
+
+
+def team_colour(labels: dict[int, TrackLabel], a: Analysis, key: int) -> tuple[int, int, int]:
+    lab = labels.get(key)
+    if lab is None or lab.team < 0:
+        return render.REFEREE
+    if a.team_colours and lab.role == "player":
+        return a.team_colours[lab.team]
+    return (0, 200, 255) if lab.team == 0 else (255, 120, 0)
+
+
+def write_tactical(out_dir: Path, a: Analysis, labels, smooth, write_video: bool) -> None:
+    canvas = render.pitch_canvas()
+    per_frame: dict[int, list] = {}
+    for key, (fr, xy) in smooth.items():
+        colour = team_colour(labels, a, key)
+        tid = labels[key].track_id if key in labels else 0
+        for f, p in zip(fr, xy, strict=True):
+            if np.isfinite(p).all():
+                per_frame.setdefault(int(f), []).append((float(p[0]), float(p[1]), colour, tid))
+    balls = {b.frame: (float(b.pitch[0]), float(b.pitch[1])) for b in a.balls if b.pitch is not None}
+    w, h = a.size
+    corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
+    last = canvas.image.copy()
+    sink = VideoSink(out_dir / "tactical_map.mp4", a.fps, (canvas.image.shape[1], canvas.image.shape[0])) \
+        if write_video else None
+    try:
+        for f in a.frames:
+            hm = a.homographies.get(f)
+            view = _footprint(hm, corners) if hm is not None else None
+            last = render.tactical_frame(canvas, per_frame.get(f, []), balls.get(f), view)
+            if sink is not None:
+                sink.write(last)
+        if sink is not None:
+            sink.close()
+    except BaseException:
+        if sink is not None:
+            sink.abort()
+        raise
+    # The still: the middle frame of the clip, the moment most likely to show a full shape.
+    mid = a.frames[len(a.frames) // 2] if a.frames else 0
+    hm = a.homographies.get(mid)
+    still = render.tactical_frame(canvas, per_frame.get(mid, []), balls.get(mid),
+                                  _footprint(hm, corners) if hm is not None else None)
+    write_image_atomic(out_dir / "tactical_map.png", still if a.frames else last)
+    for team in (0, 1):
+        pts = [xy for key, (_, xy) in smooth.items()
+               if key in labels and labels[key].team == team and labels[key].role == "player"]
+        allpts = np.concatenate(pts) if pts else np.empty((0, 2))
+        write_image_atomic(out_dir / f"heatmap_team{team}.png",
+                           render.heatmap(canvas, allpts, f"team {team}"))
+
+
+def _footprint(h: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    try:
+        g = apply_h(np.linalg.inv(h), corners)
+    except np.linalg.LinAlgError:
+        return None
+    g[:, 0] = np.clip(g[:, 0], -pitch.HALF_L - 4, pitch.HALF_L + 4)
+    g[:, 1] = np.clip(g[:, 1], -pitch.HALF_W - 4, pitch.HALF_W + 4)
+    return g
+
+
+def _hex(bgr: tuple[int, int, int]) -> str:
+    b, g, r = bgr
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def summary(a: Analysis, labels, smooth, video: str) -> dict[str, Any]:
+    players = []
+    for key, lab in sorted(labels.items(), key=lambda kv: kv[1].track_id):
+        fr, xy = smooth.get(key, (np.empty(0), np.empty((0, 2))))
+        m = motion_stats(fr, xy, a.fps * (1 if len(a.frames) < 2 else 1))
+        players.append({
+            "track_id": lab.track_id, "role": lab.role, "team": lab.team,
+            "frames": int(sum(1 for p in a.players if p.key == key)),
+            "distance_m": round(m.distance_m, 1), "top_speed_kmh": round(m.top_speed_ms * 3.6, 1),
+        })
+    n = len(a.frames)
+    return {
+        "video": video,
+        "frames": n,
+        "first_frame": a.frames[0] if n else None,
+        "last_frame": a.frames[-1] if n else None,
+        "video_fps": round(a.fps, 3),
+        "processing_fps": round(n / a.processing_seconds, 1) if a.processing_seconds > 0 else None,
+        "processing_seconds": round(a.processing_seconds, 2),
+        "frame_size": list(a.size),
+        "calibration": {"method": a.calibration_method, "detail": a.calibration_detail},
+        "team_colours": {f"team{i}": _hex(c) for i, c in enumerate(a.team_colours)},
+        "tracks": len(labels),
+        "players_per_team": {f"team{t}": sum(1 for lab in labels.values() if lab.team == t and lab.role == "player") for t in (0, 1)},
+        "ball_frames": len(a.balls),
+        "warnings": a.warnings,
+        "per_track": players,
+    }
+
+
+def write_outputs(out_dir: Path, a: Analysis, video: str, write_video: bool) -> dict[str, Any]:
+    labels = label_tracks(a)
+    smooth = smoothed_positions(a)
+    write_tracks_csv(out_dir / "tracks.csv", a, labels, smooth)
+    write_tactical(out_dir, a, labels, smooth, write_video)
+    data = summary(a, labels, smooth, video)
+    write_json_atomic(out_dir / "summary.json", data)
+    return data

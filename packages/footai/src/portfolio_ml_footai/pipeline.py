@@ -1,0 +1,310 @@
+"""The frame-by-frame pipeline: pixels in, tracked players, teams, pitch positions and ball out.
+
+Stages (each its own module): pitch segmentation → player candidates with size priors → shirt
+colours and teams → camera motion → tracking → pitch coordinates → ball. `FrameProcessor` holds
+the state between frames; `analyse` runs it over a video and returns everything `outputs` needs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.video import Frame, VideoSource
+
+from . import autocalib
+from .ball import BallObservation, BallTracker, ball_candidates
+from .calibration import (
+    apply_h,
+    height_prior,
+    homography_from_calibration,
+    load_calibration,
+    pixels_per_metre,
+)
+from .camera_motion import CameraMotion
+from .detection import LearnedPrior, detect_players, foreground
+from .segmentation import GrassModel, PitchMasks, learn_grass, segment
+from .teams import TeamModel, shirt_colours
+from .tracking import ByteTracker, Detection, Track
+
+
+class NotFootballError(InputFileError):
+    """The video shows no football pitch."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    calibration: Path | None = None
+    start_s: float = 0.0
+    max_frames: int | None = None
+    stride: int = 1
+    work_width: int = 640
+    bootstrap_frames: int = 12
+
+
+@dataclass(frozen=True)
+class PlayerObs:
+    frame: int
+    key: int
+    box: np.ndarray
+    score: float
+    team: int
+    team_conf: float
+    pitch: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class BallObs:
+    frame: int
+    centre: tuple[float, float]
+    radius: float
+    score: float
+    pitch: np.ndarray | None
+
+
+@dataclass
+class FrameOutput:
+    frame: int
+    image: np.ndarray
+    tracks: list[tuple[Track, Detection]]
+    players: list[PlayerObs]
+    ball: BallObs | None
+    homography: np.ndarray | None
+
+
+@dataclass
+class Analysis:
+    """Everything observed in a run, ready for `outputs`."""
+
+    fps: float
+    size: tuple[int, int]
+    frames: list[int] = field(default_factory=list)
+    players: list[PlayerObs] = field(default_factory=list)
+    balls: list[BallObs] = field(default_factory=list)
+    homographies: dict[int, np.ndarray] = field(default_factory=dict)
+    track_ids: dict[int, int] = field(default_factory=dict)  # key → output id (confirmed only)
+    track_votes: dict[int, np.ndarray] = field(default_factory=dict)
+    team_colours: list[tuple[int, int, int]] = field(default_factory=list)
+    calibration_method: str = "none"
+    calibration_detail: str = ""
+    warnings: list[str] = field(default_factory=list)
+    processing_seconds: float = 0.0
+
+
+class FrameProcessor:
+    def __init__(
+        self,
+        size: tuple[int, int],
+        grass: GrassModel,
+        homography: np.ndarray | None,
+        teams: TeamModel | None,
+        work_width: int = 640,
+    ) -> None:
+        self.size = size
+        self.scale = min(1.0, work_width / size[0])
+        self.work = (round(size[0] * self.scale), round(size[1] * self.scale))
+        self.grass = grass
+        self.h = homography
+        self.teams = teams
+        self.colour_pool: list[np.ndarray] = []
+        self.learned = LearnedPrior([])
+        self.motion = CameraMotion(size)
+        self.tracker = ByteTracker()
+        self.ball = BallTracker()
+        self.refiner = autocalib.LineRefiner(size) if homography is not None else None
+        self.n = 0
+
+    def masks(self, image: np.ndarray) -> tuple[np.ndarray, PitchMasks]:
+        small = cv2.resize(image, self.work, interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+        return hsv, segment(hsv, self.grass)
+
+    def candidates(self, masks: PitchMasks):
+        prior = height_prior(self.h, self.size) if self.h is not None else (
+            self.learned if self.learned.ready else None
+        )
+        fg = foreground(masks.grass, masks.field)
+        cands = detect_players(fg, self.scale, prior, self.size[1])
+        if self.h is None:
+            # Teach the fallback prior with the confident, person-shaped blobs.
+            good = [c for c in cands if c.score >= 0.5]
+            if good:
+                b = np.array([c.box for c in good])
+                self.learned.add(b[:, 1] + b[:, 3], b[:, 3])
+        return cands
+
+    def step(self, frame: Frame) -> FrameOutput:
+        image = frame.image
+        hsv, masks = self.masks(image)
+        cands = self.candidates(masks)
+        boxes = np.array([c.box for c in cands]).reshape(-1, 4)
+        colours = shirt_colours(image, masks.grass, self.scale, boxes)
+        if self.teams is None:
+            self.colour_pool.extend(colours[np.isfinite(colours).all(axis=1)])
+            if len(self.colour_pool) >= 150:
+                self.teams = TeamModel.fit(np.array(self.colour_pool))
+                self.colour_pool = [] if self.teams is None else self.colour_pool
+        if self.teams is not None and len(colours):
+            team, conf = self.teams.classify(colours)
+        else:
+            team, conf = np.full(len(cands), -1), np.zeros(len(cands))
+        dets = [Detection(np.array(c.box), c.score, int(t), float(k))
+                for c, t, k in zip(cands, team, conf, strict=True)]
+        est = self.motion.update(image, boxes)
+        motion = est.matrix if self.n > 0 else None
+        if self.h is not None and motion is not None:
+            self.h = motion @ self.h
+            self.h /= self.h[2, 2]
+        if self.h is not None and self.refiner is not None:
+            self.h = self.refiner.update(image, masks, self.h, boxes, self.scale)
+        pairs = self.tracker.update(dets, motion)
+        hinv = np.linalg.inv(self.h) if self.h is not None else None
+        players = []
+        for t, d in pairs:
+            x, y, w, h = d.box
+            ground = apply_h(hinv, np.array([[x + w / 2, y + h]]))[0] if hinv is not None else None
+            players.append(PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground))
+        ball = self._ball(image, hsv, masks, boxes, motion, hinv)
+        self.n += 1
+        return FrameOutput(frame.index, image, pairs, players, ball, self.h)
+
+    def _ball(self, image, hsv, masks, boxes, motion, hinv) -> BallObs | None:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        sat = cv2.resize(hsv[:, :, 1], self.size, interpolation=cv2.INTER_NEAREST)
+        radius = None
+        if self.h is not None and hinv is not None:
+            centre = apply_h(hinv, np.array([[self.size[0] / 2, self.size[1] / 2]]))
+            radius = 0.11 * float(pixels_per_metre(self.h, centre)[0])
+        cands = ball_candidates(gray, sat, masks.field, self.scale, radius, boxes)
+        if hinv is not None and cands:
+            # Painted spots look like a ball; drop candidates on them.
+            spots = np.array([[0.0, 0.0], [-41.5, 0.0], [41.5, 0.0]])
+            g = apply_h(hinv, np.array([c[:2] for c in cands]))
+            far = np.linalg.norm(g[:, None] - spots[None], axis=2).min(axis=1) > 0.7
+            cands = [c for c, ok in zip(cands, far, strict=True) if ok]
+        gate = max(12.0, 2.5 * (radius or 3.0) * 4)
+        obs: BallObservation | None = self.ball.update(cands, motion, gate)
+        if obs is None:
+            return None
+        ground = apply_h(hinv, np.array([obs.centre]))[0] if hinv is not None else None
+        return BallObs(-1, obs.centre, obs.radius, obs.score, ground)
+
+
+def _initial_homography(
+    opts: RunOptions, first: list[Frame], video: VideoSource, masks: PitchMasks, analysis: Analysis
+) -> np.ndarray | None:
+    if opts.calibration is not None:
+        cal = load_calibration(opts.calibration)
+        h = homography_from_calibration(cal, source=str(opts.calibration))
+        start = first[0].index
+        if cal.frame != start:
+            h = _carry(video.source, cal.frame, start, h, video.size)
+        analysis.calibration_method = "file"
+        analysis.calibration_detail = f"{opts.calibration} (frame {cal.frame}, {len(cal.image_points)} points)"
+        return h
+    fit = autocalib.auto_calibrate(first[0].image, masks)
+    if fit is None:
+        analysis.calibration_method = "none"
+        analysis.warnings.append(
+            "no homography: the pitch markings could not be matched to the pitch model; "
+            "pitch coordinates are left empty (pass --calibration CALIB.json, see `footai calibrate`)"
+        )
+        return None
+    analysis.calibration_method = "auto"
+    analysis.calibration_detail = f"fitted to the pitch markings of frame {first[0].index} ({fit.detail})"
+    return fit.homography
+
+
+def _carry(source, from_frame: int, to_frame: int, h: np.ndarray, size) -> np.ndarray:
+    """Carry a homography from the calibration frame to another frame through camera motion."""
+    lo, hi = sorted((from_frame, to_frame))
+    motion = CameraMotion(size)
+    total = np.eye(3)
+    with VideoSource(source) as v:
+        for fr in v.frames(start_s=lo / v.fps, max_frames=hi - lo + 1):
+            total = motion.update(fr.image).matrix @ total
+    if to_frame < from_frame:
+        total = np.linalg.inv(total)
+    out = total @ h
+    return out / out[2, 2]
+
+
+def analyse(
+    video_path: str | Path,
+    opts: RunOptions,
+    on_frame: Callable[[FrameOutput, Analysis], None] | None = None,
+) -> Analysis:
+    """Run the pipeline over a video. ``on_frame`` sees each frame (for the annotated video)."""
+    if opts.stride < 1:
+        raise InputFileError("--stride must be at least 1")
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise InputFileError("--max-frames must be at least 1")
+    if opts.start_s < 0:
+        raise InputFileError("--start must be >= 0")
+    with VideoSource(video_path, prefetch=4) as video:
+        fps = video.fps / opts.stride
+        analysis = Analysis(fps=fps, size=video.size)
+        frames: Iterator[Frame] = video.frames(
+            start_s=opts.start_s, max_frames=opts.max_frames, stride=opts.stride
+        )
+        first: list[Frame] = []
+        for fr in frames:
+            first.append(fr)
+            if len(first) >= opts.bootstrap_frames:
+                break
+        if not first:
+            raise InputFileError(f"{video_path}: no frames at --start {opts.start_s:g} s")
+        grass = learn_grass([f.image for f in first])
+        if grass is None:
+            raise NotFootballError(
+                f"{video_path}: no football pitch found (no dominant grass colour in the first "
+                "frames); is this a football broadcast?"
+            )
+        probe = FrameProcessor(video.size, grass, None, None, opts.work_width)
+        _, masks0 = probe.masks(first[0].image)
+        if masks0.grass_fraction < 0.12:
+            raise NotFootballError(
+                f"{video_path}: no football pitch found (grass covers only "
+                f"{100 * masks0.grass_fraction:.0f}% of the picture)"
+            )
+        h0 = _initial_homography(opts, first, video, masks0, analysis)
+        proc = FrameProcessor(video.size, grass, h0, None, opts.work_width)
+        # Learn the kits from the bootstrap frames before tracking starts.
+        pool = []
+        for fr in first:
+            _, m = proc.masks(fr.image)
+            c = proc.candidates(m)
+            b = np.array([x.box for x in c]).reshape(-1, 4)
+            pool.append(shirt_colours(fr.image, m.grass, proc.scale, b))
+        colours = np.concatenate(pool) if pool else np.empty((0, 3))
+        proc.teams = TeamModel.fit(colours)
+        proc.learned = LearnedPrior([])
+        start = time.perf_counter()
+        for fr in chain(first, frames):
+            out = proc.step(fr)
+            analysis.frames.append(fr.index)
+            analysis.players.extend(out.players)
+            if out.ball is not None:
+                b = out.ball
+                analysis.balls.append(BallObs(fr.index, b.centre, b.radius, b.score, b.pitch))
+            if out.homography is not None:
+                analysis.homographies[fr.index] = out.homography
+            for t, _ in out.tracks:
+                if t.confirmed:
+                    analysis.track_ids[t.key] = t.track_id
+                analysis.track_votes[t.key] = t.votes.copy()
+            if proc.teams is not None and not analysis.team_colours:
+                analysis.team_colours = proc.teams.bgr()
+            if on_frame is not None:
+                on_frame(out, analysis)
+        analysis.processing_seconds = time.perf_counter() - start
+        if proc.teams is None:
+            analysis.warnings.append("could not find two kit colours: team labels are unreliable")
+    return analysis

@@ -1,0 +1,122 @@
+"""Drawing, kept apart from the logic: annotated frames, the tactical (radar) map, heatmaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import pitch
+
+BALL_COLOUR = (0, 255, 255)
+NEUTRAL = (200, 200, 200)
+REFEREE = (30, 30, 30)
+
+
+@dataclass(frozen=True)
+class DrawnPlayer:
+    track_id: int
+    box: tuple[float, float, float, float]
+    colour: tuple[int, int, int]
+    role: str
+
+
+def readable(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A text colour that contrasts with ``colour``."""
+    b, g, r = colour
+    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)
+
+
+def annotate(
+    frame: np.ndarray, players: list[DrawnPlayer], ball: tuple[float, float] | None
+) -> np.ndarray:
+    out = frame.copy()
+    for p in players:
+        x, y, w, h = p.box
+        cx, fy = int(x + w / 2), int(y + h)
+        cv2.ellipse(out, (cx, fy), (max(6, int(w * 0.7)), max(3, int(w * 0.25))), 0, -45, 235,
+                    p.colour, 2, cv2.LINE_AA)
+        label = str(p.track_id) if p.role == "player" else f"{p.track_id}{p.role[0].upper()}"
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        tl = (cx - tw // 2 - 2, fy + 6)
+        cv2.rectangle(out, tl, (tl[0] + tw + 4, tl[1] + th + 4), p.colour, -1)
+        cv2.putText(out, label, (tl[0] + 2, tl[1] + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    readable(p.colour), 1, cv2.LINE_AA)
+    if ball is not None:
+        bx, by = int(ball[0]), int(ball[1])
+        tri = np.array([[bx, by - 8], [bx - 6, by - 18], [bx + 6, by - 18]], np.int32)
+        cv2.fillPoly(out, [tri], BALL_COLOUR, cv2.LINE_AA)
+        cv2.polylines(out, [tri], True, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+@dataclass(frozen=True)
+class PitchCanvas:
+    image: np.ndarray
+    ppm: float
+    margin: float
+
+    def to_px(self, xy: np.ndarray) -> np.ndarray:
+        return (np.asarray(xy) + [pitch.HALF_L + self.margin, pitch.HALF_W + self.margin]) * self.ppm
+
+
+def pitch_canvas(ppm: float = 8.0, margin: float = 4.0) -> PitchCanvas:
+    w = int((pitch.LENGTH + 2 * margin) * ppm)
+    h = int((pitch.WIDTH + 2 * margin) * ppm)
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:] = (60, 120, 50)
+    stripe = pitch.LENGTH / 18
+    for k in range(0, 18, 2):
+        x0 = int((margin + k * stripe) * ppm)
+        img[int(margin * ppm) : h - int(margin * ppm), x0 : int(x0 + stripe * ppm)] = (66, 132, 56)
+    canvas = PitchCanvas(img, ppm, margin)
+    for line in pitch.pitch_lines():
+        pts = (canvas.to_px(line.points) * 8).round().astype(np.int32)
+        cv2.polylines(img, [pts], line.closed, (235, 235, 235), 1, cv2.LINE_AA, shift=3)
+    return canvas
+
+
+def tactical_frame(
+    canvas: PitchCanvas,
+    dots: list[tuple[float, float, tuple[int, int, int], int]],
+    ball: tuple[float, float] | None,
+    view: np.ndarray | None = None,
+) -> np.ndarray:
+    """Radar view: dots (x, y, colour, id) in metres; ``view`` the camera footprint polygon."""
+    out = canvas.image.copy()
+    if view is not None and len(view) >= 3:
+        poly = (canvas.to_px(view) * 8).round().astype(np.int32)
+        cv2.polylines(out, [poly], True, (180, 220, 255), 1, cv2.LINE_AA, shift=3)
+    r = max(4, int(canvas.ppm * 0.9))
+    for x, y, colour, tid in dots:
+        c = canvas.to_px(np.array([x, y])).astype(int)
+        cv2.circle(out, tuple(c), r, colour, -1, cv2.LINE_AA)
+        cv2.circle(out, tuple(c), r, readable(colour), 1, cv2.LINE_AA)
+        cv2.putText(out, str(tid), (c[0] - r, c[1] - r - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.3,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    if ball is not None:
+        c = canvas.to_px(np.array(ball)).astype(int)
+        cv2.circle(out, tuple(c), max(2, r // 2), BALL_COLOUR, -1, cv2.LINE_AA)
+        cv2.circle(out, tuple(c), max(2, r // 2), (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def heatmap(canvas: PitchCanvas, positions: np.ndarray, title: str) -> np.ndarray:
+    """Occupancy density of ``positions`` (N, 2) metres over the pitch drawing."""
+    h, w = canvas.image.shape[:2]
+    acc = np.zeros((h, w), np.float32)
+    pts = positions[np.isfinite(positions).all(axis=1)] if len(positions) else positions
+    if len(pts):
+        px = canvas.to_px(pts).astype(int)
+        ok = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
+        np.add.at(acc, (px[ok, 1], px[ok, 0]), 1.0)
+        acc = cv2.GaussianBlur(acc, (0, 0), canvas.ppm * 3)
+    out = canvas.image.copy()
+    if acc.max() > 0:
+        norm = (acc / acc.max() * 255).astype(np.uint8)
+        colour = cv2.applyColorMap(norm, cv2.COLORMAP_INFERNO)
+        alpha = (norm.astype(np.float32) / 255 * 0.85)[:, :, None]
+        out = (out * (1 - alpha) + colour * alpha).astype(np.uint8)
+    cv2.putText(out, title, (8, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

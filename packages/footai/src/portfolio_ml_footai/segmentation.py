@@ -1,0 +1,92 @@
+"""Pitch segmentation: which pixels are grass, where the playing field is, where the white lines are.
+
+The grass hue is learnt from the footage (the dominant green in the lower part of the first frames)
+instead of being hard-coded, so floodlit, sunny and synthetic pitches all work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GrassModel:
+    hue_lo: int
+    hue_hi: int
+    sat_min: int
+    val_min: int
+
+    def mask(self, hsv: np.ndarray) -> np.ndarray:
+        return cv2.inRange(
+            hsv, (self.hue_lo, self.sat_min, self.val_min), (self.hue_hi, 255, 255)
+        )
+
+
+@dataclass(frozen=True)
+class PitchMasks:
+    grass: np.ndarray  # uint8 0/255, working resolution
+    field: np.ndarray  # uint8 0/255, the playing area (grass with its holes filled)
+    grass_fraction: float  # of the whole frame
+
+
+def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
+    """Fit the grass colour range, or None when there is no dominant green (not football)."""
+    hues = []
+    for bgr in bgr_frames:
+        small = cv2.resize(bgr, (160, 90), interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV).reshape(-1, 3)
+        green = hsv[(hsv[:, 0] >= 28) & (hsv[:, 0] <= 95) & (hsv[:, 1] >= 50) & (hsv[:, 2] >= 40)]
+        hues.append(green)
+    pix = np.concatenate(hues) if hues else np.empty((0, 3), np.uint8)
+    total = 160 * 90 * len(bgr_frames)
+    if len(pix) < 0.2 * total:
+        return None
+    hist = np.bincount(pix[:, 0], minlength=181).astype(float)
+    hist = np.convolve(hist, np.ones(5) / 5, mode="same")
+    peak = int(np.argmax(hist))
+    # Range where the hue histogram is still 8% of the peak, widened a little.
+    lo = peak
+    while lo > 25 and hist[lo - 1] > 0.08 * hist[peak]:
+        lo -= 1
+    hi = peak
+    while hi < 100 and hist[hi + 1] > 0.08 * hist[peak]:
+        hi += 1
+    sat = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 1], 2)
+    val = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2], 2)
+    return GrassModel(max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)))
+
+
+def segment(hsv: np.ndarray, model: GrassModel) -> PitchMasks:
+    """Grass and field masks at the resolution of ``hsv``."""
+    grass = model.mask(hsv)
+    h, w = grass.shape
+    # The field: close the grass at low resolution (fills players and lines), keep the big parts.
+    small = cv2.resize(grass, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+    small = (small > 100).astype(np.uint8) * 255
+    k = max(3, (w // 4) // 40) | 1
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=4)
+    field_small = np.zeros_like(closed)
+    if n > 1:
+        areas = stats[1:, cv2.CC_STAT_AREA]
+        keep = np.nonzero(areas >= 0.25 * areas.max())[0] + 1
+        field_small[np.isin(labels, keep)] = 255
+        # Fill every hole: players and overlays inside the field belong to it.
+        contours, _ = cv2.findContours(field_small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        hulls = [cv2.convexHull(c) for c in contours]
+        cv2.drawContours(field_small, hulls, -1, 255, -1)
+    field = cv2.resize(field_small, (w, h), interpolation=cv2.INTER_NEAREST)
+    return PitchMasks(grass, field, float(np.count_nonzero(grass)) / grass.size)
+
+
+def line_mask(bgr: np.ndarray, masks: PitchMasks) -> np.ndarray:
+    """Thin bright structures on the field: the painted lines (players excluded by width)."""
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    h = gray.shape[0]
+    k = max(5, round(h / 60)) | 1
+    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    lines = ((tophat > 25) & (masks.field > 0)).astype(np.uint8) * 255
+    return lines

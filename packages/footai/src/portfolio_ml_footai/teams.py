@@ -1,0 +1,101 @@
+"""Team assignment by jersey colour.
+
+Each candidate's shirt colour is the median Lab colour of the non-grass pixels of its upper body.
+The two teams are the two dominant colour clusters (k-means with outlier trimming); goalkeepers and
+the referee wear colours far from both and come out as outliers. Decisions are made per detection
+here and voted per track later, so one bad crop never flips a player's team.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+OUTLIER = -1
+
+
+def shirt_colours(
+    bgr: np.ndarray, grass: np.ndarray, scale: float, boxes: np.ndarray
+) -> np.ndarray:
+    """Median Lab shirt colour per box (N, 3); NaN rows where nothing but grass is seen.
+
+    ``grass`` is the working-resolution grass mask, ``scale`` = working / frame size.
+    """
+    out = np.full((len(boxes), 3), np.nan, np.float32)
+    fh, fw = bgr.shape[:2]
+    gh, gw = grass.shape
+    for i, (x, y, w, h) in enumerate(boxes):
+        x0, x1 = int(x + 0.2 * w), int(np.ceil(x + 0.8 * w))
+        y0, y1 = int(y + 0.15 * h), int(np.ceil(y + 0.5 * h))
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, fw), min(y1, fh)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        crop = bgr[y0:y1, x0:x1]
+        gx0, gy0 = min(int(x0 * scale), gw - 1), min(int(y0 * scale), gh - 1)
+        gx1, gy1 = max(gx0 + 1, int(np.ceil(x1 * scale))), max(gy0 + 1, int(np.ceil(y1 * scale)))
+        g = grass[gy0:gy1, gx0:gx1]
+        g = cv2.resize(g, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
+        pix = crop[g == 0]
+        if len(pix) < 3:
+            continue
+        lab = cv2.cvtColor(pix.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+        out[i] = np.median(lab, axis=0)
+    return out
+
+
+def _feature(lab: np.ndarray) -> np.ndarray:
+    # Lightness matters less than chroma: shade and floodlights change L across the pitch.
+    return lab * np.array([0.5, 1.0, 1.0], np.float32)
+
+
+@dataclass
+class TeamModel:
+    centres: np.ndarray  # (2, 3) feature space
+    radius: np.ndarray  # (2,) outlier distance per team
+
+    @classmethod
+    def fit(cls, colours: np.ndarray) -> TeamModel | None:
+        """Fit from many shirt colours (Lab); None if there are too few."""
+        feats = _feature(colours[np.isfinite(colours).all(axis=1)])
+        if len(feats) < 10:
+            return None
+        crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.1)
+        keep = np.ones(len(feats), bool)
+        centres = np.zeros((2, 3), np.float32)
+        for _ in range(3):  # trim the outliers (keepers, referee, bad crops) and refit
+            _, labels, centres = cv2.kmeans(feats[keep], 2, None, crit, 5, cv2.KMEANS_PP_CENTERS)
+            d = np.linalg.norm(feats[:, None, :] - centres[None], axis=2)
+            nearest = d.min(axis=1)
+            thr = np.percentile(nearest[keep], 85) * 1.5 + 4
+            keep = nearest < thr
+            if keep.sum() < 10:
+                return None
+        d = np.linalg.norm(feats[:, None, :] - centres[None], axis=2)
+        lab = d.argmin(axis=1)
+        radius = np.zeros(2)
+        for t in (0, 1):
+            sel = d[(lab == t) & keep, t]
+            radius[t] = (np.percentile(sel, 90) if len(sel) else 10.0) * 1.8 + 6.0
+        # Order teams so that team 0 is the darker kit: deterministic labels between runs.
+        order = np.argsort(centres[:, 0])
+        return cls(centres[order], radius[order])
+
+    def classify(self, colours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Team (0, 1 or OUTLIER) and a confidence in [0, 1] per colour row."""
+        feats = _feature(colours)
+        d = np.linalg.norm(feats[:, None, :] - self.centres[None], axis=2)
+        team = np.nan_to_num(d, nan=np.inf).argmin(axis=1)
+        best = d[np.arange(len(d)), team]
+        other = d[np.arange(len(d)), 1 - team]
+        conf = np.clip((other - best) / (other + best + 1e-6), 0.0, 1.0)
+        out = np.where(best <= self.radius[team], team, OUTLIER)
+        out[~np.isfinite(best)] = OUTLIER
+        conf[~np.isfinite(best)] = 0.0
+        return out, conf
+
+    def bgr(self) -> list[tuple[int, int, int]]:
+        lab = self.centres / np.array([0.5, 1.0, 1.0], np.float32)
+        px = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8)[None], cv2.COLOR_LAB2BGR)[0]
+        return [tuple(int(c) for c in p) for p in px]

@@ -1,0 +1,97 @@
+"""The tracks CSV format shared by ``run`` (predictions), ``sample`` (ground truth) and ``eval``."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from portfolio_ml_core.errors import InputFileError
+
+COLUMNS = ("frame", "track_id", "role", "team", "x", "y", "w", "h", "score", "pitch_x", "pitch_y")
+GT_COLUMNS = (*COLUMNS, "visibility")
+ROLES = ("player", "goalkeeper", "referee", "ball")
+
+
+@dataclass
+class TrackTable:
+    """Column arrays of a tracks file (pitch_x / pitch_y NaN where empty)."""
+
+    frame: np.ndarray
+    track_id: np.ndarray
+    role: np.ndarray  # str
+    team: np.ndarray
+    box: np.ndarray  # (N, 4) x, y, w, h
+    score: np.ndarray
+    pitch: np.ndarray  # (N, 2)
+    visibility: np.ndarray  # 1.0 when the file has no visibility column
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def subset(self, mask: np.ndarray) -> TrackTable:
+        return TrackTable(
+            self.frame[mask], self.track_id[mask], self.role[mask], self.team[mask],
+            self.box[mask], self.score[mask], self.pitch[mask], self.visibility[mask],
+        )
+
+
+def read_tracks(path: str | Path) -> TrackTable:
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"tracks file not found: {p}")
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise InputFileError(f"{p} is not a tracks CSV (missing columns: {', '.join(missing)})")
+            rows = list(reader)
+    except UnicodeDecodeError:
+        raise InputFileError(f"{p} is not a text CSV file") from None
+
+    def num(key: str, row: dict, line: int) -> float:
+        value = (row.get(key) or "").strip()
+        if value == "":
+            return float("nan")
+        try:
+            return float(value)
+        except ValueError:
+            raise InputFileError(f"{p} line {line}: {key}={value!r} is not a number") from None
+
+    n = len(rows)
+    out = TrackTable(
+        np.zeros(n, int), np.zeros(n, int), np.empty(n, dtype=object), np.zeros(n, int),
+        np.zeros((n, 4)), np.zeros(n), np.full((n, 2), np.nan), np.ones(n),
+    )
+    for i, row in enumerate(rows):
+        line = i + 2
+        out.frame[i] = int(num("frame", row, line))
+        out.track_id[i] = int(num("track_id", row, line))
+        role = (row.get("role") or "").strip()
+        if role not in ROLES:
+            raise InputFileError(f"{p} line {line}: role {role!r} is not one of {', '.join(ROLES)}")
+        out.role[i] = role
+        out.team[i] = int(num("team", row, line))
+        out.box[i] = [num(k, row, line) for k in ("x", "y", "w", "h")]
+        out.score[i] = num("score", row, line)
+        out.pitch[i] = [num("pitch_x", row, line), num("pitch_y", row, line)]
+        if "visibility" in header:
+            out.visibility[i] = num("visibility", row, line)
+    if n and not np.isfinite(out.box).all():
+        raise InputFileError(f"{p}: every row needs a numeric x, y, w, h")
+    return out
+
+
+def format_row(
+    frame: int, track_id: int, role: str, team: int, box: tuple[float, float, float, float],
+    score: float, pitch_xy: tuple[float, float] | None,
+) -> list[str]:
+    px = "" if pitch_xy is None else f"{pitch_xy[0]:.2f}"
+    py = "" if pitch_xy is None else f"{pitch_xy[1]:.2f}"
+    x, y, w, h = box
+    return [str(frame), str(track_id), role, str(team), f"{x:.1f}", f"{y:.1f}", f"{w:.1f}",
+            f"{h:.1f}", f"{score:.3f}", px, py]
