@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -69,10 +69,9 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
             raise PortfolioError(f"--port {port} is not a valid port")
         if not _port_free(host, port):
             raise PortfolioError(f"{host}:{port} is already in use; pick another with --port")
-        typer.echo(f"portfolio-ml UI on http://{host}:{port} (Ctrl+C to stop)")
-        try:
-            completed = subprocess.run(streamlit_command(host, port, open_browser), check=False)
-        except KeyboardInterrupt:
-            return
-        if completed.returncode not in (0, -2, 130):
-            raise PortfolioError(f"streamlit exited with status {completed.returncode}")
+        typer.echo(f"portfolio-ml UI on http://{host}:{port} (Ctrl+C to stop)", err=True)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        # Become the Streamlit server (no child process to orphan when this one is killed).
+        command = streamlit_command(host, port, open_browser)
+        os.execv(command[0], command)
