@@ -70,3 +70,18 @@ def test_joint_angle():
     assert joint_angle(np.array([1, 0]), np.array([0, 0]), np.array([0, 1])) == pytest.approx(90)
     assert joint_angle(np.array([1, 0, 0]), np.zeros(3), np.array([-1, 0, 0])) == pytest.approx(180)
     assert np.isnan(joint_angle(np.zeros(2), np.zeros(2), np.array([1, 0])))
+
+
+def test_live_mode_delivers_results_asynchronously(pose_model_path, astronaut_bgr):
+    import time
+
+    results = []
+    with PoseEstimator(pose_model_path, mode="live") as pose:
+        deadline = time.time() + 10
+        t = 0
+        while time.time() < deadline and not results:
+            results = pose.process(astronaut_bgr, t)
+            t += 33
+            time.sleep(0.03)
+    assert len(results) == 1
+    assert results[0].xy(PoseLandmark.NOSE) == pytest.approx((0.43, 0.26), abs=0.04)
