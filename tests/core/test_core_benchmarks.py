@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from portfolio_ml_core.bench import BenchContext
 from portfolio_ml_core.plugin import bench_pose_raw, bench_video_decode
 

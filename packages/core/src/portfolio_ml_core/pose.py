@@ -54,6 +54,26 @@ def quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def import_mediapipe_vision() -> Any:
+    """Import MediaPipe's vision tasks without dragging TensorFlow in.
+
+    mediapipe imports TensorFlow, when installed, only for API-doc decorators and remote file
+    access (both optional, guarded by ImportError); that costs ~7 s of start-up on these
+    machines. Blocking the import for the duration makes mediapipe use its built-in fallbacks;
+    TensorFlow stays importable afterwards for code that really needs it (the cifar plugin).
+    """
+    if "mediapipe.tasks.python.vision" in sys.modules or "tensorflow" in sys.modules:
+        from mediapipe.tasks.python import vision
+
+        return vision
+    sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    try:
+        from mediapipe.tasks.python import vision
+    finally:
+        del sys.modules["tensorflow"]
+    return vision
+
+
 class PoseLandmark(IntEnum):
     """The 33 BlazePose landmarks, in the model's output order."""
 
