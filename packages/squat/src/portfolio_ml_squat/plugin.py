@@ -1,0 +1,22 @@
+"""pluggy entry point: the ``squat`` sub-command and the ``squat.*`` benchmarks."""
+
+from __future__ import annotations
+
+import typer
+from portfolio_ml_core.bench import BenchmarkRegistry
+from portfolio_ml_core.hookspecs import hookimpl
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    from portfolio_ml_squat.cli import app as squat_app
+
+    app.add_typer(squat_app, name="squat")
+
+
+@hookimpl
+def register_benchmarks(registry: BenchmarkRegistry) -> None:
+    from portfolio_ml_squat.bench import benchmarks
+
+    for bench in benchmarks():
+        registry.add(bench)
