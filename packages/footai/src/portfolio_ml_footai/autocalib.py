@@ -1,27 +1,230 @@
-"""Automatic calibration from the pitch markings (placeholder, filled below)."""
+"""Homographies from the painted lines: automatic calibration and drift correction.
+
+`auto_calibrate` searches the pose of a broadcast main camera (beside the halfway line; distance,
+height, pan, tilt, zoom) for the view whose projected pitch model best explains the white lines
+seen on the grass (a two-sided chamfer distance), then refines the homography by ICP on the
+line pixels. `LineRefiner` runs the same ICP every few frames during a run, which removes the
+slow drift of chained frame-to-frame camera motion.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+from scipy.optimize import minimize
 
+from . import pitch
+from .calibration import apply_h, homography_is_plausible
+from .camera import BroadcastCamera
 from .segmentation import PitchMasks
+
+MODEL_POINTS = pitch.sample_line_points(0.5)
+MODEL_LINES = pitch.pitch_lines()
 
 
 @dataclass(frozen=True)
 class AutoFit:
     homography: np.ndarray
     detail: str
+    cost: float
 
 
-def auto_calibrate(image: np.ndarray, masks: PitchMasks) -> AutoFit | None:
-    return None
+def line_pixels(
+    image: np.ndarray, field: np.ndarray, boxes: np.ndarray | None, scale: float
+) -> np.ndarray:
+    """White line pixels at the resolution of ``field`` (players' boxes blanked out)."""
+    h, w = field.shape
+    gray = cv2.cvtColor(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+    k = max(5, round(h / 45)) | 1
+    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    thr = max(18.0, float(np.percentile(tophat[field > 0], 97)) if np.any(field) else 18.0)
+    lines = ((tophat > thr) & (field > 0)).astype(np.uint8) * 255
+    # The field edge itself (grass meeting boards) is not a line: keep off it.
+    lines[cv2.erode(field, np.ones((5, 5), np.uint8)) == 0] = 0
+    if boxes is not None:
+        for x, y, bw, bh in boxes:
+            cv2.rectangle(lines, (int(x * scale) - 2, int(y * scale) - 2),
+                          (int((x + bw) * scale) + 2, int((y + bh) * scale) + 2), 0, -1)
+    return lines
+
+
+def _nearest(lines: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Distance to, and coordinates of, the nearest line pixel for every pixel."""
+    zero = np.argwhere(lines > 0)
+    if len(zero) < 20:
+        return None
+    dist, labels = cv2.distanceTransformWithLabels(
+        cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    return dist, zero[:, ::-1].astype(np.float64)[labels - 1]  # (h, w, 2) x, y of nearest
+
+
+def icp_refine(
+    h_work: np.ndarray, lines: np.ndarray, iters: int = 4, max_dist: float = 8.0
+) -> tuple[np.ndarray, int, float] | None:
+    """Refine a pitch → working-image homography onto line pixels. Returns (H, inliers, mean dist)."""
+    near = _nearest(lines)
+    if near is None:
+        return None
+    dist, coords = near
+    hh, ww = lines.shape
+    cur = h_work.copy()
+    n_in, mean_d = 0, float("inf")
+    for it in range(iters):
+        uv = apply_h(cur, MODEL_POINTS)
+        ok = (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
+        ok &= (MODEL_POINTS @ cur[2, :2] + cur[2, 2]) > 0
+        if ok.sum() < 20:
+            return None
+        px = uv[ok].round().astype(int)
+        d = dist[px[:, 1], px[:, 0]]
+        lim = max_dist * (1.0 - 0.5 * it / max(1, iters - 1))
+        close = d < lim
+        if close.sum() < 20:
+            return None
+        world = MODEL_POINTS[ok][close]
+        # Spread check: points on a single line cannot pin down a homography.
+        if np.ptp(world[:, 0]) < 8 or np.ptp(world[:, 1]) < 8:
+            return None
+        target = coords[px[close, 1], px[close, 0]]
+        new, mask = cv2.findHomography(world, target, cv2.RANSAC, 2.0)
+        if new is None:
+            return None
+        cur = new / new[2, 2]
+        n_in, mean_d = int(mask.sum()), float(d[close].mean())
+    return cur, n_in, mean_d
 
 
 class LineRefiner:
-    def __init__(self, size: tuple[int, int]) -> None:
-        self.size = size
+    """Periodic drift correction of the chained homography by ICP on the visible lines."""
 
-    def update(self, image, masks, h, boxes, scale):
-        return h
+    def __init__(self, size: tuple[int, int], every: int = 3, work_width: int = 640) -> None:
+        self.size = size
+        self.every = every
+        self.scale = min(1.0, work_width / size[0])
+        self.n = 0
+        self.corrections = 0
+
+    def update(self, image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray,
+               scale: float) -> np.ndarray:
+        self.n += 1
+        if self.n % self.every:
+            return h
+        s = np.diag([scale, scale, 1.0])
+        lines = line_pixels(image, masks.field, boxes, scale)
+        res = icp_refine(s @ h, lines, iters=2, max_dist=6.0)
+        if res is None:
+            return h
+        new_work, inliers, _ = res
+        new = np.linalg.inv(s) @ new_work
+        new /= new[2, 2]
+        # Accept only small, well-supported corrections: a jump means a wrong match.
+        probe = MODEL_POINTS[:: 7]
+        a, b = apply_h(h, probe), apply_h(new, probe)
+        inside = (a[:, 0] > 0) & (a[:, 0] < self.size[0]) & (a[:, 1] > 0) & (a[:, 1] < self.size[1])
+        if inliers < 40 or not inside.any():
+            return h
+        shift = float(np.median(np.linalg.norm(a[inside] - b[inside], axis=1)))
+        if shift > 0.02 * self.size[0] or not homography_is_plausible(new):
+            return h
+        self.corrections += 1
+        # Blend: the chained motion is smooth, line fits are noisier; move part of the way.
+        blended = 0.5 * (h / np.linalg.norm(h)) + 0.5 * (new / np.linalg.norm(new))
+        return blended / blended[2, 2]
+
+
+# -- global search ------------------------------------------------------------------------
+class _Scorer:
+    def __init__(self, lines: np.ndarray, field: np.ndarray, tau: float) -> None:
+        self.lines, self.field, self.tau = lines, field, tau
+        self.dist = cv2.distanceTransform(cv2.bitwise_not(lines), cv2.DIST_L2, 3)
+        ys, xs = np.nonzero(lines)
+        step = max(1, len(xs) // 1500)
+        self.line_px = np.stack([xs[::step], ys[::step]], axis=1)
+        self.h, self.w = lines.shape
+
+    def cost(self, hm: np.ndarray) -> float:
+        uv = apply_h(hm, MODEL_POINTS)
+        front = (MODEL_POINTS @ hm[2, :2] + hm[2, 2]) > 0
+        ok = front & (uv[:, 0] >= 0) & (uv[:, 0] < self.w) & (uv[:, 1] >= 0) & (uv[:, 1] < self.h)
+        if ok.sum() < 25:
+            return 2.0
+        px = uv[ok].astype(int)
+        on_field = self.field[px[:, 1], px[:, 0]] > 0
+        if on_field.sum() < 20:
+            return 2.0
+        a = float(np.minimum(self.dist[px[on_field, 1], px[on_field, 0]], self.tau).mean()) / self.tau
+        canvas = np.zeros_like(self.lines)
+        for line in MODEL_LINES:
+            q = apply_h(hm, line.points)
+            fr = (line.points @ hm[2, :2] + hm[2, 2]) > 0
+            if fr.all() and np.abs(q).max() < 1e5:
+                cv2.polylines(canvas, [(q * 4).round().astype(np.int32)], False, 255, 1, shift=2)
+        dm = cv2.distanceTransform(cv2.bitwise_not(canvas), cv2.DIST_L2, 3)
+        b = float(np.minimum(dm[self.line_px[:, 1], self.line_px[:, 0]], self.tau).mean()) / self.tau
+        return a + b
+
+
+def _camera(p: np.ndarray, w: int, h: int) -> BroadcastCamera:
+    dist, height, pan, tilt, logf = p
+    return BroadcastCamera(0.0, pitch.HALF_W + dist, height, pan, tilt, math.exp(logf) * w, w, h)
+
+
+def auto_calibrate(
+    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None = None, seed: int = 0
+) -> AutoFit | None:
+    """Fit the pitch → image homography of ``image`` from its markings, or None."""
+    fh, fw = image.shape[:2]
+    qw = 320
+    qs = qw / fw
+    qh = round(fh * qs)
+    field = cv2.resize(masks.field, (qw, qh), interpolation=cv2.INTER_NEAREST)
+    wk = masks.field.shape[1] / fw
+    lines_work = line_pixels(image, masks.field, boxes, wk)
+    lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(np.uint8) * 255
+    if np.count_nonzero(lines) < 60:
+        return None
+    scorer = _Scorer(lines, field, tau=6.0)
+    rng = np.random.default_rng(seed)
+    # The far touchline is usually the top edge of the grass: it fixes the tilt for a given pose.
+    col = field[:, qw // 2]
+    top = int(np.argmax(col > 0)) if col.any() else 0
+    samples = []
+    for _ in range(2500):
+        dist, height = rng.uniform(8, 60), rng.uniform(6, 40)
+        pan, logf = rng.uniform(-1.0, 1.0), rng.uniform(math.log(0.4), math.log(5.0))
+        f = math.exp(logf) * qw
+        if top > 0.03 * qh:
+            reach = (dist + pitch.WIDTH) / max(math.cos(pan), 0.2)
+            tilt = math.atan2(height, reach) - math.atan2(top - qh / 2, f)
+        else:
+            tilt = rng.uniform(0.05, 0.7)
+        p = np.array([dist, height, pan, tilt, logf])
+        hm = _camera(p, qw, qh).homography()
+        samples.append((scorer.cost(hm), p))
+    samples.sort(key=lambda s: s[0])
+    best_cost, best_p = samples[0]
+    for c0, p0 in samples[:6]:
+        res = minimize(lambda p: scorer.cost(_camera(p, qw, qh).homography()), p0,
+                       method="Nelder-Mead", options={"maxfev": 250, "xatol": 1e-3, "fatol": 1e-4})
+        if res.fun < best_cost:
+            best_cost, best_p = float(res.fun), res.x
+    h_q = _camera(best_p, qw, qh).homography()
+    # Free 8-parameter refinement at working resolution.
+    s_qw = np.diag([wk / qs, wk / qs, 1.0])
+    refined = icp_refine(s_qw @ h_q, lines_work, iters=5, max_dist=10.0)
+    h_work = refined[0] if refined is not None else s_qw @ h_q
+    sw = np.diag([wk, wk, 1.0])
+    h_full = np.linalg.inv(sw) @ h_work
+    h_full /= h_full[2, 2]
+    s_q = np.diag([qs, qs, 1.0])
+    final_cost = scorer.cost(s_q @ h_full)
+    if final_cost > 0.75 or not homography_is_plausible(h_full):
+        return None
+    cam = _camera(best_p, fw, fh)
+    detail = (f"line-fit cost {final_cost:.2f}; camera ≈ {cam.y - pitch.HALF_W:.0f} m behind the near "
+              f"touchline, {cam.z:.0f} m high, pan {math.degrees(cam.pan):.0f}°")
+    return AutoFit(h_full, detail, final_cost)

@@ -22,7 +22,7 @@ class BallObservation:
 
 
 def ball_candidates(
-    gray: np.ndarray, sat: np.ndarray, field: np.ndarray, field_scale: float,
+    gray: np.ndarray, sat: np.ndarray, field: np.ndarray, grass: np.ndarray, field_scale: float,
     expected_radius: float | None, players: np.ndarray,
 ) -> list[tuple[float, float, float]]:
     """(u, v, radius) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes."""
@@ -42,6 +42,11 @@ def ball_candidates(
         u, v = cents[i + 1]
         fx, fy = min(int(u * field_scale), fw - 1), min(int(v * field_scale), fh - 1)
         if field[fy, fx] == 0:
+            continue
+        # A ball lies on grass: most of a ring around it must be grass (not boards, crowd, text).
+        rr = max(2, int((max(w[i], h[i]) * 1.5 + 2) * field_scale))
+        ring = grass[max(0, fy - rr) : fy + rr + 1, max(0, fx - rr) : fx + rr + 1]
+        if ring.size == 0 or np.count_nonzero(ring) < 0.5 * ring.size:
             continue
         if len(players):
             x, y, bw, bh = players.T

@@ -17,6 +17,13 @@ import numpy as np
 HeightPrior = Callable[[np.ndarray], np.ndarray]  # foot points (N, 2) px → expected heights (N,)
 
 
+def foot_point(box: tuple[float, float, float, float] | np.ndarray) -> tuple[float, float]:
+    """The ground point under a player: bottom centre, raised by the boots' height (the lowest
+    pixel is the sole of the foot nearer the camera, a little in front of the player)."""
+    x, y, w, h = box
+    return (float(x + w / 2), float(y + 0.98 * h))
+
+
 @dataclass(frozen=True)
 class Candidate:
     box: tuple[float, float, float, float]  # x, y, w, h in frame pixels
@@ -24,8 +31,7 @@ class Candidate:
 
     @property
     def foot(self) -> tuple[float, float]:
-        x, y, w, h = self.box
-        return (x + w / 2, y + h)
+        return foot_point(self.box)
 
 
 @dataclass
@@ -58,25 +64,131 @@ class LearnedPrior:
         return np.maximum(self.a + self.b * feet[:, 1], 8.0)
 
 
-def foreground(grass: np.ndarray, field: np.ndarray) -> np.ndarray:
+def known_lines(h: np.ndarray, work_size: tuple[int, int], scale: float) -> np.ndarray:
+    """Where the painted lines are, projected with the homography (working resolution)."""
+    from .calibration import apply_h, pixels_per_metre
+
+    w, hh = work_size
+    mask = np.zeros((hh, w), np.uint8)
+    pts = LINE_SEGMENTS
+    uv = apply_h(h, pts) * scale
+    front = (pts @ h[2, :2] + h[2, 2]) > 0
+    mid = 0.5 * (pts[0::2] + pts[1::2])
+    ppm = pixels_per_metre(h, mid) * scale
+    q = (uv * 4).round()
+    ok = front[0::2] & front[1::2] & (np.abs(q).max(axis=1).reshape(-1, 2).max(axis=1) < 1e6)
+    for k in np.nonzero(ok)[0]:
+        a, b = q[2 * k], q[2 * k + 1]
+        if max(a[0], b[0]) < 0 or min(a[0], b[0]) > 4 * w or max(a[1], b[1]) < 0 or min(a[1], b[1]) > 4 * hh:
+            continue
+        t = int(np.clip(round(0.12 * ppm[k] + 3), 3, 30))
+        cv2.line(mask, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, t, cv2.LINE_8, shift=2)
+    return mask
+
+
+def _line_segments() -> np.ndarray:
+    from . import pitch
+
+    out = []
+    for line in pitch.pitch_lines():
+        pts = line.points
+        for a, b in zip(pts[:-1], pts[1:], strict=True):
+            n = max(1, int(np.ceil(float(np.linalg.norm(b - a)) / 2.0)))
+            t = np.linspace(0.0, 1.0, n + 1)[:, None]
+            p = a + (b - a) * t
+            out.append(np.stack([p[:-1], p[1:]], axis=1).reshape(-1, 2))
+    return np.concatenate(out)
+
+
+LINE_SEGMENTS = _line_segments()
+
+
+def foreground(
+    hsv: np.ndarray, grass: np.ndarray, field: np.ndarray, grass_value: int,
+    heights: np.ndarray | None = None, lines: np.ndarray | None = None,
+) -> np.ndarray:
+    """Non-grass pixels on the field with the painted lines removed.
+
+    ``heights``: expected player height (working px) at the centre row of each of the horizontal
+    bands the image is cut into (None: one generic size). Lines are told from white shirts by
+    width: an opening with a kernel wider than a line (~0.07 of a player's height) but narrower
+    than a torso (~0.24) keeps shirts and drops lines.
+    """
     fg = cv2.bitwise_and(cv2.bitwise_not(grass), field)
-    # A 2×2 opening removes speckle and the thinnest (distant) lines; a small vertical closing
-    # re-joins legs and boots to the body.
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    return cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8))
+    white = cv2.inRange(hsv, (0, 0, min(245, grass_value + 35)), (180, 80, 255))
+    white = cv2.bitwise_and(white, field)
+    if lines is not None:
+        # Known line positions: drop the white pixels on them, keep coloured kit pixels.
+        fg = cv2.subtract(fg, cv2.bitwise_and(white, lines))
+    h = fg.shape[0]
+    bands = heights if heights is not None and len(heights) else np.array([h / 8.0])
+    n = len(bands)
+    out = np.zeros_like(fg)
+    for b, he in enumerate(bands):
+        y0, y1 = b * h // n, (b + 1) * h // n
+        pad = 8
+        a0, a1 = max(0, y0 - pad), min(h, y1 + pad)
+        k = int(np.clip(round(0.14 * he), 2, 15))
+        part = fg[a0:a1]
+        if lines is None:
+            wb = white[a0:a1]
+            thin = cv2.subtract(wb, cv2.morphologyEx(wb, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)))
+            part = cv2.subtract(part, thin)
+        part = _open2(part)
+        kv = int(np.clip(round(0.12 * he), 3, 25))
+        part = cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((kv, 1), np.uint8))
+        out[y0:y1] = part[y0 - a0 : y0 - a0 + (y1 - y0)]
+    return out
 
 
-def _split_columns(mask: np.ndarray, n: int) -> list[tuple[int, int]]:
-    """Split a blob into ``n`` column ranges at the lowest points of its column profile."""
-    prof = (mask > 0).sum(axis=0).astype(float)
-    w = len(prof)
+def _open2(mask: np.ndarray) -> np.ndarray:
+    """2×2 opening without the one-pixel shift OpenCV's even-sized kernels introduce."""
+    k = np.ones((2, 2), np.uint8)
+    return cv2.dilate(cv2.erode(mask, k, anchor=(1, 1)), k, anchor=(0, 0))
+
+
+def band_heights(prior: HeightPrior | None, frame_size: tuple[int, int], scale: float, n: int = 4) -> np.ndarray | None:
+    """Expected player height (working px) at the centre of ``n`` horizontal bands."""
+    if prior is None:
+        return None
+    w, h = frame_size
+    v = (np.arange(n) + 0.5) * h / n
+    feet = np.stack([np.full(n, w / 2), v], axis=1)
+    he = prior(feet) * scale
+    return np.where(np.isfinite(he) & (he > 0), he, np.nan)
+
+
+def _split_columns(mask: np.ndarray, he: float) -> list[tuple[int, int]]:
+    """Column ranges of the players in a blob, cut at valleys of the upper-body profile.
+
+    Two players side by side usually overlap at the legs but not at the heads and shoulders, so
+    the column profile of the top half of the blob shows one hump per player.
+    """
+    w = mask.shape[1]
+    if w < 0.7 * he:
+        return [(0, w)]
+    top = mask[: max(1, int(0.55 * mask.shape[0]))]
+    prof = top.sum(axis=0).astype(float)
+    k = max(1, int(0.08 * he)) | 1
+    prof = np.convolve(prof, np.ones(k) / k, mode="same")
+    min_w = max(2, int(0.22 * he))
     cuts = []
-    for k in range(1, n):
-        centre = round(k * w / n)
-        lo, hi = max(1, centre - w // (2 * n)), min(w - 1, centre + w // (2 * n))
-        cuts.append(lo + int(np.argmin(prof[lo:hi])) if hi > lo else centre)
+    lo = 0
+    while True:
+        best = None
+        for c in range(lo + min_w, w - min_w):
+            left, right = prof[lo:c].max(), prof[c:].max()
+            depth = prof[c] / max(1e-6, min(left, right))
+            if depth < 0.45 and (best is None or depth < best[1]):
+                best = (c, depth)
+        if best is None:
+            break
+        cuts.append(best[0])
+        lo = best[0]
+        if len(cuts) >= 3:
+            break
     edges = [0, *cuts, w]
-    return [(edges[i], edges[i + 1]) for i in range(n)]
+    return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
 def detect_players(
@@ -115,8 +227,7 @@ def detect_players(
             continue
         sub = labels[int(by) : int(by + bh), int(bx) : int(bx + bw)] == i + 1
         pieces: list[tuple[float, float, float, float]] = []
-        n_cols = int(round(bw / (0.62 * he))) if bw > 1.0 * he else 1
-        for c0, c1 in _split_columns(sub, max(1, min(n_cols, 4))):
+        for c0, c1 in _split_columns(sub, he):
             part = sub[:, c0:c1]
             rows = np.nonzero(part.any(axis=1))[0]
             cols = np.nonzero(part.any(axis=0))[0]

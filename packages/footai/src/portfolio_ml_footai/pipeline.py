@@ -29,7 +29,7 @@ from .calibration import (
     pixels_per_metre,
 )
 from .camera_motion import CameraMotion
-from .detection import LearnedPrior, detect_players, foreground
+from .detection import LearnedPrior, foot_point, band_heights, detect_players, foreground, known_lines
 from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, shirt_colours
 from .tracking import ByteTracker, Detection, Track
@@ -118,7 +118,7 @@ class FrameProcessor:
         self.motion = CameraMotion(size)
         self.tracker = ByteTracker()
         self.ball = BallTracker()
-        self.refiner = autocalib.LineRefiner(size) if homography is not None else None
+        self.refiner = autocalib.LineRefiner(size, work_width=work_width) if homography is not None else None
         self.n = 0
 
     def masks(self, image: np.ndarray) -> tuple[np.ndarray, PitchMasks]:
@@ -126,11 +126,13 @@ class FrameProcessor:
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         return hsv, segment(hsv, self.grass)
 
-    def candidates(self, masks: PitchMasks):
+    def candidates(self, hsv: np.ndarray, masks: PitchMasks):
         prior = height_prior(self.h, self.size) if self.h is not None else (
             self.learned if self.learned.ready else None
         )
-        fg = foreground(masks.grass, masks.field)
+        heights = band_heights(prior, self.size, self.scale)
+        lines = known_lines(self.h, self.work, self.scale) if self.h is not None else None
+        fg = foreground(hsv, masks.grass, masks.field, self.grass.val_median, heights, lines)
         cands = detect_players(fg, self.scale, prior, self.size[1])
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
@@ -143,7 +145,7 @@ class FrameProcessor:
     def step(self, frame: Frame) -> FrameOutput:
         image = frame.image
         hsv, masks = self.masks(image)
-        cands = self.candidates(masks)
+        cands = self.candidates(hsv, masks)
         boxes = np.array([c.box for c in cands]).reshape(-1, 4)
         colours = shirt_colours(image, masks.grass, self.scale, boxes)
         if self.teams is None:
@@ -168,8 +170,7 @@ class FrameProcessor:
         hinv = np.linalg.inv(self.h) if self.h is not None else None
         players = []
         for t, d in pairs:
-            x, y, w, h = d.box
-            ground = apply_h(hinv, np.array([[x + w / 2, y + h]]))[0] if hinv is not None else None
+            ground = apply_h(hinv, np.array([foot_point(d.box)]))[0] if hinv is not None else None
             players.append(PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground))
         ball = self._ball(image, hsv, masks, boxes, motion, hinv)
         self.n += 1
@@ -182,7 +183,7 @@ class FrameProcessor:
         if self.h is not None and hinv is not None:
             centre = apply_h(hinv, np.array([[self.size[0] / 2, self.size[1] / 2]]))
             radius = 0.11 * float(pixels_per_metre(self.h, centre)[0])
-        cands = ball_candidates(gray, sat, masks.field, self.scale, radius, boxes)
+        cands = ball_candidates(gray, sat, masks.field, masks.grass, self.scale, radius, boxes)
         if hinv is not None and cands:
             # Painted spots look like a ball; drop candidates on them.
             spots = np.array([[0.0, 0.0], [-41.5, 0.0], [41.5, 0.0]])
@@ -279,8 +280,8 @@ def analyse(
         # Learn the kits from the bootstrap frames before tracking starts.
         pool = []
         for fr in first:
-            _, m = proc.masks(fr.image)
-            c = proc.candidates(m)
+            hsv0, m = proc.masks(fr.image)
+            c = proc.candidates(hsv0, m)
             b = np.array([x.box for x in c]).reshape(-1, 4)
             pool.append(shirt_colours(fr.image, m.grass, proc.scale, b))
         colours = np.concatenate(pool) if pool else np.empty((0, 3))

@@ -18,6 +18,7 @@ class GrassModel:
     hue_hi: int
     sat_min: int
     val_min: int
+    val_median: int = 120
 
     def mask(self, hsv: np.ndarray) -> np.ndarray:
         return cv2.inRange(
@@ -56,25 +57,28 @@ def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
         hi += 1
     sat = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 1], 2)
     val = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2], 2)
-    return GrassModel(max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)))
+    vmed = np.median(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2])
+    return GrassModel(
+        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)), int(vmed)
+    )
 
 
 def segment(hsv: np.ndarray, model: GrassModel) -> PitchMasks:
     """Grass and field masks at the resolution of ``hsv``."""
     grass = model.mask(hsv)
     h, w = grass.shape
-    # The field: close the grass at low resolution (fills players and lines), keep the big parts.
+    # The field: where grass is dense at low resolution (crowd specks of green are not), the
+    # largest such region, made convex (players and overlays inside it belong to it).
     small = cv2.resize(grass, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-    small = (small > 100).astype(np.uint8) * 255
     k = max(3, (w // 4) // 40) | 1
-    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=4)
-    field_small = np.zeros_like(closed)
+    dense = (cv2.blur(small, (k, k)) > 150).astype(np.uint8) * 255
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=4)
+    field_small = np.zeros_like(dense)
     if n > 1:
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep = np.nonzero(areas >= 0.25 * areas.max())[0] + 1
         field_small[np.isin(labels, keep)] = 255
-        # Fill every hole: players and overlays inside the field belong to it.
+        field_small = cv2.dilate(field_small, np.ones((3, 3), np.uint8))
         contours, _ = cv2.findContours(field_small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hulls = [cv2.convexHull(c) for c in contours]
         cv2.drawContours(field_small, hulls, -1, 255, -1)

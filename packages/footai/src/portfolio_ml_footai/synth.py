@@ -355,7 +355,7 @@ def _figure_strokes(a: Agent, cam: BoundedCamera) -> list[tuple[str, np.ndarray,
         return np.array([p[0] + right[0] * (lat + fwd), p[1] + right[1] * (lat + fwd), z])
 
     joints = {
-        "foot_l": w3(-0.12, 0.05, 0.35 * swing), "foot_r": w3(0.12, 0.05, -0.35 * swing),
+        "foot_l": w3(-0.12, 0.08, 0.35 * swing), "foot_r": w3(0.12, 0.08, -0.35 * swing),
         "knee_l": w3(-0.11, 0.5, 0.18 * swing), "knee_r": w3(0.11, 0.5, -0.18 * swing),
         "hip_l": w3(-0.14, 0.95), "hip_r": w3(0.14, 0.95),
         "sh_l": w3(-0.22, 1.45), "sh_r": w3(0.22, 1.45),
