@@ -135,7 +135,8 @@ def foreground(
             thin = cv2.subtract(wb, cv2.morphologyEx(wb, cv2.MORPH_OPEN, np.ones((k, k), np.uint8)))
             part = cv2.subtract(part, thin)
         part = _open2(part)
-        kv = int(np.clip(round(0.12 * he), 3, 25))
+        # Re-join a body cut by a removed line (white shorts on a line) or by thin socks.
+        kv = int(np.clip(round(0.12 * he), 3 if lines is None else 5, 25))
         part = cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((kv, 1), np.uint8))
         out[y0:y1] = part[y0 - a0 : y0 - a0 + (y1 - y0)]
     return out
@@ -191,62 +192,108 @@ def _split_columns(mask: np.ndarray, he: float) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
-def detect_players(
-    fg: np.ndarray, scale: float, prior: HeightPrior | None, frame_h: int
-) -> list[Candidate]:
-    """Candidates in frame pixels from a working-resolution foreground mask.
+def _kmeans_split(sub: np.ndarray, n: int) -> list[tuple[int, int, int, int]]:
+    """Split a blob's pixels into ``n`` people by k-means on their coordinates.
 
-    ``scale`` = working / frame size. ``prior`` maps frame-pixel foot points to heights.
+    x counts more than y: one person's pixels spread vertically, people stand side by side.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n <= 1:
-        return []
-    st = stats[1:].astype(float)
-    x, y, w, h, area = (st[:, i] for i in range(5))
-    # Cheap rejections before the prior: specks and giant regions.
-    min_h = max(4.0, 0.012 * frame_h * scale)
-    keep = (h >= min_h) & (area >= 6) & (h < 0.6 * fg.shape[0])
-    idx = np.nonzero(keep)[0]
-    if len(idx) == 0:
-        return []
-    feet = np.stack([(x[idx] + w[idx] / 2), y[idx] + h[idx]], axis=1) / scale
-    expected = prior(feet) * scale if prior is not None else np.full(len(idx), np.nan)
-    out: list[Candidate] = []
-    for k, i in enumerate(idx):
-        bx, by, bw, bh, ba = x[i], y[i], w[i], h[i], area[i]
-        he = expected[k]
-        if not np.isfinite(he):
-            # No prior: accept person-like shapes only.
-            if bh >= 1.1 * bw * 0.8 and ba / (bw * bh) < 0.85:
-                out.append(Candidate((bx / scale, by / scale, bw / scale, bh / scale), 0.5))
+    ys, xs = np.nonzero(sub)
+    pts = np.stack([xs, ys * 0.45], axis=1).astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    _, labels, _ = cv2.kmeans(pts, n, None, crit, 3, cv2.KMEANS_PP_CENTERS)
+    labels = labels.ravel()
+    out = []
+    for k in range(n):
+        sel = labels == k
+        if sel.sum() < 4:
             continue
-        if bh < 0.45 * he or bh > 2.6 * he or bw > 4.0 * he:
-            continue
-        fill = ba / (bw * bh)
-        if fill > 0.9 and bw > 0.8 * he:  # solid rectangles: overlays, boards
-            continue
-        sub = labels[int(by) : int(by + bh), int(bx) : int(bx + bw)] == i + 1
-        pieces: list[tuple[float, float, float, float]] = []
+        x0, x1, y0, y1 = xs[sel].min(), xs[sel].max(), ys[sel].min(), ys[sel].max()
+        out.append((int(x0), int(y0), int(x1 - x0 + 1), int(y1 - y0 + 1)))
+    return out
+
+
+class PlayerDetector:
+    """Blobs → player candidates; learns how much foreground one player makes (area / height²)."""
+
+    def __init__(self) -> None:
+        self.ratios: list[float] = []
+        self.area_ratio = 0.17
+
+    def _learn(self, ratio: float) -> None:
+        self.ratios.append(ratio)
+        if len(self.ratios) > 300:
+            self.ratios = self.ratios[-300:]
+        if len(self.ratios) >= 20:
+            self.area_ratio = float(np.clip(np.median(self.ratios), 0.08, 0.35))
+
+    def split(self, sub: np.ndarray, he: float) -> list[tuple[int, int, int, int]]:
+        bh, bw = sub.shape
+        area = float(np.count_nonzero(sub))
+        if bh <= 1.25 * he and bw <= 0.7 * he:
+            if bh >= 0.85 * he and bw <= 0.6 * he:
+                self._learn(area / (he * he))
+            return [(0, 0, bw, bh)]
+        n = int(np.clip(round(area / (self.area_ratio * he * he)), 1, 5))
+        if n >= 2:
+            return _kmeans_split(sub, n)
+        pieces = []
         for c0, c1 in _split_columns(sub, he):
             part = sub[:, c0:c1]
             rows = np.nonzero(part.any(axis=1))[0]
             cols = np.nonzero(part.any(axis=0))[0]
             if len(rows) == 0:
                 continue
-            px, py = bx + c0 + cols[0], by + rows[0]
+            px, py = c0 + cols[0], rows[0]
             pw, ph = cols[-1] - cols[0] + 1, rows[-1] - rows[0] + 1
             if ph > 1.55 * he:  # one player behind another: split top / bottom
                 top_h = min(ph - 0.5 * he, 0.95 * he)
-                pieces.append((px, py, pw, top_h))
-                pieces.append((px, py + ph - he, pw, he))
+                pieces.append((px, py, pw, int(top_h)))
+                pieces.append((px, int(py + ph - he), pw, int(he)))
             else:
                 pieces.append((px, py, pw, ph))
-        for px, py, pw, ph in pieces:
-            if ph < 0.45 * he:
+        return pieces
+
+    def detect(
+        self, fg: np.ndarray, scale: float, prior: HeightPrior | None, frame_h: int
+    ) -> list[Candidate]:
+        """Candidates in frame pixels from a working-resolution foreground mask.
+
+        ``scale`` = working / frame size. ``prior`` maps frame-pixel foot points to heights.
+        """
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+        if n <= 1:
+            return []
+        st = stats[1:].astype(float)
+        x, y, w, h, area = (st[:, i] for i in range(5))
+        # Cheap rejections before the prior: specks and giant regions.
+        min_h = max(4.0, 0.012 * frame_h * scale)
+        keep = (h >= min_h) & (area >= 6) & (h < 0.6 * fg.shape[0])
+        idx = np.nonzero(keep)[0]
+        if len(idx) == 0:
+            return []
+        feet = np.stack([(x[idx] + w[idx] / 2), y[idx] + h[idx]], axis=1) / scale
+        expected = prior(feet) * scale if prior is not None else np.full(len(idx), np.nan)
+        out: list[Candidate] = []
+        for k, i in enumerate(idx):
+            bx, by, bw, bh, ba = x[i], y[i], w[i], h[i], area[i]
+            he = expected[k]
+            if not np.isfinite(he):
+                # No prior: accept person-like shapes only.
+                if bh >= 1.1 * bw * 0.8 and ba / (bw * bh) < 0.85:
+                    out.append(Candidate((bx / scale, by / scale, bw / scale, bh / scale), 0.5))
                 continue
-            ratio = ph / he
-            score = float(np.clip(1.0 - abs(np.log(ratio)) * 1.2, 0.05, 1.0))
-            if pw > 1.2 * ph:
-                score *= 0.3
-            out.append(Candidate((px / scale, py / scale, pw / scale, ph / scale), score))
-    return out
+            if bh < 0.45 * he or bh > 2.6 * he or bw > 4.0 * he:
+                continue
+            fill = ba / (bw * bh)
+            if fill > 0.9 and bw > 0.8 * he:  # solid rectangles: overlays, boards
+                continue
+            sub = labels[int(by) : int(by + bh), int(bx) : int(bx + bw)] == i + 1
+            for px, py, pw, ph in self.split(sub, he):
+                if ph < 0.45 * he:
+                    continue
+                ratio = ph / he
+                score = float(np.clip(1.0 - abs(np.log(ratio)) * 1.2, 0.05, 1.0))
+                if pw > 1.2 * ph:
+                    score *= 0.3
+                out.append(Candidate(((bx + px) / scale, (by + py) / scale, pw / scale, ph / scale), score))
+        return out

@@ -29,7 +29,7 @@ from .calibration import (
     pixels_per_metre,
 )
 from .camera_motion import CameraMotion
-from .detection import LearnedPrior, foot_point, band_heights, detect_players, foreground, known_lines
+from .detection import LearnedPrior, PlayerDetector, band_heights, foot_point, foreground, known_lines
 from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, shirt_colours
 from .tracking import ByteTracker, Detection, Track
@@ -115,6 +115,7 @@ class FrameProcessor:
         self.teams = teams
         self.colour_pool: list[np.ndarray] = []
         self.learned = LearnedPrior([])
+        self.detector = PlayerDetector()
         self.motion = CameraMotion(size)
         self.tracker = ByteTracker()
         self.ball = BallTracker()
@@ -133,7 +134,7 @@ class FrameProcessor:
         heights = band_heights(prior, self.size, self.scale)
         lines = known_lines(self.h, self.work, self.scale) if self.h is not None else None
         fg = foreground(hsv, masks.grass, masks.field, self.grass.val_median, heights, lines)
-        cands = detect_players(fg, self.scale, prior, self.size[1])
+        cands = self.detector.detect(fg, self.scale, prior, self.size[1])
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
             good = [c for c in cands if c.score >= 0.5]

@@ -78,7 +78,8 @@ def segment(hsv: np.ndarray, model: GrassModel) -> PitchMasks:
         areas = stats[1:, cv2.CC_STAT_AREA]
         keep = np.nonzero(areas >= 0.25 * areas.max())[0] + 1
         field_small[np.isin(labels, keep)] = 255
-        field_small = cv2.dilate(field_small, np.ones((3, 3), np.uint8))
+        # The density threshold eats half a window at the border; give it back.
+        field_small = cv2.dilate(field_small, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
         contours, _ = cv2.findContours(field_small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hulls = [cv2.convexHull(c) for c in contours]
         cv2.drawContours(field_small, hulls, -1, 255, -1)
