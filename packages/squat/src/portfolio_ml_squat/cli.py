@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from portfolio_ml_core.errors import PortfolioError
@@ -18,26 +16,6 @@ app = typer.Typer(
 )
 console = Console()
 err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def one_line_errors(fn: F) -> F:
-    """Report a `PortfolioError` as ``Error: <message>`` and a non-zero exit, no traceback.
-
-    (Typer vendors its own copy of Click, so it does not recognise our Click exceptions.)
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PortfolioError as exc:
-            err.print(f"Error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
 ExerciseOpt = Annotated[
     str, typer.Option("--exercise", "-e", help="Exercise rule: squat, pushup or lunge.")
 ]
@@ -82,7 +60,6 @@ def _rep_table(result: object) -> Table:
 
 
 @app.command()
-@one_line_errors
 def run(
     video: Annotated[Path, typer.Argument(help="Video file to analyse.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
@@ -125,7 +102,6 @@ def run(
 
 
 @app.command()
-@one_line_errors
 def live(
     camera: Annotated[int, typer.Option("--camera", help="Camera index.")] = 0,
     source: Annotated[
@@ -182,7 +158,6 @@ def live(
 
 
 @app.command("eval")
-@one_line_errors
 def eval_cmd(
     data: Annotated[
         Path, typer.Argument(help="Folder with labels.csv (file,reps), or the CSV itself.")

@@ -163,8 +163,16 @@ def extract(
         scale = NAN
 
     ankles_y = (pts[LM.LEFT_ANKLE][1], pts[LM.RIGHT_ANKLE][1])
+    # Torso lean from the image and from the world landmarks (metres, y down): seen from the
+    # front, a forward lean is invisible in the image but not in the 3D estimate.
+    w_up = (world[LM.LEFT_SHOULDER] + world[LM.RIGHT_SHOULDER] - world[LM.LEFT_HIP]
+            - world[LM.RIGHT_HIP]) / 2  # fmt: skip
+    w_norm = float(np.linalg.norm(w_up))
+    lean_3d = math.degrees(math.acos(max(-1.0, min(1.0, -w_up[1] / w_norm)))) if w_norm else NAN
+    lean_2d = _inclination(sh_mid, hip_mid)
     metrics = {
-        "torso_lean": _inclination(sh_mid, hip_mid),
+        "torso_lean": float(np.nanmax([lean_2d, lean_3d])),
+        "torso_lean_2d": lean_2d,
         "knee_width_ratio": _width_ratio(pts),
         "left_right_diff": abs(usable[0] - usable[1]) if len(usable) == 2 else NAN,
         "body_line": float(

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic, write_text_atomic
-from portfolio_ml_core.pose import PoseEstimator
+from portfolio_ml_core.pose import PoseEstimator, PoseResult
 from portfolio_ml_core.video import VideoSink, VideoSource
 
 from portfolio_ml_squat.counter import CounterUpdate, RepCounter, RepEvent, RepKind
@@ -49,6 +49,7 @@ class RunConfig:
     pose_size: int = 640  # long side of the image given to the pose model; 0 = as decoded
     num_poses: int = 1
     prefetch: int = 8
+    keep_poses: bool = False  # keep every followed PoseResult in RunResult.poses (tests, tools)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class RunResult:
     warnings: list[str]
     outputs: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    poses: list[PoseResult | None] = field(default_factory=list, repr=False)
 
     @property
     def reps(self) -> int:
@@ -208,6 +210,7 @@ def analyze_video(
     out = Path(out_dir) if out_dir is not None else None
     rows: list[FrameRow] = []
     events: list[RepEvent] = []
+    poses: list[PoseResult | None] = []
     start = time.perf_counter()
     with (
         VideoSource(video_path, prefetch=config.prefetch) as video,
@@ -227,6 +230,8 @@ def analyze_video(
                 people = pose.process(image, frame.timestamp_ms)
                 person, sample, update = analyzer.step(people, frame.timestamp_s)
                 events.extend(update.events)
+                if config.keep_poses:
+                    poses.append(person)
                 rows.append(
                     FrameRow(
                         frame.index, frame.timestamp_s, person is not None, update.phase.value,
@@ -274,6 +279,7 @@ def analyze_video(
         rows=rows,
         thresholds={"top": th.top, "start": th.start, "partial": th.partial, "bottom": th.bottom},
         warnings=warnings,
+        poses=poses,
     )
     if out is not None:
         write_outputs(result, out, video=config.write_video, plot=config.write_plot)
