@@ -10,6 +10,7 @@ slow drift of chained frame-to-frame camera motion.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import cv2
@@ -48,6 +49,14 @@ def line_pixels(
         for x, y, bw, bh in boxes:
             cv2.rectangle(lines, (int(x * scale) - 2, int(y * scale) - 2),
                           (int((x + bw) * scale) + 2, int((y + bh) * scale) + 2), 0, -1)
+    # Lines are long; players, the ball and lettering are compact blobs.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    if n > 1:
+        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+        fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
+            stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1)
+        keep = (extent >= max(12, w // 25)) & ((fill < 0.35) | (extent >= w // 8))
+        lines = np.where(np.isin(labels, np.nonzero(keep)[0] + 1), lines, 0).astype(np.uint8)
     return lines
 
 
@@ -146,7 +155,8 @@ class _Scorer:
         self.line_px = np.stack([xs[::step], ys[::step]], axis=1)
         self.h, self.w = lines.shape
 
-    def cost(self, hm: np.ndarray) -> float:
+    def cost(self, hm: np.ndarray, tau: float | None = None) -> float:
+        tau = tau or self.tau
         uv = apply_h(hm, MODEL_POINTS)
         front = (MODEL_POINTS @ hm[2, :2] + hm[2, 2]) > 0
         ok = front & (uv[:, 0] >= 0) & (uv[:, 0] < self.w) & (uv[:, 1] >= 0) & (uv[:, 1] < self.h)
@@ -156,7 +166,7 @@ class _Scorer:
         on_field = self.field[px[:, 1], px[:, 0]] > 0
         if on_field.sum() < 20:
             return 2.0
-        a = float(np.minimum(self.dist[px[on_field, 1], px[on_field, 0]], self.tau).mean()) / self.tau
+        a = float(np.minimum(self.dist[px[on_field, 1], px[on_field, 0]], tau).mean()) / tau
         canvas = np.zeros_like(self.lines)
         for line in MODEL_LINES:
             q = apply_h(hm, line.points)
@@ -164,7 +174,7 @@ class _Scorer:
             if fr.all() and np.abs(q).max() < 1e5:
                 cv2.polylines(canvas, [(q * 4).round().astype(np.int32)], False, 255, 1, shift=2)
         dm = cv2.distanceTransform(cv2.bitwise_not(canvas), cv2.DIST_L2, 3)
-        b = float(np.minimum(dm[self.line_px[:, 1], self.line_px[:, 0]], self.tau).mean()) / self.tau
+        b = float(np.minimum(dm[self.line_px[:, 1], self.line_px[:, 0]], tau).mean()) / tau
         return a + b
 
 
@@ -187,13 +197,13 @@ def auto_calibrate(
     lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(np.uint8) * 255
     if np.count_nonzero(lines) < 60:
         return None
-    scorer = _Scorer(lines, field, tau=6.0)
+    scorer = _Scorer(lines, field, tau=5.0)
     rng = np.random.default_rng(seed)
     # The far touchline is usually the top edge of the grass: it fixes the tilt for a given pose.
     col = field[:, qw // 2]
     top = int(np.argmax(col > 0)) if col.any() else 0
     samples = []
-    for _ in range(2500):
+    for _ in range(1500):
         dist, height = rng.uniform(8, 60), rng.uniform(6, 40)
         pan, logf = rng.uniform(-1.0, 1.0), rng.uniform(math.log(0.4), math.log(5.0))
         f = math.exp(logf) * qw
@@ -204,24 +214,34 @@ def auto_calibrate(
             tilt = rng.uniform(0.05, 0.7)
         p = np.array([dist, height, pan, tilt, logf])
         hm = _camera(p, qw, qh).homography()
-        samples.append((scorer.cost(hm), p))
+        samples.append((scorer.cost(hm, 30.0), p))
     samples.sort(key=lambda s: s[0])
-    best_cost, best_p = samples[0]
-    for c0, p0 in samples[:6]:
-        res = minimize(lambda p: scorer.cost(_camera(p, qw, qh).homography()), p0,
-                       method="Nelder-Mead", options={"maxfev": 250, "xatol": 1e-3, "fatol": 1e-4})
-        if res.fun < best_cost:
-            best_cost, best_p = float(res.fun), res.x
+    # Coarse to fine: a wide distance cap gives wide basins, then tighten it.
+    best_cost, best_p = float("inf"), samples[0][1]
+    for _, p0 in samples[:6]:
+        p = p0
+        for tau, fev in ((30.0, 150), (12.0, 150), (5.0, 150)):
+            res = minimize(lambda q, t=tau: scorer.cost(_camera(q, qw, qh).homography(), t), p,
+                           method="Nelder-Mead", options={"maxfev": fev, "xatol": 1e-4, "fatol": 1e-5})
+            p = res.x
+        c = scorer.cost(_camera(p, qw, qh).homography(), 5.0)
+        if c < best_cost:
+            best_cost, best_p = c, p
     h_q = _camera(best_p, qw, qh).homography()
     # Free 8-parameter refinement at working resolution.
     s_qw = np.diag([wk / qs, wk / qs, 1.0])
     refined = icp_refine(s_qw @ h_q, lines_work, iters=5, max_dist=10.0)
-    h_work = refined[0] if refined is not None else s_qw @ h_q
     sw = np.diag([wk, wk, 1.0])
-    h_full = np.linalg.inv(sw) @ h_work
-    h_full /= h_full[2, 2]
     s_q = np.diag([qs, qs, 1.0])
-    final_cost = scorer.cost(s_q @ h_full)
+    options = [s_qw @ h_q] + ([refined[0]] if refined is not None else [])
+    scored = []
+    for h_work in options:
+        h_full = np.linalg.inv(sw) @ h_work
+        h_full /= h_full[2, 2]
+        scored.append((scorer.cost(s_q @ h_full), h_full))
+    final_cost, h_full = min(scored, key=lambda t: t[0])
+    if os.environ.get("FOOTAI_DEBUG"):
+        print("autocalib", best_cost, final_cost, best_p, refined is not None)
     if final_cost > 0.75 or not homography_is_plausible(h_full):
         return None
     cam = _camera(best_p, fw, fh)

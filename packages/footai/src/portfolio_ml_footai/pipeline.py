@@ -19,7 +19,7 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.video import Frame, VideoSource
 
-from . import autocalib
+from . import autocalib, pitch
 from .ball import BallObservation, BallTracker, ball_candidates
 from .calibration import (
     apply_h,
@@ -190,7 +190,9 @@ class FrameProcessor:
             spots = np.array([[0.0, 0.0], [-41.5, 0.0], [41.5, 0.0]])
             g = apply_h(hinv, np.array([c[:2] for c in cands]))
             far = np.linalg.norm(g[:, None] - spots[None], axis=2).min(axis=1) > 0.7
-            cands = [c for c, ok in zip(cands, far, strict=True) if ok]
+            # The ball in play is on the pitch (boards and their white lettering are not).
+            on_pitch = (np.abs(g[:, 0]) < pitch.HALF_L + 1.5) & (np.abs(g[:, 1]) < pitch.HALF_W + 1.5)
+            cands = [c for c, ok in zip(cands, far & on_pitch, strict=True) if ok]
         gate = max(12.0, 2.5 * (radius or 3.0) * 4)
         obs: BallObservation | None = self.ball.update(cands, motion, gate)
         if obs is None:

@@ -152,6 +152,13 @@ class ByteTracker:
             t.confirmed = True
             t.track_id = self._next_id
             self._next_id += 1
+        self._vote(t, d)
+
+    @staticmethod
+    def _vote(t: Track, d: Detection) -> None:
+        # Weak detections are often two players merged or half hidden: their colour is unreliable.
+        if d.score < 0.5:
+            return
         slot = 2 if d.team < 0 else d.team
         t.votes[slot] += d.score * (0.3 + d.team_conf)
 
@@ -199,8 +206,7 @@ class ByteTracker:
             q_pos, q_vel = _std(mean[3])
             cov = np.diag(np.r_[2 * q_pos, 10 * q_vel] ** 2)
             t = Track(self._next_key, mean, cov, last_box=d.box.copy())
-            slot = 2 if d.team < 0 else d.team
-            t.votes[slot] += d.score * (0.3 + d.team_conf)
+            self._vote(t, d)
             self._next_key += 1
             self.tracks.append(t)
             pairs.append((t, d))

@@ -1,0 +1,136 @@
+"""`footai calibrate`: pick point pairs by hand (OpenCV window) or write the automatic fit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.fsutil import write_json_atomic
+from portfolio_ml_core.video import VideoSource
+
+from . import autocalib, pitch, render
+from .calibration import Calibration, apply_h, homography_from_calibration
+from .segmentation import learn_grass, segment
+
+
+def read_frame(video: str | Path, frame: int) -> np.ndarray:
+    with VideoSource(video) as src:
+        for fr in src.frames(start_s=frame / src.fps, max_frames=1):
+            return fr.image
+    raise PortfolioError(f"{video}: no frame {frame}")
+
+
+def correspondences_from_h(h: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Marking keypoints (else a ground grid) visible in the image, with their image points."""
+    named = pitch.keypoints()
+    world = np.array(list(named.values()))
+    grid = np.array([[x, y] for x in range(-50, 51, 10) for y in (-30, -15, 0, 15, 30)], float)
+    world = np.concatenate([world, grid])
+    img = apply_h(h, world)
+    w, hh = size
+    front = (world @ h[2, :2] + h[2, 2]) > 0
+    ok = front & (img[:, 0] > 2) & (img[:, 0] < w - 2) & (img[:, 1] > 2) & (img[:, 1] < hh - 2)
+    return img[ok], world[ok]
+
+
+def auto_calibration(video: str | Path, frame: int) -> dict[str, Any]:
+    image = read_frame(video, frame)
+    grass = learn_grass([image])
+    if grass is None:
+        raise PortfolioError(f"{video}: no football pitch found in frame {frame}")
+    w, h = image.shape[1], image.shape[0]
+    scale = min(1.0, 640 / w)
+    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    masks = segment(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), grass)
+    fit = autocalib.auto_calibrate(image, masks)
+    if fit is None:
+        raise PortfolioError(
+            f"{video}: could not match the pitch markings of frame {frame} to the pitch model; "
+            "calibrate by hand (without --auto)"
+        )
+    img, world = correspondences_from_h(fit.homography, (w, h))
+    return {
+        "frame": frame,
+        "image_points": np.round(img, 2).tolist(),
+        "pitch_points": np.round(world, 3).tolist(),
+        "note": f"automatic fit: {fit.detail}",
+    }
+
+
+def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
+    """Click an image point, then its place on the schematic pitch; s saves, u undoes, q quits."""
+    if os.environ.get("DISPLAY") is None and os.name != "nt" and os.environ.get("WAYLAND_DISPLAY") is None:
+        raise PortfolioError("no display for the calibration window; use --auto")
+    image = read_frame(video, frame)
+    canvas = render.pitch_canvas(ppm=6.0)
+    scale = min(1.0, 1100 / image.shape[1])
+    shown = cv2.resize(image, None, fx=scale, fy=scale)
+    img_pts: list[tuple[float, float]] = []
+    world_pts: list[tuple[float, float]] = []
+    state = {"want": "image"}
+
+    def on_image(event: int, x: int, y: int, *_: Any) -> None:
+        if event == cv2.EVENT_LBUTTONDOWN and state["want"] == "image":
+            img_pts.append((x / scale, y / scale))
+            state["want"] = "pitch"
+
+    def on_pitch(event: int, x: int, y: int, *_: Any) -> None:
+        if event == cv2.EVENT_LBUTTONDOWN and state["want"] == "pitch":
+            xy = np.array([x, y]) / canvas.ppm - [pitch.HALF_L + canvas.margin, pitch.HALF_W + canvas.margin]
+            # Snap to the nearest marking keypoint when close: clicks on a small map are coarse.
+            kp = np.array(list(pitch.keypoints().values()))
+            d = np.linalg.norm(kp - xy, axis=1)
+            world_pts.append(tuple(kp[int(np.argmin(d))]) if d.min() < 2.5 else (float(xy[0]), float(xy[1])))
+            state["want"] = "image"
+
+    try:
+        cv2.namedWindow("frame")
+        cv2.namedWindow("pitch")
+    except cv2.error as exc:
+        raise PortfolioError(f"cannot open a window ({exc.err}); use --auto") from None
+    cv2.setMouseCallback("frame", on_image)
+    cv2.setMouseCallback("pitch", on_pitch)
+    try:
+        while True:
+            a, b = shown.copy(), canvas.image.copy()
+            for i, (u, v) in enumerate(img_pts):
+                cv2.circle(a, (int(u * scale), int(v * scale)), 5, (0, 0, 255), -1)
+                cv2.putText(a, str(i + 1), (int(u * scale) + 6, int(v * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
+            for i, p in enumerate(world_pts):
+                c = canvas.to_px(np.array(p)).astype(int)
+                cv2.circle(b, tuple(c), 5, (0, 0, 255), -1)
+                cv2.putText(b, str(i + 1), (c[0] + 6, c[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
+            tip = f"click the {'FRAME' if state['want'] == 'image' else 'PITCH'} point  |  u undo  s save  q quit"
+            cv2.putText(a, tip, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+            cv2.imshow("frame", a)
+            cv2.imshow("pitch", b)
+            key = cv2.waitKey(30) & 0xFF
+            if key in (ord("q"), 27):
+                raise PortfolioError("calibration cancelled")
+            if key == ord("u"):
+                if state["want"] == "pitch" and img_pts:
+                    img_pts.pop()
+                elif world_pts:
+                    world_pts.pop()
+                    img_pts.pop()
+                state["want"] = "image"
+            if key in (ord("s"), 13):
+                n = min(len(img_pts), len(world_pts))
+                cal = Calibration(frame, np.array(img_pts[:n]), np.array(world_pts[:n]))
+                try:
+                    homography_from_calibration(cal, "your points")
+                except PortfolioError as exc:
+                    print(exc.message)
+                    continue
+                return cal.to_json()
+    finally:
+        cv2.destroyAllWindows()
+
+
+def write_calibration(path: Path, data: dict[str, Any]) -> None:
+    write_json_atomic(path, data)
