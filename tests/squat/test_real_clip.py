@@ -47,7 +47,7 @@ def test_real_clip_counts_exactly_two_squats_at_the_right_times(clip_run) -> Non
 
 
 def test_real_clip_outputs(clip_run) -> None:
-    result, out = clip_run
+    _, out = clip_run
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reps"] == 2 and summary["partial_reps"] == 0
     assert summary["frames"] == 614 and summary["fps_processed"] > 0

@@ -34,7 +34,8 @@ def plot_angles(result: RunResult, path: Path) -> Path:
     ax.plot(t, smooth, lw=1.8, color="black", label="driving angle (smoothed)")
     for name, value in result.thresholds.items():
         ax.axhline(value, ls="--", lw=0.8, color="tab:red" if name == "bottom" else "tab:blue")
-        ax.text(t[-1] if len(t) else 0, value, f" {name} {value:.0f}°", va="center", fontsize=8)
+        ax.text(1.005, value, f"{name} {value:.0f}°", va="center", fontsize=8,
+                transform=ax.get_yaxis_transform())  # fmt: skip
     for e in result.events:
         ax.axvspan(e.start_s, e.end_s, color=_SPAN[e.kind], alpha=0.18, lw=0)
         if e.kind is not RepKind.REJECTED:
@@ -49,7 +50,7 @@ def plot_angles(result: RunResult, path: Path) -> Path:
         f"{result.partial_reps} partial — green rep, orange partial, grey rejected"
     )
     ax.legend(loc="lower left", fontsize=8, ncol=4)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=0.9, top=0.9, bottom=0.12)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
