@@ -1,0 +1,332 @@
+"""``cifar.*`` benchmarks: time to accuracy, pipeline speed-up, inference latency, HTTP load.
+
+The dataset comes from ``$PORTFOLIO_ML_CIFAR_DATA`` or ``$PORTFOLIO_ML_SHARED/datasets/
+cifar10-jpeg.tar.gz``. Inference benchmarks use ``$PORTFOLIO_ML_CIFAR_MODEL`` when set, else an
+untrained net of the same architecture (latency does not depend on the weights).
+``--quick`` shrinks every benchmark to seconds; the time-to-accuracy targets need the full mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from portfolio_ml_core.bench import BenchContext, Benchmark, Metric, measure
+from portfolio_ml_core.errors import PortfolioError
+
+GROUP = "cifar"
+
+
+def benchmarks() -> list[Benchmark]:
+    return [
+        Benchmark(
+            "cifar.time_to_accuracy",
+            GROUP,
+            "train presets cpu (≥90% in 15 min) and full "
+            "(≥94% in 60 min) on the shared dataset; --quick: a 2-epoch smoke run",
+            bench_time_to_accuracy,
+        ),
+        Benchmark(
+            "cifar.pipeline",
+            GROUP,
+            "training images/s: this pipeline vs plain Keras fit",
+            bench_pipeline,
+        ),
+        Benchmark(
+            "cifar.inference",
+            GROUP,
+            "single-image latency in-process and over HTTP, batched throughput",
+            bench_inference,
+        ),
+        Benchmark(
+            "cifar.load",
+            GROUP,
+            "32 concurrent HTTP clients: errors, throughput, memory",
+            bench_load,
+        ),
+    ]
+
+
+def dataset_path() -> Path:
+    explicit = os.environ.get("PORTFOLIO_ML_CIFAR_DATA")
+    if explicit:
+        return Path(explicit)
+    shared = os.environ.get("PORTFOLIO_ML_SHARED")
+    if shared and (Path(shared) / "datasets" / "cifar10-jpeg.tar.gz").exists():
+        return Path(shared) / "datasets" / "cifar10-jpeg.tar.gz"
+    raise PortfolioError(
+        "set PORTFOLIO_ML_CIFAR_DATA (or PORTFOLIO_ML_SHARED) to the CIFAR-10 data for benchmarks"
+    )
+
+
+def _work_dir(ctx: BenchContext, name: str) -> Path:
+    base = ctx.work_dir or Path(tempfile.mkdtemp(prefix="cifar-bench-"))
+    path = Path(base) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# --- time to accuracy ------------------------------------------------------------------------
+
+
+def bench_time_to_accuracy(ctx: BenchContext) -> list[Metric]:
+    from portfolio_ml_cifar.data import load_cifar
+    from portfolio_ml_cifar.presets import BUILTIN_PRESETS
+    from portfolio_ml_cifar.train import train
+
+    data = load_cifar(dataset_path())
+    if ctx.quick:
+        config = BUILTIN_PRESETS["quick"].with_overrides(subset=5000, epochs=2)
+        result = train(data.test_subset(2000), config, _work_dir(ctx, "tta-quick"))
+        return [
+            Metric(
+                "quick_smoke_accuracy",
+                result.metrics["test_accuracy"],
+                "",
+                note="5k images, "
+                "2 epochs, narrow net: smoke figure only, run without --quick for the targets",
+            ),
+            Metric(
+                "quick_smoke_seconds", result.metrics["train_seconds"], "s", higher_is_better=False
+            ),
+        ]
+    metrics = []
+    for preset, budget, target in (("cpu", 15 * 60, 0.90), ("full", 60 * 60, 0.94)):
+        result = train(data, BUILTIN_PRESETS[preset], _work_dir(ctx, f"tta-{preset}"))
+        m = result.metrics
+        within = m["test_accuracy"] if m["train_seconds"] <= budget else 0.0
+        metrics += [
+            Metric(
+                f"{preset}_test_accuracy_within_{budget // 60}min",
+                within,
+                "",
+                target=target,
+                note=f"TTA accuracy, 0 if training took over {budget // 60} min",
+            ),
+            Metric(
+                f"{preset}_train_minutes",
+                m["train_seconds"] / 60,
+                "min",
+                target=budget / 60,
+                higher_is_better=False,
+            ),
+            Metric(f"{preset}_test_accuracy_plain", m["test_accuracy_plain"], ""),
+        ]
+    return metrics
+
+
+# --- pipeline speed-up -----------------------------------------------------------------------
+
+
+def bench_pipeline(ctx: BenchContext) -> list[Metric]:
+    """Same model, same data, same process: our loop vs ``model.fit`` on a per-image pipeline."""
+    import keras
+
+    from portfolio_ml_cifar.data import load_cifar
+    from portfolio_ml_cifar.model import NetConfig, build_model, whitening_filters
+    from portfolio_ml_cifar.pipeline import plain_train_dataset
+    from portfolio_ml_cifar.presets import BUILTIN_PRESETS
+    from portfolio_ml_cifar.train import train
+
+    data = load_cifar(dataset_path())
+    steps = 6 if ctx.quick else 30
+    config = BUILTIN_PRESETS["cpu"]
+    n = steps * config.batch_size
+    small = data.subset(n).test_subset(500)
+
+    # Ours: the full `train` (one epoch of `steps` steps); its images/s excludes evaluation.
+    ours = train(small, config.with_overrides(epochs=2, tta=False), _work_dir(ctx, "pipe"))
+    ours_ips = ours.history[-1].images_per_second  # second epoch: warm
+
+    # Plain: compile + fit with a per-image map pipeline, the Keras tutorial way.
+    model = build_model(NetConfig(widths=config.widths), whitening_filters(small.x_train))
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.85, nesterov=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    ds = plain_train_dataset(small.x_train, small.y_train, config.batch_size, seed=0)
+    model.fit(ds, epochs=1, verbose=0)  # warm-up: tracing
+    start = time.perf_counter()
+    model.fit(ds, epochs=1, verbose=0)
+    plain_ips = n / (time.perf_counter() - start)
+    return [
+        Metric("pipeline_images_per_s", ours_ips, "img/s"),
+        Metric("plain_fit_images_per_s", plain_ips, "img/s"),
+        Metric("speedup", ours_ips / plain_ips, "×", target=1.5),
+    ]
+
+
+# --- inference -------------------------------------------------------------------------------
+
+
+def _bench_model(ctx: BenchContext) -> Path:
+    explicit = os.environ.get("PORTFOLIO_ML_CIFAR_MODEL")
+    if explicit:
+        return Path(explicit)
+    from portfolio_ml_core.fsutil import atomic_path
+
+    from portfolio_ml_cifar.model import NetConfig, build_model
+
+    folder = _work_dir(ctx, "model")
+    if not (folder / "model.keras").exists():
+        with atomic_path(folder / "model.keras") as tmp:
+            build_model(NetConfig()).save(tmp)
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Server:
+    """``portfolio_ml_cifar.serve`` in a child process, so its memory is measured on its own."""
+
+    def __init__(self, model_dir: Path) -> None:
+        self.port = _free_port()
+        code = (
+            "import sys; from portfolio_ml_cifar.serve import serve; "
+            "serve(sys.argv[1], port=int(sys.argv[2]))"
+        )
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, str(model_dir), str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the server exited during start-up")
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.close()
+        raise RuntimeError("the server did not start within 120 s")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _post_json(conn: Any, body: bytes) -> int:
+    conn.request("POST", "/v1/models/cifar10:predict", body, {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    response.read()
+    return int(response.status)
+
+
+def bench_inference(ctx: BenchContext) -> list[Metric]:
+    import http.client
+
+    from portfolio_ml_cifar.infer import load_model
+    from portfolio_ml_cifar.serve import Predictor
+
+    model_dir = _bench_model(ctx)
+    predictor = Predictor(load_model(model_dir))
+    rng = np.random.default_rng(0)
+    one = rng.integers(0, 256, (1, 32, 32, 3)).astype(np.float32)
+    repeats = 50 if ctx.quick else 300
+    local = measure(lambda: predictor.probabilities(one), warmup=5, repeats=repeats)
+    batch = rng.integers(0, 256, (256, 32, 32, 3)).astype(np.float32)
+    batched = measure(
+        lambda: predictor.probabilities(batch), warmup=1, repeats=3 if ctx.quick else 10
+    )
+
+    server = _Server(model_dir)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        body = json.dumps({"instances": one.astype(int).tolist()}).encode()
+        http_timing = measure(lambda: _post_json(conn, body), warmup=5, repeats=repeats)
+        conn.close()
+    finally:
+        server.close()
+    return [
+        Metric("inprocess_p50_ms", local.median * 1e3, "ms", higher_is_better=False),
+        Metric("inprocess_p99_ms", local.percentile(99) * 1e3, "ms", higher_is_better=False),
+        Metric("http_p50_ms", http_timing.median * 1e3, "ms", target=10, higher_is_better=False),
+        Metric("http_p99_ms", http_timing.percentile(99) * 1e3, "ms", higher_is_better=False),
+        Metric("batched_images_per_s", len(batch) / batched.median, "img/s", target=500),
+    ]
+
+
+def bench_load(ctx: BenchContext) -> list[Metric]:
+    import http.client
+
+    clients, total = 32, (1000 if ctx.quick else 10_000)
+    server = _Server(_bench_model(ctx))
+    errors = 0
+    lock = threading.Lock()
+    body = json.dumps(
+        {"instances": np.random.default_rng(1).integers(0, 256, (1, 32, 32, 3)).tolist()}
+    ).encode()
+
+    def client(n: int) -> None:
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        for _ in range(n):
+            try:
+                ok = _post_json(conn, body) == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            if not ok:
+                with lock:
+                    errors += 1
+        conn.close()
+
+    try:
+        # Warm-up round so start-up allocations don't count as growth.
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, [5] * clients))
+        rss_before = server.rss_mb()
+        errors = 0
+        per_client = -(-total // clients)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(client, [per_client] * clients))
+        seconds = time.perf_counter() - start
+        rss_after = server.rss_mb()
+    finally:
+        server.close()
+    requests = per_client * clients
+    return [
+        Metric("requests", requests, "", target=total),
+        Metric("errors", errors, "", target=0, higher_is_better=False),
+        Metric("requests_per_s", requests / seconds, "req/s"),
+        Metric(
+            "rss_growth_mb",
+            rss_after - rss_before,
+            "MB",
+            target=50,
+            higher_is_better=False,
+            note=f"server RSS {rss_before:.0f} → {rss_after:.0f} MB",
+        ),
+    ]

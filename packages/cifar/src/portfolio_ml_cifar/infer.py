@@ -1,0 +1,116 @@
+"""Inference helpers: logits in batches, test-time augmentation, accuracy tables, model loading."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from portfolio_ml_core.errors import InputFileError, ModelNotFoundError
+
+from portfolio_ml_cifar.model import CLASS_NAMES, NUM_CLASSES
+
+
+def model_file(model_dir: str | Path) -> Path:
+    """``DIR/model.keras`` (or the .keras file itself)."""
+    path = Path(model_dir)
+    candidate = path / "model.keras" if path.is_dir() else path
+    if not candidate.is_file():
+        raise ModelNotFoundError(
+            f"no trained model at {candidate} (run `portfolio-ml cifar train --out {path}` first)"
+        )
+    return candidate
+
+
+def load_model(model_dir: str | Path) -> Any:
+    import keras
+
+    path = model_file(model_dir)
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # truncated zip, wrong file, incompatible Keras
+        raise InputFileError(f"could not load model {path}: {type(exc).__name__}: {exc}") from None
+
+
+def predict_logits(
+    model: Any, images: np.ndarray, batch_size: int = 500, tta: bool = False
+) -> np.ndarray:
+    """Logits for uint8/float (N, 32, 32, 3) images; ``tta`` averages flips and 1-px translations."""
+    import tensorflow as tf
+
+    forward = _forward_fn(model, tta)
+    out = [
+        forward(tf.convert_to_tensor(images[i : i + batch_size], tf.float32)).numpy()
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+_FORWARD_CACHE: dict[tuple[int, bool], Any] = {}
+
+
+def _forward_fn(model: Any, tta: bool) -> Any:
+    import tensorflow as tf
+
+    key = (id(model), tta)
+    if key in _FORWARD_CACHE:
+        return _FORWARD_CACHE[key]
+
+    def mirror(x: Any) -> Any:
+        return 0.5 * model(x, training=False) + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
+
+    @tf.function(reduce_retracing=True)
+    def forward(x: Any) -> Any:
+        if not tta:
+            return model(x, training=False)
+        # airbench's TTA level 2: flip, plus flip of the two diagonal 1-px translations.
+        padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT")
+        shifted = 0.5 * mirror(padded[:, :32, :32]) + 0.5 * mirror(padded[:, 2:, 2:])
+        return 0.5 * mirror(x) + 0.5 * shifted
+
+    _FORWARD_CACHE.clear()  # one model at a time: don't pin old models in memory
+    _FORWARD_CACHE[key] = forward
+    return forward
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float
+    per_class_accuracy: dict[str, float]
+    confusion: np.ndarray  # (true, predicted) counts
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accuracy": self.accuracy,
+            "per_class_accuracy": self.per_class_accuracy,
+            "confusion_matrix": self.confusion.tolist(),
+            "count": self.count,
+        }
+
+
+def evaluate_predictions(labels: np.ndarray, predicted: np.ndarray) -> Evaluation:
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    per_class = {
+        name: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else float("nan")
+        for i, name in enumerate(CLASS_NAMES)
+    }
+    accuracy = float(np.trace(confusion) / max(1, confusion.sum()))
+    return Evaluation(accuracy, per_class, confusion, int(confusion.sum()))
+
+
+def read_metrics(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / "metrics.json"
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,26 @@
+"""pluggy entry point: the ``cifar`` sub-app and the ``cifar.*`` benchmarks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from portfolio_ml_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import typer
+    from portfolio_ml_core.bench import BenchmarkRegistry
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    from portfolio_ml_cifar.cli import app as cifar_app
+
+    app.add_typer(cifar_app, name="cifar")
+
+
+@hookimpl
+def register_benchmarks(registry: BenchmarkRegistry) -> None:
+    from portfolio_ml_cifar.bench import benchmarks
+
+    for benchmark in benchmarks():
+        registry.add(benchmark)

@@ -1,0 +1,131 @@
+"""Training: a short real run learns; an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from portfolio_ml_cifar.data import load_cifar
+from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation
+from portfolio_ml_cifar.presets import TrainConfig
+from portfolio_ml_cifar.train import CHECKPOINT, lr_factor, train
+from portfolio_ml_core.errors import PortfolioError
+
+SMALL = TrainConfig(widths=(8, 16, 16), epochs=3, batch_size=50, tta=False)
+
+
+@pytest.mark.realdata
+def test_short_run_learns_and_writes_every_output(trained: tuple[Path, Any]) -> None:
+    out, result = trained
+    losses = [r.train_loss for r in result.history]
+    assert losses[-1] < losses[0] - 0.1, losses
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.2  # chance is 0.1; 1000 real images, 4 epochs
+    assert metrics["epochs"] == 4 and metrics["train_seconds"] > 0
+    assert set(metrics["per_class_accuracy"]) == {
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    }
+    assert sum(map(sum, metrics["confusion_matrix"])) == 300
+    for name in ("model.keras", "curves.png", "confusion_matrix.png"):
+        assert (out / name).stat().st_size > 1000, name
+    assert any((out / "logs").rglob("events.out.tfevents.*"))
+    assert not list(out.glob(".*part*"))  # atomic writes left no temporary files
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_continues_after_interruption(official_dir: Path, tmp_path: Path) -> None:
+    data = load_cifar(official_dir, use_cache=False)
+
+    def crash_after_2(record: Any) -> None:
+        if record.epoch == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(data, SMALL, tmp_path, on_epoch=crash_after_2)
+    assert (tmp_path / CHECKPOINT).exists() and not (tmp_path / "model.keras").exists()
+    first_two = json.loads(json.dumps(_checkpoint_history(tmp_path)))
+
+    seen: list[int] = []
+    result = train(data, SMALL, tmp_path, resume=True, on_epoch=lambda r: seen.append(r.epoch))
+    assert seen == [3]  # nothing before the crash is redone
+    assert [r.epoch for r in result.history] == [1, 2, 3]
+    assert [r.train_loss for r in result.history[:2]] == [r["train_loss"] for r in first_two]
+    assert result.metrics["train_seconds"] >= first_two[-1]["train_seconds"]
+    assert (tmp_path / "model.keras").exists()
+
+
+def _checkpoint_history(folder: Path) -> list[dict[str, Any]]:
+    with np.load(folder / CHECKPOINT) as z:
+        return list(json.loads(bytes(z["meta"]).decode())["history"])
+
+
+def test_resume_state_matches_uninterrupted_weights(official_dir: Path, tmp_path: Path) -> None:
+    """The checkpoint restores weights, optimizer slots and lookahead exactly."""
+    import keras
+
+    data = load_cifar(official_dir, use_cache=False)
+    config = SMALL.with_overrides(epochs=2)
+    whole = train(data, config, tmp_path / "whole")
+
+    def stop(record: Any) -> None:
+        if record.epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(data, config, tmp_path / "split", on_epoch=stop)
+    resumed = train(data, config, tmp_path / "split", resume=True)
+    a = keras.saving.load_model(tmp_path / "whole" / "model.keras")
+    b = keras.saving.load_model(tmp_path / "split" / "model.keras")
+    for va, vb in zip(a.weights, b.weights, strict=True):
+        np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-3, atol=1e-4)
+    assert resumed.history[1].train_loss == pytest.approx(whole.history[1].train_loss, rel=1e-3)
+
+
+def test_resume_refuses_other_settings_or_no_checkpoint(official_dir: Path, tmp_path: Path) -> None:
+    data = load_cifar(official_dir, use_cache=False)
+    with pytest.raises(PortfolioError, match="no checkpoint"):
+        train(data, SMALL, tmp_path, resume=True)
+    train(data, SMALL.with_overrides(epochs=1), tmp_path)
+    with pytest.raises(PortfolioError, match="different settings"):
+        train(data, SMALL.with_overrides(epochs=1, batch_size=20), tmp_path, resume=True)
+
+
+def test_triangular_schedule_shape() -> None:
+    config = TrainConfig()
+    assert lr_factor(0, 100, config) == pytest.approx(0.2)
+    assert lr_factor(23, 100, config) == pytest.approx(1.0)
+    assert lr_factor(100, 100, config) == pytest.approx(0.07)
+    assert lr_factor(10, 100, config) < lr_factor(20, 100, config)
+
+
+def test_augmentation_translates_and_flips_deterministically() -> None:
+    import tensorflow as tf
+
+    images = np.arange(4 * 32 * 32 * 3, dtype=np.float32).reshape(4, 32, 32, 3)
+    seed = tf.constant([1, 2], tf.int64)
+    a = augment_batch(tf.constant(images), seed).numpy()
+    b = augment_batch(tf.constant(images), seed).numpy()
+    assert np.array_equal(a, b) and a.shape == images.shape
+    assert not np.array_equal(a, images)
+    # Each output is the input shifted by ≤ 2 px and maybe mirrored: its centre pixels exist in it.
+    for out, src in zip(a, images, strict=True):
+        assert np.isin(out[10:22, 10:22, 0], src[:, :, 0]).all()
+    perm = epoch_permutation(103, 10, seed=0, epoch=1)
+    assert perm.shape == (10, 10) and len(set(perm.ravel())) == 100
+    assert np.array_equal(perm, epoch_permutation(103, 10, seed=0, epoch=1))
+    assert not np.array_equal(perm, epoch_permutation(103, 10, seed=0, epoch=2))
