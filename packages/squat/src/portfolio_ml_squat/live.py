@@ -30,6 +30,7 @@ from portfolio_ml_squat.pipeline import (
     FrameAnalyzer,
     FrameRow,
     RunResult,
+    cheap_bgr,
     pose_input,
     write_outputs,
 )
@@ -127,7 +128,7 @@ def run_live(
                             time.sleep(due - arrived)
                         arrived = max(arrived, due)
                     image = pose_input(frame.image, config.pose_size)
-                    people = pose.process(image, frame.timestamp_ms)
+                    people = pose.process(cheap_bgr(image), frame.timestamp_ms)
                     person, sample, update = analyzer.step(people, frame.timestamp_s)
                     events.extend(update.events)
                     rows.append(
