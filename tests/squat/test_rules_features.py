@@ -19,7 +19,14 @@ from portfolio_ml_squat.exercises import (
     get_exercise,
     mirror,
 )
-from portfolio_ml_squat.features import PoseSample, extension_angle, extract, frontal_weight
+from portfolio_ml_squat.features import (
+    ExtensionCalibrator,
+    PoseSample,
+    extension_angle,
+    extension_ratio,
+    extract,
+    frontal_weight,
+)
 from portfolio_ml_squat.overlay import draw_hud
 from portfolio_ml_squat.synthetic import Camera, squat_body
 from portfolio_ml_squat.tracking import PersonSelector
@@ -74,12 +81,27 @@ def test_mirror() -> None:
     assert mirror(LM.NOSE) is LM.NOSE
 
 
-def test_extension_angle_matches_the_law_of_cosines() -> None:
+@pytest.mark.parametrize("thigh", [0.8, 1.0, 1.25])
+def test_extension_angle_matches_the_law_of_cosines(thigh: float) -> None:
     for knee in (180.0, 150.0, 90.0, 60.0):
         a = math.radians(knee)
-        hip, vertex = np.array([0.0, 0.0]), np.array([0.0, 1.0])
-        ankle = vertex + np.array([math.sin(a), -math.cos(a)])  # unit segments, angle ``knee``
-        assert extension_angle(hip, vertex, ankle) == pytest.approx(knee, abs=0.5)
+        ankle, vertex = np.array([0.0, 0.0]), np.array([0.0, 1.0])  # unit shin, upright
+        hip = vertex + thigh * np.array([math.sin(a), -math.cos(a)])
+        ratio = extension_ratio(hip, vertex, ankle)
+        assert extension_angle(ratio, 1.0 + thigh) == pytest.approx(knee, abs=0.5)
+
+
+def test_calibrator_learns_the_straight_ratio_and_ignores_spikes() -> None:
+    calib = ExtensionCalibrator(window_s=5.0)
+    assert calib.straight() == (2.0, 2.0)  # nothing seen yet: equal segments
+    for i in range(200):
+        t = i / 30
+        squat = 1.7 - 0.5 * math.sin(t) ** 2  # bending and straightening, straight = 1.7...
+        spike = 3.0 if i == 100 else squat  # ...plus one wild frame
+        calib.update((spike, 2.2), t)
+    left, right = calib.straight()
+    assert left == pytest.approx(1.8)  # clamped to the plausible range
+    assert right == pytest.approx(2.2)
 
 
 def test_frontal_weight() -> None:

@@ -17,6 +17,7 @@ exact and the extension estimate only adds noise near full extension, so it is n
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,7 @@ class PoseSample:
     angle_2d: tuple[float, float] = (NAN, NAN)
     angle_3d: tuple[float, float] = (NAN, NAN)
     angle_ext: tuple[float, float] = (NAN, NAN)
+    ext_ratio: tuple[float, float] = (NAN, NAN)
     hip_angle: tuple[float, float] = (NAN, NAN)
     visibility: tuple[float, float] = (0.0, 0.0)
     frontal: float = 0.0
@@ -77,15 +79,64 @@ def _dist(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b))
 
 
-def extension_angle(proximal: np.ndarray, vertex: np.ndarray, distal: np.ndarray) -> float:
-    """Joint angle implied by the proximal–distal distance, taking both segments as long as the
-    distal one (law of cosines)."""
+def extension_ratio(proximal: np.ndarray, vertex: np.ndarray, distal: np.ndarray) -> float:
+    """Proximal–distal distance over the distal segment (hip–ankle over shin): 2 for a
+    straight leg with equal segments, smaller as the joint bends."""
     seg = _dist(vertex, distal)
-    if seg < 1e-9:
+    return _dist(proximal, distal) / seg if seg > 1e-9 else NAN
+
+
+def extension_angle(ratio: float, straight_ratio: float = 2.0) -> float:
+    """Joint angle implied by an `extension_ratio` (law of cosines).
+
+    ``straight_ratio`` is the ratio of this person's straight limb (1 + proximal/distal segment
+    length ratio); `ExtensionCalibrator` learns it, 2.0 assumes equal segments.
+    """
+    if not math.isfinite(ratio):
         return NAN
-    ratio = _dist(proximal, distal) / seg
-    cos = 1.0 - ratio * ratio / 2.0
+    k = straight_ratio - 1.0
+    cos = (k * k + 1.0 - ratio * ratio) / (2.0 * k)
     return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
+
+
+class ExtensionCalibrator:
+    """Learns each side's straight-limb `extension_ratio` from the recent past.
+
+    Landmark segment lengths differ from person to person and view to view (MediaPipe's hip
+    point sits higher than the joint), so a straight leg does not always read exactly 2. The
+    highest ratio over the last ``window_s`` (after a 5-sample median against single-frame
+    outliers) is taken as "straight", clamped to a plausible range.
+    """
+
+    def __init__(self, window_s: float = 15.0, bounds: tuple[float, float] = (1.8, 2.3)) -> None:
+        self.window_s = window_s
+        self.bounds = bounds
+        self._raw: list[deque[float]] = [deque(maxlen=5), deque(maxlen=5)]
+        self._peaks: list[deque[tuple[float, float]]] = [deque(), deque()]
+
+    def update(self, ratios: tuple[float, float], t: float) -> None:
+        for side, ratio in enumerate(ratios):
+            if not math.isfinite(ratio):
+                continue
+            raw = self._raw[side]
+            raw.append(ratio)
+            if len(raw) < raw.maxlen:  # type: ignore[operator]
+                continue
+            value = float(np.median(raw))
+            peaks = self._peaks[side]
+            # A monotone queue: the front is always the window's maximum.
+            while peaks and peaks[-1][1] <= value:
+                peaks.pop()
+            peaks.append((t, value))
+            while peaks[0][0] < t - self.window_s:
+                peaks.popleft()
+
+    def straight(self) -> tuple[float, float]:
+        lo, hi = self.bounds
+        out = []
+        for peaks in self._peaks:
+            out.append(min(hi, max(lo, peaks[0][1])) if peaks else 2.0)
+        return out[0], out[1]
 
 
 def frontal_weight(frontalness: float) -> float:
@@ -103,6 +154,7 @@ def extract(
     rule: ExerciseRule,
     *,
     min_visibility: float = 0.5,
+    straight_ratio: tuple[float, float] = (2.0, 2.0),
 ) -> PoseSample:
     """Turn one `PoseResult` into a `PoseSample` for ``rule`` (a missing sample if ``pose`` is None)."""
     if pose is None:
@@ -122,14 +174,17 @@ def extract(
     wf = frontal_weight(frontalness) if rule.use_extension else 0.0
 
     a_l, b_l, c_l = rule.joint
-    per_side: dict[str, list[float]] = {k: [] for k in ("fused", "2d", "3d", "ext", "hip", "vis")}
+    per_side: dict[str, list[float]] = {
+        k: [] for k in ("fused", "2d", "3d", "ext", "ratio", "hip", "vis")
+    }
     for side in SIDES:
         a, b, c = (j if side == "left" else mirror(j) for j in (a_l, b_l, c_l))
         req = [j if side == "left" else mirror(j) for j in rule.required]
         v = float(np.min(vis[req]))
         a2 = _angle(pts[a], pts[b], pts[c])
         a3 = _angle(world[a], world[b], world[c])
-        ae = extension_angle(pts[a], pts[b], pts[c]) if rule.use_extension else NAN
+        ratio = extension_ratio(pts[a], pts[b], pts[c]) if rule.use_extension else NAN
+        ae = extension_angle(ratio, straight_ratio[0 if side == "left" else 1])
         fused = a2
         if wf > 0 and math.isfinite(ae) and ae < a2:
             fused = a2 - wf * (a2 - ae)
@@ -140,6 +195,7 @@ def extract(
         per_side["2d"].append(a2)
         per_side["3d"].append(a3)
         per_side["ext"].append(ae)
+        per_side["ratio"].append(ratio)
         per_side["hip"].append(_angle(pts[shoulder], pts[hip], pts[knee]))
         per_side["vis"].append(v)
 
@@ -191,6 +247,7 @@ def extract(
         angle_2d=(per_side["2d"][0], per_side["2d"][1]),
         angle_3d=(per_side["3d"][0], per_side["3d"][1]),
         angle_ext=(per_side["ext"][0], per_side["ext"][1]),
+        ext_ratio=(per_side["ratio"][0], per_side["ratio"][1]),
         hip_angle=(per_side["hip"][0], per_side["hip"][1]),
         visibility=(per_side["vis"][0], per_side["vis"][1]),
         frontal=wf,

@@ -28,7 +28,7 @@ from portfolio_ml_core.video import VideoSink, VideoSource
 
 from portfolio_ml_squat.counter import CounterUpdate, RepCounter, RepEvent, RepKind
 from portfolio_ml_squat.exercises import ExerciseRule, get_exercise
-from portfolio_ml_squat.features import PoseSample, extract
+from portfolio_ml_squat.features import ExtensionCalibrator, PoseSample, extract
 from portfolio_ml_squat.overlay import draw_hud
 from portfolio_ml_squat.tracking import PersonSelector
 
@@ -196,17 +196,21 @@ class FrameAnalyzer:
         self.rule = rule
         self.counter = RepCounter(rule, preset)
         self.selector = PersonSelector()
+        self.calibrator = ExtensionCalibrator()
 
     def step(self, people: list[Any], t: float) -> tuple[Any, PoseSample, CounterUpdate]:
         person, switched = self.selector.select(people)
         if switched:
             self.counter.lose_track()
-        sample = extract(person, t, self.rule)
+            self.calibrator = ExtensionCalibrator()
+        sample = extract(person, t, self.rule, straight_ratio=self.calibrator.straight())
+        self.calibrator.update(sample.ext_ratio, t)
         return person, sample, self.counter.update(sample)
 
     def reset(self) -> None:
         self.counter.reset()
         self.selector.reset()
+        self.calibrator = ExtensionCalibrator()
 
 
 def analyze_video(

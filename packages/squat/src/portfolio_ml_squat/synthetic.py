@@ -92,9 +92,10 @@ def squat_body(
     lift: float = 0.0,
     x: float = 0.0,
     lean_deg: float | None = None,
+    thigh: float = THIGH,
 ) -> Body:
     """A squat with both knees at ``knee_deg`` (180 = standing); ``lift`` raises the whole body
-    (a jump), ``x`` moves it forward."""
+    (a jump), ``x`` moves it forward; ``thigh`` changes the thigh length (shin stays)."""
     f = max(0.0, 180.0 - knee_deg)
     alpha = math.radians(0.33 * f)  # the shins tilt forward as the knees travel
     theta = math.radians(knee_deg)
@@ -106,7 +107,7 @@ def squat_body(
         dx, dy = -math.sin(alpha), -math.cos(alpha)
         tx = dx * math.cos(theta) + dy * math.sin(theta)
         ty = -dx * math.sin(theta) + dy * math.cos(theta)
-        hip = knee + THIGH * np.array([tx, ty, 0.0])
+        hip = knee + thigh * np.array([tx, ty, 0.0])
         hip[2] = sign * HIP_HALF
         hips.append(hip)
         knees.append(knee)
