@@ -110,9 +110,11 @@ def test_export_round_trip(trained: tuple[Path, Any], fmt: str, tmp_path: Path) 
 
 
 @pytest.mark.realdata
-def test_tune_writes_a_preset_train_can_use(
-    jpeg_subset: Path, tiny_preset: Path, tmp_path: Path
-) -> None:
+def test_tune_writes_a_preset_train_can_use(jpeg_subset: Path, tmp_path: Path) -> None:
+    from portfolio_ml_cifar.presets import TrainConfig, save_preset
+
+    small = TrainConfig(widths=(8, 16, 16), epochs=1, tta=False)
+    base = save_preset("b", small, tmp_path / "b.json")
     result = run(
         "tune",
         "--data",
@@ -120,9 +122,9 @@ def test_tune_writes_a_preset_train_can_use(
         "--trials",
         "2",
         "--subset",
-        "300",
+        "200",
         "--base",
-        str(tiny_preset),
+        str(base),
         "--name",
         "mine",
     )
@@ -131,7 +133,7 @@ def test_tune_writes_a_preset_train_can_use(
     from portfolio_ml_cifar.presets import resolve_preset
 
     tuned = resolve_preset("mine")
-    assert tuned.widths == (16, 32, 32) and tuned.subset is None
+    assert tuned.widths == (8, 16, 16) and tuned.subset is None
     assert 2.0 <= tuned.lr <= 40.0 and tuned.batch_size in (128, 256, 512)
     result = run(
         "train",
@@ -144,7 +146,7 @@ def test_tune_writes_a_preset_train_can_use(
         "--epochs",
         "1",
         "--subset",
-        "200",
+        "100",
     )
     assert result.exit_code == 0, result.output
 

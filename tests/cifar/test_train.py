@@ -48,61 +48,47 @@ class Interrupt(Exception):
     pass
 
 
-def test_resume_continues_after_interruption(official_dir: Path, tmp_path: Path) -> None:
-    data = load_cifar(official_dir, use_cache=False)
-
-    def crash_after_2(record: Any) -> None:
-        if record.epoch == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train(data, SMALL, tmp_path, on_epoch=crash_after_2)
-    assert (tmp_path / CHECKPOINT).exists() and not (tmp_path / "model.keras").exists()
-    first_two = json.loads(json.dumps(_checkpoint_history(tmp_path)))
-
-    seen: list[int] = []
-    result = train(data, SMALL, tmp_path, resume=True, on_epoch=lambda r: seen.append(r.epoch))
-    assert seen == [3]  # nothing before the crash is redone
-    assert [r.epoch for r in result.history] == [1, 2, 3]
-    assert [r.train_loss for r in result.history[:2]] == [r["train_loss"] for r in first_two]
-    assert result.metrics["train_seconds"] >= first_two[-1]["train_seconds"]
-    assert (tmp_path / "model.keras").exists()
-
-
 def _checkpoint_history(folder: Path) -> list[dict[str, Any]]:
     with np.load(folder / CHECKPOINT) as z:
         return list(json.loads(bytes(z["meta"]).decode())["history"])
 
 
-def test_resume_state_matches_uninterrupted_weights(official_dir: Path, tmp_path: Path) -> None:
-    """The checkpoint restores weights, optimizer slots and lookahead exactly."""
+def test_resume_after_interruption_matches_an_uninterrupted_run(
+    official_dir: Path, tmp_path: Path
+) -> None:
     import keras
 
     data = load_cifar(official_dir, use_cache=False)
-    config = SMALL.with_overrides(epochs=2)
-    whole = train(data, config, tmp_path / "whole")
+    whole = train(data, SMALL, tmp_path / "whole")
 
-    def stop(record: Any) -> None:
-        if record.epoch == 1:
+    def crash_after_2(record: Any) -> None:
+        if record.epoch == 2:
             raise Interrupt
 
+    split = tmp_path / "split"
     with pytest.raises(Interrupt):
-        train(data, config, tmp_path / "split", on_epoch=stop)
-    resumed = train(data, config, tmp_path / "split", resume=True)
+        train(data, SMALL, split, on_epoch=crash_after_2)
+    assert (split / CHECKPOINT).exists() and not (split / "model.keras").exists()
+    first_two = _checkpoint_history(split)
+
+    # Other settings, or no checkpoint at all, are refused rather than silently mixed.
+    with pytest.raises(PortfolioError, match="different settings"):
+        train(data, SMALL.with_overrides(batch_size=20), split, resume=True)
+    with pytest.raises(PortfolioError, match="no checkpoint"):
+        train(data, SMALL, tmp_path / "fresh", resume=True)
+
+    seen: list[int] = []
+    resumed = train(data, SMALL, split, resume=True, on_epoch=lambda r: seen.append(r.epoch))
+    assert seen == [3]  # nothing before the crash is redone
+    assert [r.epoch for r in resumed.history] == [1, 2, 3]
+    assert [r.train_loss for r in resumed.history[:2]] == [r["train_loss"] for r in first_two]
+    assert resumed.metrics["train_seconds"] >= first_two[-1]["train_seconds"]
+    # Weights, optimizer slots, lookahead state and the data order all came back exactly.
     a = keras.saving.load_model(tmp_path / "whole" / "model.keras")
-    b = keras.saving.load_model(tmp_path / "split" / "model.keras")
+    b = keras.saving.load_model(split / "model.keras")
     for va, vb in zip(a.weights, b.weights, strict=True):
         np.testing.assert_allclose(va.numpy(), vb.numpy(), rtol=1e-3, atol=1e-4)
-    assert resumed.history[1].train_loss == pytest.approx(whole.history[1].train_loss, rel=1e-3)
-
-
-def test_resume_refuses_other_settings_or_no_checkpoint(official_dir: Path, tmp_path: Path) -> None:
-    data = load_cifar(official_dir, use_cache=False)
-    with pytest.raises(PortfolioError, match="no checkpoint"):
-        train(data, SMALL, tmp_path, resume=True)
-    train(data, SMALL.with_overrides(epochs=1), tmp_path)
-    with pytest.raises(PortfolioError, match="different settings"):
-        train(data, SMALL.with_overrides(epochs=1, batch_size=20), tmp_path, resume=True)
+    assert resumed.history[2].train_loss == pytest.approx(whole.history[2].train_loss, rel=1e-3)
 
 
 def test_triangular_schedule_shape() -> None:

@@ -1,7 +1,7 @@
 """``cifar.*`` benchmarks: time to accuracy, pipeline speed-up, inference latency, HTTP load.
 
-The dataset comes from ``$PORTFOLIO_ML_CIFAR_DATA`` or ``$PORTFOLIO_ML_SHARED/datasets/
-cifar10-jpeg.tar.gz``. Inference benchmarks use ``$PORTFOLIO_ML_CIFAR_MODEL`` when set, else an
+The dataset comes from ``$PORTFOLIO_ML_CIFAR_DATA`` or ``datasets/cifar10-jpeg.tar.gz`` in the
+benchmark assets folder (``--assets`` / ``$PORTFOLIO_ML_ASSETS``). Inference benchmarks use ``$PORTFOLIO_ML_CIFAR_MODEL`` when set, else an
 untrained net of the same architecture (latency does not depend on the weights).
 ``--quick`` shrinks every benchmark to seconds; the time-to-accuracy targets need the full mode.
 """
@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 from portfolio_ml_core.bench import BenchContext, Benchmark, Metric, measure
-from portfolio_ml_core.errors import PortfolioError
 
 GROUP = "cifar"
 
@@ -58,16 +57,12 @@ def benchmarks() -> list[Benchmark]:
     ]
 
 
-def dataset_path() -> Path:
+def dataset_path(ctx: BenchContext) -> Path:
+    """``$PORTFOLIO_ML_CIFAR_DATA``, else ``datasets/cifar10-jpeg.tar.gz`` in the bench assets."""
     explicit = os.environ.get("PORTFOLIO_ML_CIFAR_DATA")
     if explicit:
         return Path(explicit)
-    shared = os.environ.get("PORTFOLIO_ML_SHARED")
-    if shared and (Path(shared) / "datasets" / "cifar10-jpeg.tar.gz").exists():
-        return Path(shared) / "datasets" / "cifar10-jpeg.tar.gz"
-    raise PortfolioError(
-        "set PORTFOLIO_ML_CIFAR_DATA (or PORTFOLIO_ML_SHARED) to the CIFAR-10 data for benchmarks"
-    )
+    return ctx.asset("datasets/cifar10-jpeg.tar.gz")
 
 
 def _work_dir(ctx: BenchContext, name: str) -> Path:
@@ -85,7 +80,7 @@ def bench_time_to_accuracy(ctx: BenchContext) -> list[Metric]:
     from portfolio_ml_cifar.presets import BUILTIN_PRESETS
     from portfolio_ml_cifar.train import train
 
-    data = load_cifar(dataset_path())
+    data = load_cifar(dataset_path(ctx))
     if ctx.quick:
         config = BUILTIN_PRESETS["quick"].with_overrides(subset=5000, epochs=2)
         result = train(data.test_subset(2000), config, _work_dir(ctx, "tta-quick"))
@@ -139,9 +134,9 @@ def bench_pipeline(ctx: BenchContext) -> list[Metric]:
     from portfolio_ml_cifar.presets import BUILTIN_PRESETS
     from portfolio_ml_cifar.train import train
 
-    data = load_cifar(dataset_path())
-    steps = 6 if ctx.quick else 30
-    config = BUILTIN_PRESETS["cpu"]
+    data = load_cifar(dataset_path(ctx))
+    steps = 4 if ctx.quick else 30
+    config = BUILTIN_PRESETS["cpu"].with_overrides(batch_size=256 if ctx.quick else None)
     n = steps * config.batch_size
     small = data.subset(n).test_subset(500)
 
@@ -252,7 +247,7 @@ def bench_inference(ctx: BenchContext) -> list[Metric]:
     predictor = Predictor(load_model(model_dir))
     rng = np.random.default_rng(0)
     one = rng.integers(0, 256, (1, 32, 32, 3)).astype(np.float32)
-    repeats = 50 if ctx.quick else 300
+    repeats = 30 if ctx.quick else 300
     local = measure(lambda: predictor.probabilities(one), warmup=5, repeats=repeats)
     batch = rng.integers(0, 256, (256, 32, 32, 3)).astype(np.float32)
     batched = measure(
@@ -279,7 +274,7 @@ def bench_inference(ctx: BenchContext) -> list[Metric]:
 def bench_load(ctx: BenchContext) -> list[Metric]:
     import http.client
 
-    clients, total = 32, (1000 if ctx.quick else 10_000)
+    clients, total = 32, (500 if ctx.quick else 10_000)
     server = _Server(_bench_model(ctx))
     errors = 0
     lock = threading.Lock()
@@ -305,7 +300,7 @@ def bench_load(ctx: BenchContext) -> list[Metric]:
     try:
         # Warm-up round so start-up allocations don't count as growth.
         with ThreadPoolExecutor(clients) as pool:
-            list(pool.map(client, [5] * clients))
+            list(pool.map(client, [2 if ctx.quick else 5] * clients))
         rss_before = server.rss_mb()
         errors = 0
         per_client = -(-total // clients)
