@@ -75,6 +75,15 @@ def run(
     pose_size: Annotated[
         int, typer.Option("--pose-size", help="Long side of the pose input in pixels (0: full).")
     ] = 640,
+    num_poses: Annotated[
+        int,
+        typer.Option(
+            "--num-poses",
+            min=1,
+            max=5,
+            help="People to detect per frame; >1 helps follow one lifter in a crowd (slower).",
+        ),
+    ] = 1,
 ) -> None:
     """Count reps in VIDEO as fast as possible; write summary.json, frames.csv, annotated.mp4
     and angles.png to OUT."""
@@ -90,6 +99,7 @@ def run(
         max_frames=max_frames,
         write_video=not no_video,
         pose_size=pose_size,
+        num_poses=num_poses,
     )
     result = analyze_video(video, out, model_path, config)
     for warning in result.warnings:

@@ -181,10 +181,14 @@ class RepCounter:
             self._filters_reset()
         self._last_seen = t
 
-        angle = float(self._angle_filter(sample.angle, t))
-        pos = self._pos_filter(
-            np.array([sample.hip_x, sample.hip_y, sample.foot_y, *sample.ankle_x]), t
+        # A short running median first: one-frame landmark glitches (a reflection, a limb
+        # swapped for a frame) must not reach the thresholds; One-Euro then removes jitter.
+        self._angle_window.append(sample.angle)
+        angle = float(self._angle_filter(float(np.median(self._angle_window)), t))
+        self._pos_window.append(
+            np.array([sample.hip_x, sample.hip_y, sample.foot_y, *sample.ankle_x])
         )
+        pos = self._pos_filter(np.median(np.array(self._pos_window), axis=0), t)
         hip_x, hip_y, foot_y, ank_l, ank_r = (float(v) for v in pos)
         scale = float(self._scale_filter(sample.scale, t))
         self._foot_history.append((t, foot_y))
@@ -282,6 +286,8 @@ class RepCounter:
         self._scale_filter = OneEuroFilter(min_cutoff=0.5, beta=0.0)
         self._foot_history: deque[tuple[float, float]] = deque()
         self._recent: deque[tuple[float, float]] = deque()
+        self._angle_window: deque[float] = deque(maxlen=3)
+        self._pos_window: deque[np.ndarray] = deque(maxlen=5)
 
     def _on_missing(self, t: float, events: list[RepEvent]) -> CounterUpdate:
         if self.phase is not Phase.PAUSED:

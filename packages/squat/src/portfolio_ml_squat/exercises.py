@@ -88,6 +88,11 @@ class ExerciseRule:
     use_extension: bool = True
     default_preset: str = "beginner"
 
+    @property
+    def joint_name(self) -> str:
+        """The driving joint in words ("knee", "elbow")."""
+        return self.joint[1].name.split("_", 1)[1].lower()
+
     def thresholds(self, preset: str | None = None) -> Thresholds:
         name = preset or self.default_preset
         try:

@@ -153,7 +153,7 @@ def extract(
     t: float,
     rule: ExerciseRule,
     *,
-    min_visibility: float = 0.5,
+    min_visibility: float = 0.4,
     straight_ratio: tuple[float, float] = (2.0, 2.0),
 ) -> PoseSample:
     """Turn one `PoseResult` into a `PoseSample` for ``rule`` (a missing sample if ``pose`` is None)."""

@@ -143,7 +143,7 @@ def run_live(
                     fps_ema = 0.9 * fps_ema + 0.1 / max(now - last_shown, 1e-6)
                     last_shown = now
                     draw_hud(
-                        canvas, person, sample, update, exercise=rule.name,
+                        canvas, person, sample, update, exercise=rule.name, joint=rule.joint_name,
                         target_reps=config.target_reps, fps=fps_ema,
                     )  # fmt: skip
                     done = time.perf_counter()

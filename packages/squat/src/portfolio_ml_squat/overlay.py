@@ -33,6 +33,7 @@ def draw_hud(
     update: CounterUpdate,
     *,
     exercise: str,
+    joint: str = "joint",
     target_reps: int | None = None,
     fps: float | None = None,
 ) -> np.ndarray:
@@ -52,10 +53,10 @@ def draw_hud(
     draw_text(image, update.phase.value, (x0, y), scale=0.6 * s, color=colour)
     y += line
     a2 = sample.angle_2d
-    draw_text(image, f"joint L{_fmt(a2[0])} R{_fmt(a2[1])}", (x0, y), scale=0.5 * s)
+    draw_text(image, f"{joint:6s}L{_fmt(a2[0])} R{_fmt(a2[1])}", (x0, y), scale=0.5 * s)
     y += line
     hp = sample.hip_angle
-    draw_text(image, f"hip   L{_fmt(hp[0])} R{_fmt(hp[1])}", (x0, y), scale=0.5 * s)
+    draw_text(image, f"{'hip':6s}L{_fmt(hp[0])} R{_fmt(hp[1])}", (x0, y), scale=0.5 * s)
     y += line
     draw_text(image, f"drive {_fmt(update.angle)}", (x0, y), scale=0.5 * s)
     if fps is not None:

@@ -199,7 +199,7 @@ class FrameAnalyzer:
         self.calibrator = ExtensionCalibrator()
 
     def step(self, people: list[Any], t: float) -> tuple[Any, PoseSample, CounterUpdate]:
-        person, switched = self.selector.select(people)
+        person, switched = self.selector.select(people, t)
         if switched:
             self.counter.lose_track()
             self.calibrator = ExtensionCalibrator()
@@ -257,7 +257,9 @@ def analyze_video(
                 )  # fmt: skip
                 if sink is not None:
                     canvas = image.copy() if image is frame.image else image
-                    draw_hud(canvas, person, sample, update, exercise=rule.name)
+                    draw_hud(
+                        canvas, person, sample, update, exercise=rule.name, joint=rule.joint_name
+                    )
                     sink.write(canvas)
             ok = True
         finally:
