@@ -31,16 +31,65 @@ class AutoFit:
     homography: np.ndarray
     detail: str
     cost: float
+    position: tuple[float, float]  # camera distance behind the near touchline, height (m)
+
+
+GOOD_FIT = 0.75  # two-sided chamfer cost (τ = 5 px at 320 px width) of an acceptable new fit
+LOST_FIT = 1.2  # a running homography is only declared lost well above that: overlays, faint
+# far lines and players on the markings all raise the cost of a correct homography
+
+
+def _quarter(
+    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None,
+    overlay: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    fh, fw = image.shape[:2]
+    qw = 320
+    qs = qw / fw
+    qh = round(fh * qs)
+    field = cv2.resize(masks.field, (qw, qh), interpolation=cv2.INTER_NEAREST)
+    wk = masks.field.shape[1] / fw
+    lines_work = line_pixels(image, masks.field, boxes, wk, overlay)
+    lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(np.uint8) * 255
+    return lines_work, lines, field, qs, wk
+
+
+def fit_cost(
+    image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray | None = None,
+    overlay: np.ndarray | None = None,
+) -> float:
+    """How badly the homography's projected lines miss the visible ones (lower is better)."""
+    _, lines, field, qs, _ = _quarter(image, masks, boxes, overlay)
+    if np.count_nonzero(lines) < 60:
+        return float("inf")
+    return _Scorer(lines, field, tau=5.0).cost(np.diag([qs, qs, 1.0]) @ h)
+
+
+def camera_position(h: np.ndarray, size: tuple[int, int]) -> tuple[float, float] | None:
+    """(distance behind the near touchline, height) of the camera a homography implies."""
+    from .calibration import camera_from_homography
+
+    cam = camera_from_homography(h, size)
+    if cam is None:
+        return None
+    centre = -cam.r.T @ cam.t
+    dist, height = float(centre[1] - pitch.HALF_W), float(abs(centre[2]))
+    if not (2 < dist < 150 and 2 < height < 80):
+        return None
+    return dist, height
 
 
 def line_pixels(
-    image: np.ndarray, field: np.ndarray, boxes: np.ndarray | None, scale: float
+    image: np.ndarray, field: np.ndarray, boxes: np.ndarray | None, scale: float,
+    overlay: np.ndarray | None = None,
 ) -> np.ndarray:
     """White line pixels at the resolution of ``field`` (players' boxes blanked out)."""
     h, w = field.shape
     gray = cv2.cvtColor(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     k = max(5, round(h / 45)) | 1
     tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    # Painted lines: brighter than the grass around them by a clear margin (top 3 % of the
+    # field's local contrast, at least 18 grey levels).
     thr = max(18.0, float(np.percentile(tophat[field > 0], 97)) if np.any(field) else 18.0)
     lines = ((tophat > thr) & (field > 0)).astype(np.uint8) * 255
     # The field edge itself (grass meeting boards) is not a line: keep off it.
@@ -49,6 +98,8 @@ def line_pixels(
         for x, y, bw, bh in boxes:
             cv2.rectangle(lines, (int(x * scale) - 2, int(y * scale) - 2),
                           (int((x + bw) * scale) + 2, int((y + bh) * scale) + 2), 0, -1)
+    if overlay is not None:
+        lines[overlay > 0] = 0  # scorebug underlines and logos are not pitch markings
     # Lines are long; players, the ball and lettering are compact blobs.
     n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
     if n > 1:
@@ -120,7 +171,7 @@ class LineRefiner:
     def update(self, image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray,
                scale: float) -> np.ndarray:
         self.n += 1
-        if self.n % self.every:
+        if self.n % self.every or os.environ.get("FOOTAI_NO_REFINE"):
             return h
         s = np.diag([scale, scale, 1.0])
         lines = line_pixels(image, masks.field, boxes, scale)
@@ -184,17 +235,17 @@ def _camera(p: np.ndarray, w: int, h: int) -> BroadcastCamera:
 
 
 def auto_calibrate(
-    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None = None, seed: int = 0
+    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None = None, seed: int = 0,
+    position: tuple[float, float] | None = None, overlay: np.ndarray | None = None,
 ) -> AutoFit | None:
-    """Fit the pitch → image homography of ``image`` from its markings, or None."""
+    """Fit the pitch → image homography of ``image`` from its markings, or None.
+
+    ``position``: the camera's (distance, height) when already known (after a cut in the same
+    broadcast), which makes the search smaller and faster.
+    """
     fh, fw = image.shape[:2]
-    qw = 320
-    qs = qw / fw
-    qh = round(fh * qs)
-    field = cv2.resize(masks.field, (qw, qh), interpolation=cv2.INTER_NEAREST)
-    wk = masks.field.shape[1] / fw
-    lines_work = line_pixels(image, masks.field, boxes, wk)
-    lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(np.uint8) * 255
+    lines_work, lines, field, qs, wk = _quarter(image, masks, boxes, overlay)
+    qw, qh = lines.shape[1], lines.shape[0]
     if np.count_nonzero(lines) < 60:
         return None
     scorer = _Scorer(lines, field, tau=5.0)
@@ -203,8 +254,12 @@ def auto_calibrate(
     col = field[:, qw // 2]
     top = int(np.argmax(col > 0)) if col.any() else 0
     samples = []
-    for _ in range(1500):
-        dist, height = rng.uniform(8, 60), rng.uniform(6, 40)
+    n_samples = 1200 if position is None else 400
+    for _ in range(n_samples):
+        if position is None:
+            dist, height = rng.uniform(8, 60), rng.uniform(6, 40)
+        else:
+            dist, height = position[0] * rng.uniform(0.9, 1.1), position[1] * rng.uniform(0.9, 1.1)
         pan, logf = rng.uniform(-1.0, 1.0), rng.uniform(math.log(0.4), math.log(5.0))
         f = math.exp(logf) * qw
         if top > 0.03 * qh:
@@ -218,7 +273,7 @@ def auto_calibrate(
     samples.sort(key=lambda s: s[0])
     # Coarse to fine: a wide distance cap gives wide basins, then tighten it.
     best_cost, best_p = float("inf"), samples[0][1]
-    for _, p0 in samples[:6]:
+    for _, p0 in samples[: 6 if position is None else 3]:
         p = p0
         for tau, fev in ((30.0, 150), (12.0, 150), (5.0, 150)):
             res = minimize(lambda q, t=tau: scorer.cost(_camera(q, qw, qh).homography(), t), p,
@@ -242,9 +297,60 @@ def auto_calibrate(
     final_cost, h_full = min(scored, key=lambda t: t[0])
     if os.environ.get("FOOTAI_DEBUG"):
         print("autocalib", best_cost, final_cost, best_p, refined is not None)
-    if final_cost > 0.75 or not homography_is_plausible(h_full):
+    if final_cost > GOOD_FIT or not homography_is_plausible(h_full):
         return None
     cam = _camera(best_p, fw, fh)
     detail = (f"line-fit cost {final_cost:.2f}; camera ≈ {cam.y - pitch.HALF_W:.0f} m behind the near "
               f"touchline, {cam.z:.0f} m high, pan {math.degrees(cam.pan):.0f}°")
-    return AutoFit(h_full, detail, final_cost)
+    return AutoFit(h_full, detail, final_cost, camera_position(h_full, (fw, fh)) or (cam.y - pitch.HALF_W, cam.z))
+
+
+def local_refit(
+    image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray | None = None,
+    overlay: np.ndarray | None = None,
+) -> AutoFit | None:
+    """Re-fit a drifted homography: search the camera pose near the one it implies."""
+    from .calibration import camera_from_homography
+
+    fh, fw = image.shape[:2]
+    lines_work, lines, field, qs, wk = _quarter(image, masks, boxes, overlay)
+    qw, qh = lines.shape[1], lines.shape[0]
+    if np.count_nonzero(lines) < 60:
+        return None
+    cam = camera_from_homography(h, (fw, fh))
+    if cam is None:
+        return None
+    centre = -cam.r.T @ cam.t
+    fwd = cam.r[2, :]
+    up = 1.0 if centre[2] > 0 else -1.0
+    cx = float(centre[0])
+    p0 = np.array([centre[1] - pitch.HALF_W, abs(centre[2]), math.atan2(fwd[0], -fwd[1]),
+                   math.asin(float(np.clip(-up * fwd[2], -1, 1))), math.log(cam.k[0, 0] / fw)])
+
+    def camera(p: np.ndarray) -> np.ndarray:
+        dist, height, pan, tilt, logf = p
+        c = BroadcastCamera(cx, pitch.HALF_W + dist, height, pan, tilt, math.exp(logf) * qw, qw, qh)
+        return c.homography()
+
+    scorer = _Scorer(lines, field, tau=5.0)
+    p = p0
+    for tau in (20.0, 8.0, 5.0):
+        res = minimize(lambda q, t=tau: scorer.cost(camera(q), t), p, method="Nelder-Mead",
+                       options={"maxfev": 120, "xatol": 1e-4, "fatol": 1e-5})
+        p = res.x
+    h_q = camera(p)
+    s_qw = np.diag([wk / qs, wk / qs, 1.0])
+    refined = icp_refine(s_qw @ h_q, lines_work, iters=4, max_dist=8.0)
+    sw = np.diag([wk, wk, 1.0])
+    s_q = np.diag([qs, qs, 1.0])
+    best: tuple[float, np.ndarray] | None = None
+    for h_work in [s_qw @ h_q] + ([refined[0]] if refined is not None else []):
+        h_full = np.linalg.inv(sw) @ h_work
+        h_full /= h_full[2, 2]
+        c = scorer.cost(s_q @ h_full)
+        if best is None or c < best[0]:
+            best = (c, h_full)
+    assert best is not None
+    if best[0] > GOOD_FIT or not homography_is_plausible(best[1]):
+        return None
+    return AutoFit(best[1], f"local re-fit, cost {best[0]:.2f}", best[0], (float(p[0]), float(p[1])))

@@ -25,12 +25,24 @@ def ball_candidates(
     gray: np.ndarray, sat: np.ndarray, field: np.ndarray, grass: np.ndarray, field_scale: float,
     expected_radius: float | None, players: np.ndarray,
 ) -> list[tuple[float, float, float]]:
-    """(u, v, radius) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes."""
-    bright = cv2.threshold(gray, 170, 255, cv2.THRESH_BINARY)[1]
-    bright[sat > 90] = 0
+    """(u, v, radius) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes.
+
+    ``sat`` is the saturation at the field's (working) resolution. Only the rows the field
+    covers are searched: the crowd is full of bright specks and costs time for nothing.
+    """
+    rows = np.nonzero(field.any(axis=1))[0]
+    if len(rows) == 0:
+        return []
+    y0 = int(rows[0] / field_scale)
+    y1 = min(gray.shape[0], int((rows[-1] + 1) / field_scale))
+    bright = cv2.threshold(gray[y0:y1], 170, 255, cv2.THRESH_BINARY)[1]
+    keep = cv2.bitwise_and(field, cv2.compare(sat, 90, cv2.CMP_LE))
+    keep = cv2.resize(keep, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)[y0:y1]
+    bright = cv2.bitwise_and(bright, keep)
     n, _, stats, cents = cv2.connectedComponentsWithStats(bright, connectivity=8)
     if n <= 1:
         return []
+    cents = cents + [0.0, float(y0)]
     st = stats[1:]
     r_max = 3.5 * expected_radius if expected_radius else 12.0
     w, h, area = st[:, 2], st[:, 3], st[:, 4]

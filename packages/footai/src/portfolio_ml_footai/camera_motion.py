@@ -28,8 +28,16 @@ class CameraMotion:
         self.prev: np.ndarray | None = None
         self.static_votes = np.zeros((self.size[1] // 8 + 1, self.size[0] // 8 + 1), np.float32)
 
-    def update(self, bgr: np.ndarray, exclude: np.ndarray | None = None) -> MotionEstimate:
-        """Motion from the previous frame to ``bgr``. ``exclude``: boxes (N, 4) x,y,w,h to ignore."""
+    def update(
+        self, bgr: np.ndarray, exclude: np.ndarray | None = None, focal: float | None = None,
+        field: np.ndarray | None = None,
+    ) -> MotionEstimate:
+        """Motion from the previous frame to ``bgr``. ``exclude``: boxes (N, 4) x,y,w,h to ignore.
+
+        With the focal length known (from the pitch homography), the motion is fitted as a
+        rotation plus zoom (4 parameters) instead of a free homography (8): features crowd into
+        the stands, and a free fit lets perspective errors build up over a long pan.
+        """
         gray = cv2.cvtColor(cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
         prev, self.prev = self.prev, gray
         eye = np.eye(3)
@@ -43,11 +51,13 @@ class CameraMotion:
                               (int((x + w) * s) + 3, int((y + h) * s) + 3), 0, -1)
         # Overlays (scorebug, logos) never move while the picture does: mask cells that keep
         # voting for "no motion" during pans.
-        overlay = cv2.resize((self.static_votes > 4).astype(np.uint8), self.size,
-                             interpolation=cv2.INTER_NEAREST)
+        cells = cv2.dilate((self.static_votes > 3).astype(np.uint8), np.ones((3, 3), np.uint8))
+        overlay = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8),
+                             interpolation=cv2.INTER_NEAREST)[: self.size[1], : self.size[0]]
         mask[overlay > 0] = 0
-        pts = cv2.goodFeaturesToTrack(prev, maxCorners=300, qualityLevel=0.01, minDistance=8,
-                                      mask=mask, blockSize=5)
+        if field is not None:
+            self._mask_boards(mask, field)
+        pts = self._corners(prev, mask)
         if pts is None or len(pts) < 8:
             return MotionEstimate(eye, 0, False)
         nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None, winSize=(21, 21), maxLevel=3)
@@ -59,18 +69,109 @@ class CameraMotion:
         if m is None or inl is None or inl.sum() < 8:
             return MotionEstimate(eye, 0, False)
         inl = inl.ravel().astype(bool)
-        self._vote_overlays(a, b, inl)
+        self._vote_overlays(a, b, m)
+        if focal is not None:
+            centre = (self.size[0] / 2, self.size[1] / 2)
+            rot = fit_rotation(a[inl], b[inl], focal * self.scale, centre)
+            if rot is not None:
+                # Refit on the points the rotation model explains (a shear from a static
+                # overlay cannot be one).
+                res = np.linalg.norm(_map(rot, a) - b, axis=1)
+                good = res < 0.7
+                if good.sum() >= 8:
+                    rot2 = fit_rotation(a[good], b[good], focal * self.scale, centre)
+                    rot = rot2 if rot2 is not None else rot
+                m = rot
         s = np.diag([self.scale, self.scale, 1.0])
         full = np.linalg.inv(s) @ m @ s
         return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
 
-    def _vote_overlays(self, a: np.ndarray, b: np.ndarray, inl: np.ndarray) -> None:
-        moving = np.median(np.linalg.norm(b[inl] - a[inl], axis=1)) > 1.0
-        self.static_votes *= 0.98
-        if not moving:
+    def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
+        """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h)."""
+        cells = cv2.dilate((self.static_votes > 3).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+        full = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST)
+        full = full[: self.size[1], : self.size[0]]
+        return cv2.resize(full, size, interpolation=cv2.INTER_NEAREST)
+
+    def _mask_boards(self, mask: np.ndarray, field: np.ndarray) -> None:
+        """Blank the band just above the grass: LED advertising boards scroll, they are not the
+        world moving."""
+        f = cv2.resize(field, self.size, interpolation=cv2.INTER_NEAREST)
+        has = f.any(axis=0)
+        top = np.where(has, f.argmax(axis=0), 0)
+        band = int(0.09 * self.size[1])
+        rows = np.arange(self.size[1])[:, None]
+        board = has[None, :] & (rows >= top[None, :] - band) & (rows <= top[None, :] + 2)
+        mask[board] = 0
+
+    def _corners(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+        """Corners spread over a grid, so that one busy region (lettering) cannot dominate."""
+        h, w = gray.shape
+        out = []
+        for gy in range(4):
+            for gx in range(6):
+                y0, y1, x0, x1 = gy * h // 4, (gy + 1) * h // 4, gx * w // 6, (gx + 1) * w // 6
+                sub = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], maxCorners=18, qualityLevel=0.02,
+                                              minDistance=7, mask=mask[y0:y1, x0:x1], blockSize=5)
+                if sub is not None:
+                    out.append(sub.reshape(-1, 2) + [x0, y0])
+        if not out:
+            return None
+        return np.concatenate(out).astype(np.float32).reshape(-1, 1, 2)
+
+    def _vote_overlays(self, a: np.ndarray, b: np.ndarray, m: np.ndarray) -> None:
+        """Vote for cells whose features stay put while the camera motion says they should move.
+
+        Slow pans are the dangerous case: a scorebug's corners then fall inside the RANSAC
+        threshold and drag the estimate toward "no motion", a bias that accumulates.
+        """
+        self.static_votes *= 0.998
+        # The typical (median) motion, not the fit: a large overlay can bend the fit itself.
+        typical = np.median(b - a, axis=0)
+        if float(np.linalg.norm(typical)) < 0.3:
             return
-        still = (~inl) & (np.linalg.norm(b - a, axis=1) < 0.2)
+        still = np.linalg.norm(b - a, axis=1) < 0.12
+        if not still.any():
+            return
         cells = (a[still] / 8).astype(int)
         h, w = self.static_votes.shape
-        cells = cells[(cells[:, 0] < w) & (cells[:, 1] < h)]
+        cells = cells[(cells[:, 0] >= 0) & (cells[:, 1] >= 0) & (cells[:, 0] < w) & (cells[:, 1] < h)]
         np.add.at(self.static_votes, (cells[:, 1], cells[:, 0]), 1.0)
+
+
+def rotation_homography(p: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
+    """Image motion of a camera turning by the rotation vector p[:3] and zooming by exp(p[3])."""
+    r, _ = cv2.Rodrigues(np.asarray(p[:3], dtype=np.float64))
+    k0 = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1.0]])
+    fz = focal * float(np.exp(p[3]))
+    k1 = np.array([[fz, 0, centre[0]], [0, fz, centre[1]], [0, 0, 1.0]])
+    return k1 @ r @ np.linalg.inv(k0)
+
+
+def _map(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    return q[:, :2] / q[:, 2:3]
+
+
+def fit_rotation(
+    a: np.ndarray, b: np.ndarray, focal: float, centre: tuple[float, float]
+) -> np.ndarray | None:
+    """Gauss-Newton fit of the rotation + zoom motion mapping points ``a`` onto ``b``."""
+    if len(a) < 6 or focal <= 0:
+        return None
+    p = np.zeros(4)
+    eps = 1e-6
+    for _ in range(4):
+        base = _map(rotation_homography(p, focal, centre), a)
+        r = (base - b).ravel()
+        jac = np.empty((len(r), 4))
+        for k in range(4):
+            dp = p.copy()
+            dp[k] += eps
+            jac[:, k] = ((_map(rotation_homography(dp, focal, centre), a) - b).ravel() - r) / eps
+        step, *_ = np.linalg.lstsq(jac, -r, rcond=None)
+        p += step
+        if np.abs(step).max() < 1e-9:
+            break
+    h = rotation_homography(p, focal, centre)
+    return h / h[2, 2]

@@ -7,6 +7,7 @@ the state between frames; `analyse` runs it over a video and returns everything 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from . import autocalib, pitch
 from .ball import BallObservation, BallTracker, ball_candidates
 from .calibration import (
     apply_h,
+    camera_from_homography,
     height_prior,
     homography_from_calibration,
     load_calibration,
@@ -119,8 +121,18 @@ class FrameProcessor:
         self.motion = CameraMotion(size)
         self.tracker = ByteTracker()
         self.ball = BallTracker()
-        self.refiner = autocalib.LineRefiner(size, work_width=work_width) if homography is not None else None
+        self.refiner = autocalib.LineRefiner(size, work_width=work_width)
         self.n = 0
+        # Re-anchoring after cuts and lost lock: a broadcast cuts between shots of one camera.
+        self.use_pitch = homography is not None
+        self.position = autocalib.camera_position(homography, size) if homography is not None else None
+        self.thumb: np.ndarray | None = None
+        self.last_check = 0
+        self.bad_checks = 0
+        self.reanchors = 0
+        self.lost_frames = 0
+        self.next_global = 0
+        self.global_gap = 15
 
     def masks(self, image: np.ndarray) -> tuple[np.ndarray, PitchMasks]:
         small = cv2.resize(image, self.work, interpolation=cv2.INTER_AREA)
@@ -160,11 +172,17 @@ class FrameProcessor:
             team, conf = np.full(len(cands), -1), np.zeros(len(cands))
         dets = [Detection(np.array(c.box), c.score, int(t), float(k))
                 for c, t, k in zip(cands, team, conf, strict=True)]
-        est = self.motion.update(image, boxes)
+        focal = None
+        if self.h is not None:
+            cam = camera_from_homography(self.h, self.size)
+            focal = float(cam.k[0, 0]) if cam is not None else None
+        est = self.motion.update(image, boxes, focal, masks.field)
         motion = est.matrix if self.n > 0 else None
         if self.h is not None and motion is not None:
             self.h = motion @ self.h
             self.h /= self.h[2, 2]
+        if self.use_pitch:
+            motion = self._check_lock(image, masks, boxes, est.ok, motion)
         if self.h is not None and self.refiner is not None:
             self.h = self.refiner.update(image, masks, self.h, boxes, self.scale)
         pairs = self.tracker.update(dets, motion)
@@ -177,9 +195,53 @@ class FrameProcessor:
         self.n += 1
         return FrameOutput(frame.index, image, pairs, players, ball, self.h)
 
+    def _check_lock(self, image, masks, boxes, motion_ok: bool, motion):
+        """Detect cuts and lost lock (projected lines no longer on the painted ones); re-fit."""
+        thumb = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
+        jump = self.thumb is not None and float(np.abs(thumb.astype(np.float32) - self.thumb).mean()) > 12
+        self.thumb = thumb.astype(np.float32)
+        due = self.n - self.last_check >= (10 if self.h is not None else 15)
+        if not (due or jump or not motion_ok):
+            return motion
+        self.last_check = self.n
+        overlay = self.motion.overlay_mask(self.work)
+        cost = autocalib.fit_cost(image, masks, self.h, boxes, overlay) if self.h is not None else float("inf")
+        if os.environ.get("FOOTAI_DEBUG"):
+            print("check", self.n, round(cost, 2))
+        if cost <= autocalib.LOST_FIT:
+            self.bad_checks = 0
+            return motion
+        self.bad_checks += 1
+        if self.h is not None and self.bad_checks < 2 and not jump:
+            return motion  # one bad look (players over the lines) is not enough
+        fit = None
+        if self.h is not None and not jump:
+            fit = autocalib.local_refit(image, masks, self.h, boxes, overlay)  # drift, not a cut
+        if fit is None and (jump or self.n >= self.next_global):
+            fit = autocalib.auto_calibrate(image, masks, boxes, position=self.position, overlay=overlay)
+            # A failed global search is slow: back off before the next one.
+            self.global_gap = min(self.global_gap * 2, 240) if fit is None else 15
+            self.next_global = self.n + self.global_gap
+        if os.environ.get("FOOTAI_DEBUG"):
+            print("lock", self.n, round(cost, 2), "jump" if jump else "", "refit" if fit else "none", fit and fit.detail)
+        if fit is None:
+            if self.h is not None:
+                self.lost_frames += 1
+            self.h = None
+            return motion
+        self.h = fit.homography
+        self.reanchors += 1
+        self.bad_checks = 0
+        if not jump:
+            return motion
+        # A new shot: old tracks and the ball would be matched to unrelated positions.
+        self.tracker = ByteTracker()
+        self.ball = BallTracker()
+        return None
+
     def _ball(self, image, hsv, masks, boxes, motion, hinv) -> BallObs | None:
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        sat = cv2.resize(hsv[:, :, 1], self.size, interpolation=cv2.INTER_NEAREST)
+        sat = hsv[:, :, 1]
         radius = None
         if self.h is not None and hinv is not None:
             centre = apply_h(hinv, np.array([[self.size[0] / 2, self.size[1] / 2]]))
