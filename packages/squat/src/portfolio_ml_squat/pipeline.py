@@ -281,7 +281,7 @@ def analyze_video(
         warnings.append("no person was detected in any frame; nothing to count")
     elif frames_with_person < 0.5 * len(rows):
         share = frames_with_person / len(rows)
-        warnings.append(f"a person was detected in only {share:.0%} of the frames")
+        warnings.append(f"a person was detected in only {share:.1%} of the frames")
     seen = [r for r in rows if math.isfinite(r.sample.angle)]
     if frames_with_person and not seen:
         warnings.append(f"the landmarks {rule.name} needs were never clearly visible")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
+from portfolio_ml_core.ui import UIPage, UIPageRegistry
 
 
 @hookimpl
@@ -20,3 +21,10 @@ def register_benchmarks(registry: BenchmarkRegistry) -> None:
 
     for bench in benchmarks():
         registry.add(bench)
+
+
+@hookimpl
+def register_ui_pages(registry: UIPageRegistry) -> None:
+    from portfolio_ml_squat.ui import render
+
+    registry.add(UIPage("squat", "Squat counter", render, icon="🏋️", order=20))
