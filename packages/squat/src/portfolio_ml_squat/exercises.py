@@ -127,9 +127,10 @@ SQUAT = ExerciseRule(
         "pro": Thresholds(top=160, start=150, partial=130, bottom=95),
     },
     limits=Limits(
-        min_rep_s=0.5,
+        # Time spent below the top threshold: ~70 % of a full cycle; fast sets do ~0.7 s cycles.
+        min_rep_s=0.35,
         max_rep_s=12.0,
-        max_torso_lean=65.0,
+        max_torso_lean=70.0,  # low-bar squats lean ~50–60°; picking things up leans further
         max_foot_lift=0.15,
         max_foot_shift=0.35,
         max_hip_drift=0.6,
@@ -185,7 +186,7 @@ LUNGE = ExerciseRule(
         "pro": Thresholds(top=160, start=150, partial=130, bottom=100),
     },
     limits=Limits(
-        min_rep_s=0.5,
+        min_rep_s=0.4,
         max_rep_s=12.0,
         max_torso_lean=45.0,
         max_foot_lift=0.2,

@@ -171,7 +171,8 @@ def extract(
     hip_w = abs(pts[LM.LEFT_HIP][0] - pts[LM.RIGHT_HIP][0])
     sh_w = abs(pts[LM.LEFT_SHOULDER][0] - pts[LM.RIGHT_SHOULDER][0])
     frontalness = (hip_w + sh_w) / 2 / torso if torso > 1e-9 else 0.0
-    wf = frontal_weight(frontalness) if rule.use_extension else 0.0
+    front = frontal_weight(frontalness)
+    wf = front if rule.use_extension else 0.0
 
     a_l, b_l, c_l = rule.joint
     per_side: dict[str, list[float]] = {
@@ -227,7 +228,10 @@ def extract(
     lean_3d = math.degrees(math.acos(max(-1.0, min(1.0, -w_up[1] / w_norm)))) if w_norm else NAN
     lean_2d = _inclination(sh_mid, hip_mid)
     metrics = {
-        "torso_lean": float(np.nanmax([lean_2d, lean_3d])),
+        # From the side the image angle is exact; the 3D estimate weighs in as the body turns.
+        "torso_lean": lean_2d + front * max(0.0, lean_3d - lean_2d)
+        if math.isfinite(lean_3d) and math.isfinite(lean_2d)
+        else lean_2d,
         "torso_lean_2d": lean_2d,
         "knee_width_ratio": _width_ratio(pts),
         "left_right_diff": abs(usable[0] - usable[1]) if len(usable) == 2 else NAN,
