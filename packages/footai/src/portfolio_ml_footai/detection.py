@@ -139,7 +139,10 @@ def foreground(
         kv = int(np.clip(round(0.12 * he), 3 if lines is None else 5, 25))
         part = cv2.morphologyEx(part, cv2.MORPH_CLOSE, np.ones((kv, 1), np.uint8))
         out[y0:y1] = part[y0 - a0 : y0 - a0 + (y1 - y0)]
-    return out
+    # Long horizontal runs are boards at the far edge or line remnants, never people: cut them
+    # out so that players in front of the boards come apart from them.
+    long_run = cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((1, max(15, out.shape[1] // 12)), np.uint8))
+    return cv2.subtract(out, long_run)
 
 
 def _open2(mask: np.ndarray) -> np.ndarray:
@@ -254,7 +257,8 @@ class PlayerDetector:
         return pieces
 
     def detect(
-        self, fg: np.ndarray, scale: float, prior: HeightPrior | None, frame_h: int
+        self, fg: np.ndarray, scale: float, prior: HeightPrior | None, frame_h: int,
+        field_top: np.ndarray | None = None,
     ) -> list[Candidate]:
         """Candidates in frame pixels from a working-resolution foreground mask.
 
@@ -289,6 +293,13 @@ class PlayerDetector:
                 continue
             sub = labels[int(by) : int(by + bh), int(bx) : int(bx + bw)] == i + 1
             for px, py, pw, ph in self.split(sub, he):
+                if field_top is not None and ph < 0.92 * he:
+                    # Cut by the far edge of the grass (head against the boards): the size
+                    # prior says how tall the player is, so complete the box upward.
+                    c0, c1 = int(bx + px), int(bx + px + pw)
+                    edge = field_top[c0:c1]
+                    if len(edge) and by + py <= edge.max() + 2:
+                        py, ph = py + ph - he, he
                 if ph < 0.45 * he:
                     continue
                 ratio = ph / he

@@ -146,7 +146,9 @@ class FrameProcessor:
         heights = band_heights(prior, self.size, self.scale)
         lines = known_lines(self.h, self.work, self.scale) if self.h is not None else None
         fg = foreground(hsv, masks.grass, masks.field, self.grass.val_median, heights, lines)
-        cands = self.detector.detect(fg, self.scale, prior, self.size[1])
+        has = masks.field.any(axis=0)
+        top = np.where(has, masks.field.argmax(axis=0), -10)
+        cands = self.detector.detect(fg, self.scale, prior, self.size[1], top if prior is not None else None)
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
             good = [c for c in cands if c.score >= 0.5]
