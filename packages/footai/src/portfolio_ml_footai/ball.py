@@ -24,8 +24,8 @@ class BallObservation:
 def ball_candidates(
     gray: np.ndarray, sat: np.ndarray, field: np.ndarray, grass: np.ndarray, field_scale: float,
     expected_radius: float | None, players: np.ndarray,
-) -> list[tuple[float, float, float]]:
-    """(u, v, radius) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes.
+) -> list[tuple[float, float, float, float]]:
+    """(u, v, radius, free) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes.
 
     ``sat`` is the saturation at the field's (working) resolution. Only the rows the field
     covers are searched: the crowd is full of bright specks and costs time for nothing.
@@ -62,10 +62,15 @@ def ball_candidates(
             continue
         if len(players):
             x, y, bw, bh = players.T
-            inside = (u > x) & (u < x + bw) & (v > y) & (v < y + 0.75 * bh)
-            if inside.any():
+            body = (u > x) & (u < x + bw) & (v > y) & (v < y + 0.75 * bh)
+            if body.any():
                 continue
-        out.append((float(u), float(v), float(max(w[i], h[i]) / 2)))
+            # At a player's feet it may be the ball or a white sock: usable to follow a ball
+            # already tracked, never to start one.
+            feet = (u > x - 1) & (u < x + bw + 1) & (v >= y + 0.75 * bh) & (v < y + bh + 1)
+            out.append((float(u), float(v), float(max(w[i], h[i]) / 2), 0.0 if feet.any() else 1.0))
+            continue
+        out.append((float(u), float(v), float(max(w[i], h[i]) / 2), 1.0))
     return out
 
 
@@ -79,9 +84,10 @@ class BallTracker:
         self.pending: list[np.ndarray] = []
 
     def update(
-        self, cands: list[tuple[float, float, float]], motion: np.ndarray | None, gate: float
+        self, cands: list[tuple[float, float, float, float]], motion: np.ndarray | None, gate: float
     ) -> BallObservation | None:
         pts = np.array([c[:2] for c in cands]).reshape(-1, 2)
+        free = np.array([c[3] > 0 for c in cands], bool)
         if self.pos is not None and motion is not None:
             p = motion @ np.r_[self.pos, 1.0]
             self.pos = p[:2] / p[2]
@@ -112,12 +118,12 @@ class BallTracker:
         # No ball yet: start from the candidate that continues one from the previous frame.
         best = None
         for prev in self.pending:
-            if len(pts):
-                d = np.linalg.norm(pts - prev, axis=1)
+            if free.any():
+                d = np.where(free, np.linalg.norm(pts - prev, axis=1), np.inf)
                 k = int(np.argmin(d))
                 if d[k] < gate and (best is None or d[k] < best[0]):
                     best = (d[k], k, prev)
-        self.pending = list(pts[:30])
+        self.pending = list(pts[free][:30])
         if best is not None:
             _, k, prev = best
             self.pos, self.vel, self.streak, self.gap = pts[k].copy(), pts[k] - prev, 2, 0
