@@ -278,3 +278,22 @@ def test_a_rep_is_announced_only_after_the_feet_stay_down() -> None:
             announced_at = t
     assert announced_at is not None and ended_at is not None
     assert 0.2 <= announced_at - ended_at <= 0.45
+
+
+def test_side_view_trusts_the_visible_leg_over_a_guessed_far_leg() -> None:
+    # From the side MediaPipe guesses the hidden far leg, sometimes as straighter than it is.
+    angle_at, duration = squat_profile(4, period_s=2.0, bottom_deg=80)
+    standing = Camera(yaw=0).film(squat_body(176.0))
+    far_leg = [23, 25, 27, 29, 31]  # left hip, knee, ankle, heel, toes (the far side here)
+
+    def guessed(t: float):
+        return squat_body(angle_at(t))
+
+    frames = []
+    for t, pose in film_sequence(guessed, duration, camera=Camera(yaw=0), noise_px=1.0):
+        lm = pose.landmarks.copy()
+        lm[far_leg[1:], :2] = standing.landmarks[far_leg[1:], :2] + (
+            lm[23, :2] - standing.landmarks[23, :2]
+        )
+        frames.append((t, type(pose)(lm, pose.world, pose.image_size)))
+    assert count(frames).reps == 4

@@ -30,6 +30,12 @@ from portfolio_ml_squat.exercises import ExerciseRule, FormCheck, Thresholds
 from portfolio_ml_squat.features import PoseSample
 
 
+def _finite_median(values: np.ndarray) -> float:
+    """Median of the finite values; NaN when there are none (a foot that is not watched)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else math.nan
+
+
 class Phase(StrEnum):
     READY = "ready"  # waiting to see the top position
     TOP = "top"  # standing (squat, lunge) / arms straight (push-up)
@@ -188,8 +194,9 @@ class RepCounter:
         self._pos_window.append(
             np.array([sample.hip_x, sample.hip_y, sample.foot_y, *sample.ankle_x])
         )
-        pos = self._pos_filter(np.median(np.array(self._pos_window), axis=0), t)
-        hip_x, hip_y, foot_y, ank_l, ank_r = (float(v) for v in pos)
+        window = np.array(self._pos_window)
+        hip_x, hip_y, foot_y = (float(v) for v in self._pos_filter(np.median(window[:, :3], 0), t))
+        ank_l, ank_r = (_finite_median(column) for column in window[:, 3:].T)
         scale = float(self._scale_filter(sample.scale, t))
         self._foot_history.append((t, foot_y))
         while self._foot_history and self._foot_history[0][0] < t - 0.6:
@@ -332,11 +339,9 @@ class RepCounter:
     ) -> None:
         s = rep.scale
         rep.max_foot_lift = max(rep.max_foot_lift, abs(rep.base_foot_y - foot_y) / s)
-        rep.max_foot_shift = max(
-            rep.max_foot_shift,
-            abs(ankle_x[0] - rep.base_ankle_x[0]) / s,
-            abs(ankle_x[1] - rep.base_ankle_x[1]) / s,
-        )
+        for now, base in zip(ankle_x, rep.base_ankle_x, strict=True):
+            if math.isfinite(now) and math.isfinite(base):
+                rep.max_foot_shift = max(rep.max_foot_shift, abs(now - base) / s)
         rep.max_hip_drift = max(rep.max_hip_drift, abs(hip_x - rep.base_hip_x) / s)
         rep.max_hip_drop = max(rep.max_hip_drop, (hip_y - rep.base_hip_y) / s)
         if angle < rep.min_angle:

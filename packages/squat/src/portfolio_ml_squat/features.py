@@ -28,6 +28,7 @@ from portfolio_ml_squat.exercises import ExerciseRule, mirror
 
 NAN = float("nan")
 SIDES = ("left", "right")
+SIDE_VIEW_VIS_GAP = 0.2  # visibility gap between sides beyond which only the better one is used
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class PoseSample:
     """What the counter sees of one frame. Angles in degrees, positions in body-scale units.
 
     ``angle`` is the fused driving angle (NaN when no side is usable). Positions (``hip_x``,
-    ``hip_y``, ``foot_y``, ``ankle_x``) are image coordinates divided by the image height, and
+    ``hip_y``, ``foot_y``, ``ankle_x``; NaN for a foot not watched) are image coordinates
+    divided by the image height, and
     ``scale`` is the body scale in the same units, so ``Δ/scale`` is in leg lengths.
     """
 
@@ -201,9 +203,18 @@ def extract(
         per_side["vis"].append(v)
 
     usable = [x for x in per_side["fused"] if math.isfinite(x)]
-    # Both limbs must bend: the less-bent side drives the count, so one swinging leg (walking,
-    # kicking) never looks like a squat.
-    angle = max(usable) if usable else NAN
+    vis_l, vis_r = per_side["vis"]
+    used = (True, True)
+    if len(usable) == 2 and abs(vis_l - vis_r) >= SIDE_VIEW_VIS_GAP:
+        # Seen from the side, the far limb is partly hidden and MediaPipe guesses it; the
+        # better-visible side alone drives (walking is caught by the counter's limits), and
+        # only its foot is watched for steps and jumps.
+        used = (vis_l > vis_r, vis_l <= vis_r)
+        angle = usable[0] if vis_l > vis_r else usable[1]
+    else:
+        # Both limbs seen alike: the less-bent side drives, so both must bend — one swinging
+        # leg (walking, kicking) never looks like a squat.
+        angle = max(usable) if usable else NAN
 
     # Body scale ≈ leg length: twice the shin, which stays nearly unforeshortened in these
     # movements whatever the view; the torso guards against a shin that is badly placed.
@@ -258,8 +269,12 @@ def extract(
         scale=scale,
         hip_x=float(hip_mid[0]),
         hip_y=float(hip_mid[1]),
-        foot_y=float(max(ankles_y)),  # the lower ankle is the one on the ground
-        ankle_x=(float(pts[LM.LEFT_ANKLE][0]), float(pts[LM.RIGHT_ANKLE][0])),
+        # The lower ankle is the one on the ground.
+        foot_y=float(max(y for y, u in zip(ankles_y, used, strict=True) if u)),
+        ankle_x=(
+            float(pts[LM.LEFT_ANKLE][0]) if used[0] else NAN,
+            float(pts[LM.RIGHT_ANKLE][0]) if used[1] else NAN,
+        ),
         metrics=metrics,
     )
 

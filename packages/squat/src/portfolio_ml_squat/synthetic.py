@@ -225,7 +225,7 @@ class Camera:
         lm[:, 1] = v / h
         lm[:, 2] = -depth / 2
         # The far side of a body seen from the side is partly hidden.
-        hidden = np.clip(-depth / 0.2, 0, 1) * abs(math.cos(psi))
+        hidden = np.clip(-depth / 0.1, 0, 1) * abs(math.cos(psi))
         lm[:, 3] = visibility - 0.3 * hidden
         lm[:, 4] = 0.99
         hip_mid = (body[LM.LEFT_HIP] + body[LM.RIGHT_HIP]) / 2
