@@ -66,7 +66,11 @@ EpochCallback = Callable[[EpochRecord], None]
 def scaled_hyperparameters(config: TrainConfig) -> tuple[float, float]:
     """(learning rate, weight decay) for a *mean* loss, from airbench's per-1024 summed units."""
     kilostep = 1024 * (1 + 1 / (1 - config.momentum))
-    return config.lr * config.batch_size / kilostep, config.weight_decay / kilostep
+    lr = config.lr * config.batch_size / kilostep
+    # airbench passes weight_decay / lr to SGD, so each step decays weights by a fixed
+    # weight_decay * batch_size / kilostep, whatever the learning rate: as a term added to the
+    # mean-loss gradient (then multiplied by lr) that is weight_decay / config.lr.
+    return lr, config.weight_decay / config.lr
 
 
 def lr_factor(step: Any, total_steps: int, config: TrainConfig) -> Any:
