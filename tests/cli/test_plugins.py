@@ -165,3 +165,26 @@ def test_bench_unknown_name_and_bad_baseline(tmp_path):
     assert result.exit_code == 1
     assert "not valid JSON" in result.output
     assert "Traceback" not in result.output
+
+
+class FailingHooksPlugin:
+    @hookimpl
+    def register_benchmarks(self, registry) -> None:
+        raise ImportError("No module named 'plugin_bench_module'")
+
+    @hookimpl
+    def register_commands(self, app: typer.Typer) -> None:
+        raise RuntimeError("cannot build commands")
+
+
+def test_plugin_failing_inside_a_hook_does_not_break_the_cli():
+    manager = fresh_manager()
+    manager.register(FailingHooksPlugin(), "flaky")
+    manager.register(GreeterPlugin(), "greeter")
+    app = create_app(manager)
+    result = runner.invoke(app, ["bench", "list"])
+    assert result.exit_code == 0, result.output
+    assert "greeter.speed" in result.output
+    assert "warning: plugin flaky: register_benchmarks failed: ImportError" in result.output
+    assert "warning: plugin flaky: register_commands failed: RuntimeError" in result.output
+    assert runner.invoke(app, ["hello"]).exit_code == 0

@@ -75,7 +75,8 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     models.register(app, manager)
     bench.register(app, manager)
     ui.register(app, manager)
-    manager.hook.register_commands(app=app)
+    for problem in manager.call_each("register_commands", app=app):
+        typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
     return app
 
 

@@ -24,7 +24,7 @@ class PluginInfo:
     distribution: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class PluginProblem:
     name: str
     message: str
@@ -85,6 +85,24 @@ class PortfolioPluginManager:
                 version=dist.version if dist else None,
                 distribution=dist.name if dist else None,
             )
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[PluginProblem]:
+        """Call one hook on every plugin separately, so that one plugin's failure (an import
+        inside its hook, a duplicate name) becomes a recorded problem, not a dead command.
+
+        Returns the problems of this call (each also kept once in ``problems``)."""
+        caller = getattr(self.pm.hook, hook_name)
+        found = []
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            try:
+                impl.function(**kwargs)
+            except Exception as exc:
+                name = self.pm.get_name(impl.plugin) or "?"
+                problem = PluginProblem(name, f"{hook_name} failed: {_one_line(exc)}")
+                found.append(problem)
+                if problem not in self.problems:
+                    self.problems.append(problem)
+        return found
 
     def plugins(self) -> list[PluginInfo]:
         infos = []

@@ -19,7 +19,7 @@ def plugin_manager() -> PortfolioPluginManager:
 
 def collect_pages(manager: PortfolioPluginManager) -> list[UIPage]:
     registry = UIPageRegistry()
-    manager.hook.register_ui_pages(registry=registry)
+    manager.call_each("register_ui_pages", registry=registry)
     return registry.ordered()
 
 

@@ -25,7 +25,8 @@ from portfolio_ml_cli.plugins import PortfolioPluginManager
 
 def _registry(manager: PortfolioPluginManager) -> BenchmarkRegistry:
     registry = BenchmarkRegistry()
-    manager.hook.register_benchmarks(registry=registry)
+    for problem in manager.call_each("register_benchmarks", registry=registry):
+        typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
     return registry
 
 

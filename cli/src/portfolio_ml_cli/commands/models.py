@@ -12,7 +12,8 @@ from portfolio_ml_cli.plugins import PortfolioPluginManager
 
 def _registry(manager: PortfolioPluginManager) -> ModelRegistry:
     registry = ModelRegistry()
-    manager.hook.register_models(registry=registry)
+    for problem in manager.call_each("register_models", registry=registry):
+        typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
     return registry
 
 

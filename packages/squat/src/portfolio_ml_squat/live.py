@@ -31,22 +31,11 @@ from portfolio_ml_squat.pipeline import (
     FrameAnalyzer,
     FrameRow,
     RunResult,
-    cheap_bgr,
     pose_input,
     write_outputs,
 )
 
 WINDOW = "portfolio-ml squat"
-
-
-class _TimedLiveEstimator(PoseEstimator):
-    """LIVE-mode estimator that also remembers which frame its newest result belongs to."""
-
-    latest_timestamp_ms: int = -1
-
-    def _on_live_result(self, raw: Any, image: Any, timestamp_ms: int) -> None:
-        super()._on_live_result(raw, image, timestamp_ms)
-        self.latest_timestamp_ms = timestamp_ms
 
 
 @dataclass
@@ -109,10 +98,9 @@ def run_live(
         video = VideoSource(source)
     with video:
         camera = video.is_camera
-        estimator_cls = _TimedLiveEstimator if camera else PoseEstimator
         mode = "live" if camera else "video"
         sink: VideoSink | None = None
-        with estimator_cls(model_path, mode=mode) as pose:
+        with PoseEstimator(model_path, mode=mode) as pose:
             t0 = time.perf_counter()
             capture_times: dict[int, float] = {}
             last_shown = t0
@@ -129,7 +117,7 @@ def run_live(
                             time.sleep(due - arrived)
                         arrived = max(arrived, due)
                     image = pose_input(frame.image, config.pose_size)
-                    people = pose.process(cheap_bgr(image), frame.timestamp_ms)
+                    people = pose.process(image, frame.timestamp_ms)
                     person, sample, update = analyzer.step(people, frame.timestamp_s)
                     events.extend(update.events)
                     rows.append(
@@ -148,7 +136,7 @@ def run_live(
                         target_reps=config.target_reps, fps=fps_ema,
                     )  # fmt: skip
                     done = time.perf_counter()
-                    if camera and isinstance(pose, _TimedLiveEstimator):
+                    if camera:
                         capture_times[frame.timestamp_ms] = arrived
                         ts = pose.latest_timestamp_ms
                         if ts in capture_times:

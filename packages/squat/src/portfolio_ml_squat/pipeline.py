@@ -178,17 +178,6 @@ def pose_input(image: np.ndarray, pose_size: int) -> np.ndarray:
     return cv2.resize(image, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
 
 
-def cheap_bgr(image_bgr: np.ndarray) -> np.ndarray:
-    """The same BGR pixels, as a channel-reversed *view* of an RGB array made by OpenCV.
-
-    `PoseEstimator.process` converts BGR to RGB with a numpy flip and a contiguous copy, which
-    costs ~1.5 ms per 640×360 frame (a tenth of the model's time). Given this view, its flip
-    lands back on the contiguous RGB array and needs no copy; OpenCV made that array in
-    ~0.02 ms. Any other consumer sees ordinary BGR pixels.
-    """
-    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)[:, :, ::-1]
-
-
 class FrameAnalyzer:
     """Per-frame logic shared by `squat run` and `squat live`: select → extract → count."""
 
@@ -244,7 +233,7 @@ def analyze_video(
         try:
             for frame in video.frames(max_frames=config.max_frames):
                 image = pose_input(frame.image, config.pose_size)
-                people = pose.process(cheap_bgr(image), frame.timestamp_ms)
+                people = pose.process(image, frame.timestamp_ms)
                 person, sample, update = analyzer.step(people, frame.timestamp_s)
                 events.extend(update.events)
                 if config.keep_poses:
