@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,17 @@ from .outputs import write_outputs
 from .pipeline import Analysis, FrameOutput, RunOptions, analyse
 
 
-def run_video(video: str | Path, out_dir: str | Path, opts: RunOptions, write_video: bool = True) -> dict[str, Any]:
+def run_video(video: str | Path, out_dir: str | Path, opts: RunOptions, write_video: bool = True,
+              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """``progress`` (optional, for the UI) is called with the number of frames processed so far."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sink: VideoSink | None = None
 
     def on_frame(fo: FrameOutput, a: Analysis) -> None:
         nonlocal sink
+        if progress is not None:
+            progress(len(a.frames))
         if not write_video:
             return
         if sink is None:
