@@ -17,6 +17,7 @@ from portfolio_ml_core.bench import (
 )
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
+from portfolio_ml_core.models import MODELS_DIR_ENV
 from rich.console import Console
 from rich.table import Table
 
@@ -54,7 +55,7 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
             None,
             "--assets",
             envvar=ASSETS_ENV,
-            help="Folder with models/, videos/, datasets/ for benchmarks on real data.",
+            help="Folder with models/, videos/, datasets/ for benchmarks on real data (e.g. ../shared).",
         ),
         work_dir: Path | None = typer.Option(
             None, "--work-dir", help="Scratch folder for outputs."
@@ -78,6 +79,10 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
         baseline_data = load_report(baseline) if baseline else None
         if assets is not None and not assets.is_dir():
             raise PortfolioError(f"--assets {assets} is not a folder")
+        if assets is not None and (assets / "models").is_dir():
+            # The assets folder's models/ joins model resolution (after --model and the
+            # per-model variables), so benchmarks find e.g. the pose model there.
+            os.environ.setdefault(MODELS_DIR_ENV, str(assets / "models"))
         context = BenchContext(quick=quick, work_dir=work_dir, assets_dir=assets)
 
         def progress(result: BenchResult) -> None:

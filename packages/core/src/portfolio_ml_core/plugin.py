@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
-
 from portfolio_ml_core.bench import BenchContext, Benchmark, BenchmarkRegistry, Metric
 from portfolio_ml_core.hookspecs import hookimpl
 from portfolio_ml_core.models import BUILTIN_MODELS, ModelRegistry
@@ -45,12 +43,12 @@ def bench_pose_raw(context: BenchContext) -> list[Metric]:
     """Raw PoseLandmarker (video mode) on pre-decoded 640x360 frames: the ceiling for squat."""
     from portfolio_ml_core.models import resolve_model
     from portfolio_ml_core.pose import PoseEstimator
-    from portfolio_ml_core.video import VideoSource
+    from portfolio_ml_core.video import VideoSource, letterbox
 
     clip = context.asset(BENCH_CLIP)
     limit = 120 if context.quick else 400
     with VideoSource(clip) as video:
-        frames = [_letterbox(f.image, POSE_SIZE) for f in video.frames(max_frames=limit)]
+        frames = [letterbox(f.image, POSE_SIZE) for f in video.frames(max_frames=limit)]
     model = resolve_model("pose_landmarker_full")
     latencies = []
     with PoseEstimator(model, mode="video") as pose:
@@ -76,19 +74,6 @@ def bench_pose_raw(context: BenchContext) -> list[Metric]:
             higher_is_better=False,
         ),
     ]
-
-
-def _letterbox(image: cv2.typing.MatLike, size: tuple[int, int]) -> cv2.typing.MatLike:
-    """Fit ``image`` inside ``size`` keeping its aspect ratio, padding with black."""
-    import numpy as np
-
-    w, h = size
-    scale = min(w / image.shape[1], h / image.shape[0])
-    nw, nh = round(image.shape[1] * scale), round(image.shape[0] * scale)
-    canvas = np.zeros((h, w, 3), np.uint8)
-    x0, y0 = (w - nw) // 2, (h - nh) // 2
-    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    return canvas
 
 
 @hookimpl

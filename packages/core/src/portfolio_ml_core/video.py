@@ -251,6 +251,18 @@ def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
                 thread.join(timeout=0.05)
 
 
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Fit ``image`` inside ``size`` (width, height) keeping its aspect ratio; pad with black."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    f = min(w / iw, h / ih)
+    nw, nh = round(iw * f), round(ih * f)
+    canvas = np.zeros((h, w, 3), np.uint8)
+    x, y = (w - nw) // 2, (h - nh) // 2
+    canvas[y : y + nh, x : x + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
 class VideoSink:
     """Write BGR frames to an mp4 file atomically.
 

@@ -17,41 +17,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 from portfolio_ml_core.bench import BenchContext, Benchmark, Metric
-from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.video import letterbox as core_letterbox
 
 BENCH_SIZE = (640, 360)
 CLIP_NAME = "squat_side_barbell_2reps.mp4"
 CLIP_TRUE_REPS = 2
 
 
-def _source_clip() -> Path:
+def _source_clip(ctx: BenchContext) -> Path:
+    """The real clip: ``$PORTFOLIO_ML_SQUAT_BENCH_VIDEO``, else ``videos/<clip>`` in the assets."""
     explicit = os.environ.get("PORTFOLIO_ML_SQUAT_BENCH_VIDEO")
     if explicit:
         return Path(explicit)
-    for var in ("PORTFOLIO_ML_ASSETS", "PORTFOLIO_ML_SHARED"):
-        root = os.environ.get(var)
-        if root and (Path(root) / "videos" / CLIP_NAME).is_file():
-            return Path(root) / "videos" / CLIP_NAME
-    raise InputFileError(
-        f"benchmark clip not found: set PORTFOLIO_ML_SQUAT_BENCH_VIDEO, or PORTFOLIO_ML_ASSETS "
-        f"to a folder with videos/{CLIP_NAME}"
-    )
+    return ctx.asset(f"videos/{CLIP_NAME}")
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int] = BENCH_SIZE) -> np.ndarray:
-    """Fit ``image`` into ``size`` keeping its aspect ratio, padding with black."""
-    w, h = size
-    ih, iw = image.shape[:2]
-    f = min(w / iw, h / ih)
-    nw, nh = round(iw * f), round(ih * f)
-    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((h, w, 3), np.uint8)
-    x, y = (w - nw) // 2, (h - nh) // 2
-    canvas[y : y + nh, x : x + nw] = small
-    return canvas
+    """Fit ``image`` into the benchmark size keeping its aspect ratio (core's `letterbox`)."""
+    return core_letterbox(image, size)
 
 
-def make_bench_clip(work_dir: Path, max_frames: int | None) -> Path:
+def make_bench_clip(ctx: BenchContext, work_dir: Path, max_frames: int | None) -> Path:
     """The 640×360 benchmark clip (made once per work folder and length)."""
     from portfolio_ml_core.video import VideoSink, VideoSource
 
@@ -59,7 +45,7 @@ def make_bench_clip(work_dir: Path, max_frames: int | None) -> Path:
     path = work_dir / f"squat_bench_{BENCH_SIZE[0]}x{BENCH_SIZE[1]}_{tag}.mp4"
     if path.is_file():
         return path
-    with VideoSource(_source_clip()) as video, VideoSink(path, video.fps, BENCH_SIZE) as sink:
+    with VideoSource(_source_clip(ctx)) as video, VideoSink(path, video.fps, BENCH_SIZE) as sink:
         for frame in video.frames(max_frames=max_frames):
             sink.write(letterbox(frame.image))
     return path
@@ -115,7 +101,7 @@ def bench_end_to_end(ctx: BenchContext) -> list[Metric]:
 
     work = _work_dir(ctx)
     model = _model()
-    clip = make_bench_clip(work, 150 if ctx.quick else None)
+    clip = make_bench_clip(ctx, work, 150 if ctx.quick else None)
     rounds = 2 if ctx.quick else 3
     raw, e2e, bare, ratio, bare_ratio, cpu_ratio, reps = [], [], [], [], [], [], []
     for _ in range(rounds):  # paired rounds: load from elsewhere hits raw and run alike
@@ -157,7 +143,7 @@ def bench_live_latency(ctx: BenchContext) -> list[Metric]:
 
     work = _work_dir(ctx)
     model = _model()
-    clip = make_bench_clip(work, 150 if ctx.quick else None)
+    clip = make_bench_clip(ctx, work, 150 if ctx.quick else None)
     config = LiveConfig(display=False, realtime=True, max_frames=150 if ctx.quick else 300)
     _, stats = run_live(clip, model, config, out_dir=None, log=lambda _m: None)
     shown = stats.shown + stats.dropped
