@@ -94,9 +94,9 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
 
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         report = run_benchmarks(chosen, context, on_result=progress).to_json()
-        table = Table(
-            "benchmark", "figure", "value", "unit", "target", "result", title="portfolio-ml bench"
-        )
+        table = Table(title="portfolio-ml bench")
+        for column in ("benchmark", "figure", "value", "unit", "target", "result"):
+            table.add_column(column, no_wrap=column in ("benchmark", "figure"))
         for r in report["results"]:
             if r["error"]:
                 table.add_row(r["name"], "-", "-", "-", "-", "[red]error[/]")
