@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
+from portfolio_ml_core.ui import UIPageRegistry
 
 
 @hookimpl
@@ -21,3 +21,12 @@ def register_benchmarks(registry: BenchmarkRegistry) -> None:
 
     for bench in benchmarks():
         registry.add(bench)
+
+
+@hookimpl
+def register_ui_pages(registry: UIPageRegistry) -> None:
+    from portfolio_ml_core.ui import UIPage
+
+    from portfolio_ml_footai.ui import render
+
+    registry.add(UIPage("footai", "Foot AI", render, icon="⚽", order=10))
