@@ -9,6 +9,7 @@ from portfolio_ml_core.hookspecs import hookimpl
 if TYPE_CHECKING:
     import typer
     from portfolio_ml_core.bench import BenchmarkRegistry
+    from portfolio_ml_core.ui import UIPageRegistry
 
 
 @hookimpl
@@ -24,3 +25,12 @@ def register_benchmarks(registry: BenchmarkRegistry) -> None:
 
     for benchmark in benchmarks():
         registry.add(benchmark)
+
+
+@hookimpl
+def register_ui_pages(registry: UIPageRegistry) -> None:
+    from portfolio_ml_core.ui import UIPage
+
+    from portfolio_ml_cifar.ui import render
+
+    registry.add(UIPage("cifar", "CIFAR-10", render, icon="🖼️", order=30))
