@@ -110,12 +110,13 @@ def homography_from_calibration(cal: Calibration, source: str = "calibration") -
         raise CalibrationError(f"{source}: the points do not define a homography")
     h = h / h[2, 2]
     back = apply_h(h, cal.pitch_points)
-    err = float(np.median(np.linalg.norm(back - cal.image_points, axis=1)))
+    errs = np.linalg.norm(back - cal.image_points, axis=1)
     diag = float(np.linalg.norm(np.ptp(cal.image_points, axis=0)))
-    if err > max(8.0, 0.03 * diag):
+    if errs.max() > max(8.0, 0.03 * diag):
+        worst = int(np.argmax(errs))
         raise CalibrationError(
-            f"{source}: the point pairs disagree (median reprojection error {err:.1f} px); "
-            "check that each image point matches its pitch point"
+            f"{source}: the point pairs disagree (pair {worst + 1} is {errs[worst]:.0f} px off the "
+            "fit of the others); check that each image point matches its pitch point"
         )
     if not homography_is_plausible(h, cal.pitch_points):
         raise CalibrationError(f"{source}: the homography folds or mirrors the pitch")

@@ -21,6 +21,9 @@ class MotionEstimate:
     ok: bool
 
 
+OVERLAY_VOTES = 8.0
+
+
 class CameraMotion:
     def __init__(self, frame_size: tuple[int, int], work_width: int = 480) -> None:
         self.scale = min(1.0, work_width / frame_size[0])
@@ -51,7 +54,7 @@ class CameraMotion:
                               (int((x + w) * s) + 3, int((y + h) * s) + 3), 0, -1)
         # Overlays (scorebug, logos) never move while the picture does: mask cells that keep
         # voting for "no motion" during pans.
-        cells = cv2.dilate((self.static_votes > 3).astype(np.uint8), np.ones((3, 3), np.uint8))
+        cells = cv2.dilate((self.static_votes > OVERLAY_VOTES).astype(np.uint8), np.ones((3, 3), np.uint8))
         overlay = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8),
                              interpolation=cv2.INTER_NEAREST)[: self.size[1], : self.size[0]]
         mask[overlay > 0] = 0
@@ -88,7 +91,7 @@ class CameraMotion:
 
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
         """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h)."""
-        cells = cv2.dilate((self.static_votes > 3).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+        cells = cv2.dilate((self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
         full = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST)
         full = full[: self.size[1], : self.size[0]]
         return cv2.resize(full, size, interpolation=cv2.INTER_NEAREST)
@@ -125,7 +128,9 @@ class CameraMotion:
         Slow pans are the dangerous case: a scorebug's corners then fall inside the RANSAC
         threshold and drag the estimate toward "no motion", a bias that accumulates.
         """
-        self.static_votes *= 0.998
+        # Decay fast enough that stray votes (a tracking failure on flat grass) never add up;
+        # a real overlay votes in every panning frame and stays far above the threshold.
+        self.static_votes *= 0.99
         # The typical (median) motion, not the fit: a large overlay can bend the fit itself.
         typical = np.median(b - a, axis=0)
         if float(np.linalg.norm(typical)) < 0.3:

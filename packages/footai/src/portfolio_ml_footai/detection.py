@@ -300,7 +300,7 @@ class PlayerDetector:
                     edge = field_top[c0:c1]
                     if len(edge) and by + py <= edge.max() + 2:
                         py, ph = py + ph - he, he
-                if ph < 0.45 * he:
+                if ph < 0.45 * he or pw < 0.15 * he:  # too thin: a line remnant, a post
                     continue
                 ratio = ph / he
                 score = float(np.clip(1.0 - abs(np.log(ratio)) * 1.2, 0.05, 1.0))

@@ -149,6 +149,7 @@ class FrameProcessor:
         has = masks.field.any(axis=0)
         top = np.where(has, masks.field.argmax(axis=0), -10)
         cands = self.detector.detect(fg, self.scale, prior, self.size[1], top if prior is not None else None)
+        cands = self._on_grass(cands, masks.grass)
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
             good = [c for c in cands if c.score >= 0.5]
@@ -157,12 +158,40 @@ class FrameProcessor:
                 self.learned.add(b[:, 1] + b[:, 3], b[:, 3])
         return cands
 
+    def _on_grass(self, cands: list, grass: np.ndarray) -> list:
+        """Keep candidates that stand on the pitch: some grass around them, not on an overlay.
+
+        Scorebug digits and logos are player-sized blobs inside the field's outline, but they
+        sit on a panel, not on grass, and they do not move with the picture.
+        """
+        if not cands:
+            return cands
+        overlay = self.motion.overlay_mask(self.work)
+        gh, gw = grass.shape
+        kept = []
+        for c in cands:
+            x, y, w, h = (v * self.scale for v in c.box)
+            cx, cy = int(x + w / 2), int(y + h / 2)
+            if 0 <= cy < gh and 0 <= cx < gw and overlay[cy, cx]:
+                continue
+            # Bands left and right of the box (a player's feet may stand on a line or a shadow,
+            # the sides of a player are usually grass, or another player).
+            px = max(2, int(0.4 * w))
+            y0, y1 = max(0, int(y)), min(gh, int(y + h))
+            left = grass[y0:y1, max(0, int(x) - px) : max(0, int(x))]
+            right = grass[y0:y1, min(gw, int(x + w)) : min(gw, int(x + w) + px)]
+            n_side = left.size + right.size
+            if n_side > 0 and np.count_nonzero(left) + np.count_nonzero(right) < 0.25 * n_side:
+                continue
+            kept.append(c)
+        return kept
+
     def step(self, frame: Frame) -> FrameOutput:
         image = frame.image
         hsv, masks = self.masks(image)
         cands = self.candidates(hsv, masks)
         boxes = np.array([c.box for c in cands]).reshape(-1, 4)
-        colours = shirt_colours(image, masks.grass, self.scale, boxes)
+        colours = shirt_colours(image, self.grass, boxes)
         if self.teams is None:
             self.colour_pool.extend(colours[np.isfinite(colours).all(axis=1)])
             if len(self.colour_pool) >= 150:
@@ -350,7 +379,7 @@ def analyse(
             hsv0, m = proc.masks(fr.image)
             c = proc.candidates(hsv0, m)
             b = np.array([x.box for x in c]).reshape(-1, 4)
-            pool.append(shirt_colours(fr.image, m.grass, proc.scale, b))
+            pool.append(shirt_colours(fr.image, grass, b))
         colours = np.concatenate(pool) if pool else np.empty((0, 3))
         proc.teams = TeamModel.fit(colours)
         proc.learned = LearnedPrior([])

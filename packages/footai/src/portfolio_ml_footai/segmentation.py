@@ -19,6 +19,14 @@ class GrassModel:
     sat_min: int
     val_min: int
     val_median: int = 120
+    hue_median: int = 45
+    sat_median: int = 150
+
+    @property
+    def lab(self) -> np.ndarray:
+        """The typical grass colour in OpenCV Lab."""
+        hsv = np.uint8([[[self.hue_median, self.sat_median, self.val_median]]])
+        return cv2.cvtColor(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), cv2.COLOR_BGR2LAB)[0, 0].astype(np.float32)
 
     def mask(self, hsv: np.ndarray) -> np.ndarray:
         return cv2.inRange(
@@ -57,9 +65,11 @@ def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
         hi += 1
     sat = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 1], 2)
     val = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2], 2)
-    vmed = np.median(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2])
+    near = pix[np.abs(pix[:, 0].astype(int) - peak) < 8]
+    vmed, smed = np.median(near[:, 2]), np.median(near[:, 1])
     return GrassModel(
-        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)), int(vmed)
+        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)),
+        int(vmed), peak, int(smed),
     )
 
 

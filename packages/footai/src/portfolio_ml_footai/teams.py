@@ -13,19 +13,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .segmentation import GrassModel
+
 OUTLIER = -1
 
 
 def shirt_colours(
-    bgr: np.ndarray, grass: np.ndarray, scale: float, boxes: np.ndarray
+    bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray
 ) -> np.ndarray:
     """Median Lab shirt colour per box (N, 3); NaN rows where nothing but grass is seen.
 
-    ``grass`` is the working-resolution grass mask, ``scale`` = working / frame size.
+    Grass is masked at full resolution and the kit mask is eroded by a pixel: on small players
+    the pixels at the kit's edge are half grass, which turns red shirts brown.
     """
     out = np.full((len(boxes), 3), np.nan, np.float32)
     fh, fw = bgr.shape[:2]
-    gh, gw = grass.shape
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    grass_lab = grass_model.lab
     for i, (x, y, w, h) in enumerate(boxes):
         x0, x1 = int(x + 0.2 * w), int(np.ceil(x + 0.8 * w))
         y0, y1 = int(y + 0.15 * h), int(np.ceil(y + 0.5 * h))
@@ -33,15 +37,18 @@ def shirt_colours(
         if x1 <= x0 or y1 <= y0:
             continue
         crop = bgr[y0:y1, x0:x1]
-        gx0, gy0 = min(int(x0 * scale), gw - 1), min(int(y0 * scale), gh - 1)
-        gx1, gy1 = max(gx0 + 1, int(np.ceil(x1 * scale))), max(gy0 + 1, int(np.ceil(y1 * scale)))
-        g = grass[gy0:gy1, gx0:gx1]
-        g = cv2.resize(g, (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST)
-        pix = crop[g == 0]
+        kit = cv2.bitwise_not(grass_model.mask(cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)))
+        core = cv2.erode(kit, cross)
+        pix = crop[core > 0]
+        if len(pix) < 4:
+            pix = crop[kit > 0]
         if len(pix) < 3:
             continue
         lab = cv2.cvtColor(pix.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
-        out[i] = np.median(lab, axis=0)
+        # Chroma is blurred by video coding: the pixels least like grass are the truest kit.
+        d = np.linalg.norm(lab - grass_lab, axis=1)
+        keep = d >= np.percentile(d, 50)
+        out[i] = np.median(lab[keep], axis=0)
     return out
 
 

@@ -1,0 +1,89 @@
+"""Stage modules on inputs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from portfolio_ml_footai.calibration import apply_h, camera_from_homography, height_prior
+from portfolio_ml_footai.camera import BroadcastCamera
+from portfolio_ml_footai.camera_motion import fit_rotation, rotation_homography
+from portfolio_ml_footai.kinematics import MAX_SPEED, motion_stats, smooth_track
+from portfolio_ml_footai.teams import OUTLIER, TeamModel
+from portfolio_ml_footai.tracking import ByteTracker, Detection
+
+
+def test_camera_recovered_from_homography():
+    cam = BroadcastCamera(3.0, 70.0, 18.0, 0.3, 0.22, 1500.0, 1280, 720)
+    pc = camera_from_homography(cam.homography(), (1280, 720))
+    assert pc is not None
+    assert pc.k[0, 0] == pytest.approx(1500.0, rel=1e-6)
+    prior = height_prior(cam.homography(), (1280, 720))
+    feet = apply_h(cam.homography(), np.array([[10.0, 5.0], [-20.0, -25.0]]))
+    heads, _ = cam.project(np.array([[10.0, 5.0, 1.8], [-20.0, -25.0, 1.8]]))
+    expected = np.linalg.norm(heads - feet, axis=1)
+    np.testing.assert_allclose(prior(feet), expected, rtol=1e-6)
+
+
+def test_rotation_fit_recovers_a_pan():
+    truth = rotation_homography(np.array([0.002, -0.01, 0.0005, 0.01]), 800.0, (320.0, 180.0))
+    rng = np.random.default_rng(0)
+    a = rng.uniform([0, 0], [640, 360], (80, 2))
+    b = apply_h(truth, a)
+    est = fit_rotation(a, b, 800.0, (320.0, 180.0))
+    assert est is not None
+    np.testing.assert_allclose(apply_h(est, a), b, atol=1e-3)
+
+
+def test_team_model_separates_kits_and_flags_outliers():
+    rng = np.random.default_rng(1)
+    white = rng.normal([230, 128, 128], 4, (60, 3))
+    red = rng.normal([90, 170, 150], 4, (60, 3))
+    keeper = rng.normal([200, 100, 200], 3, (4, 3))
+    model = TeamModel.fit(np.concatenate([white, red, keeper]).astype(np.float32))
+    assert model is not None
+    t_white, _ = model.classify(white[:10].astype(np.float32))
+    t_red, _ = model.classify(red[:10].astype(np.float32))
+    t_keep, _ = model.classify(keeper.astype(np.float32))
+    assert len(set(t_white)) == 1 and len(set(t_red)) == 1 and t_white[0] != t_red[0]
+    assert (t_keep == OUTLIER).all()
+
+
+def test_tracker_keeps_identities_through_a_crossing():
+    """Two players of different teams cross; the team cost keeps their ids apart."""
+    tracker = ByteTracker()
+    ids: dict[int, set[int]] = {0: set(), 1: set()}
+    for f in range(60):
+        xa, xb = 100 + 4 * f, 340 - 4 * f
+        dets = [Detection(np.array([xa, 200, 20, 50.0]), 0.9, 0, 0.9),
+                Detection(np.array([xb, 204, 20, 50.0]), 0.9, 1, 0.9)]
+        for track, det in tracker.update(dets):
+            if track.confirmed:
+                ids[det.team].add(track.track_id)
+    assert len(ids[0]) == 1 and len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+def test_tracker_survives_a_short_occlusion():
+    tracker = ByteTracker()
+    seen = set()
+    for f in range(50):
+        dets = [] if 20 <= f < 30 else [Detection(np.array([100 + 2 * f, 200, 20, 50.0]), 0.9, 0, 0.9)]
+        for track, _ in tracker.update(dets):
+            if track.confirmed:
+                seen.add(track.track_id)
+    assert seen == {1}
+
+
+def test_motion_stats_smooth_jitter_and_ignore_teleports():
+    fps = 25.0
+    frames = np.arange(100)
+    xy = np.stack([frames * 0.2, np.zeros(100)], axis=1)  # 5 m/s along x, 19.8 m in all
+    jitter = xy + np.random.default_rng(0).normal(0, 0.15, xy.shape)
+    clean = motion_stats(frames, smooth_track(frames, jitter, 13), fps)
+    assert 18.0 < clean.distance_m < 21.0
+    assert 4.0 < clean.top_speed_ms < 6.5
+    jumped = jitter.copy()
+    jumped[50:] += [30.0, 0.0]  # an identity swap: a 30 m jump in one frame
+    m = motion_stats(frames, smooth_track(frames, jumped, 13), fps)
+    assert m.top_speed_ms <= MAX_SPEED
+    assert m.distance_m < 21.0  # the 30 m jump is not "distance covered"
