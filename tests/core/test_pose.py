@@ -85,3 +85,18 @@ def test_live_mode_delivers_results_asynchronously(pose_model_path, astronaut_bg
             time.sleep(0.03)
     assert len(results) == 1
     assert results[0].xy(PoseLandmark.NOSE) == pytest.approx((0.43, 0.26), abs=0.04)
+
+
+def test_pose_estimator_does_not_import_tensorflow(pose_model_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from portfolio_ml_core.pose import PoseEstimator\n"
+        f"with PoseEstimator({str(pose_model_path)!r}, mode='image') as p:\n"
+        "    p.process(np.zeros((64, 64, 3), np.uint8))\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -23,6 +24,23 @@ def _version() -> str:
         return version("portfolio-ml")
     except PackageNotFoundError:
         return "unknown"
+
+
+class _WarningLine(logging.Handler):
+    """Warnings logged by the project's packages (loggers ``portfolio_ml*``, core and plugins
+    alike) as one ``warning:`` line on stderr; other libraries' logs are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("portfolio_ml") and record.levelno >= logging.WARNING
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.secho(f"warning: {record.getMessage()}", fg="yellow", err=True)
+
+
+def _route_library_warnings() -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _WarningLine) for h in root.handlers):
+        root.addHandler(_WarningLine())
 
 
 class PortfolioGroup(TyperGroup):
@@ -68,6 +86,7 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
         ),
     ) -> None:
         """Three machine-learning demos as one tool: footai, squat, cifar — plus benchmarks."""
+        _route_library_warnings()
         for problem in manager.problems:
             typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
 

@@ -218,7 +218,8 @@ class PoseEstimator:
         min_presence_confidence: float = 0.5,
         min_tracking_confidence: float = 0.5,
     ) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        vision = import_mediapipe_vision()
+        from mediapipe.tasks.python import BaseOptions
 
         path = Path(model_path)
         if not path.is_file():

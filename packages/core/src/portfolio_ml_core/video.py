@@ -7,6 +7,7 @@ empty video, no camera) raise `VideoError` with a one-line message.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -20,7 +21,13 @@ from types import TracebackType
 import cv2
 import numpy as np
 
+# FFmpeg (inside OpenCV) prints decoder complaints about damaged files straight to stderr;
+# the damage is reported by this module as one clear line instead.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 from portfolio_ml_core.errors import InputFileError, PortfolioError
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 
@@ -70,6 +77,7 @@ class VideoSource:
         self._capture: cv2.VideoCapture | None = None
         self._images: list[Path] = []
         self._first: np.ndarray | None = None
+        self._prefetchers: list[_Prefetcher] = []
         camera_index = _as_camera_index(source)
         if camera_index is not None:
             self._open_camera(camera_index)
@@ -139,7 +147,9 @@ class VideoSource:
         raw = self._raw_frames(start_s)
         picked = _pick(raw, stride, max_frames)
         if self.prefetch > 0:
-            yield from _prefetched(picked, self.prefetch)
+            prefetcher = _Prefetcher(picked, self.prefetch)
+            self._prefetchers.append(prefetcher)
+            yield from prefetcher
         else:
             yield from picked
 
@@ -162,19 +172,32 @@ class VideoSource:
         if self._first is not None and start_index == 0:
             yield Frame(0, 0.0, self._first)
             index = 1
-        elif start_index > 0 and not self.is_camera:
+        elif not self.is_camera:
+            # A later pass (or a late start) seeks: every pass over a file starts at start_s.
             capture.set(cv2.CAP_PROP_POS_FRAMES, start_index)
             index = start_index
-        self._first = None  # handed out once; a second pass re-reads from the capture position
+        self._first = None  # the frame read while opening is handed out once
         while True:
             ok, image = capture.read()
             if not ok or image is None:
-                return
+                break
             yield Frame(index, index / self.fps, image)
             index += 1
+        claimed = self.frame_count
+        if not self.is_camera and claimed and index < 0.9 * claimed:
+            # Decoding ran out well before the header's count: a cut or damaged file.
+            log.warning(
+                "%s ended after %d of the %d frames its header announces (truncated or damaged?)",
+                self.source,
+                index,
+                claimed,
+            )
 
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
+        for prefetcher in self._prefetchers:
+            prefetcher.stop()
+        self._prefetchers.clear()
         if self._capture is not None:
             self._capture.release()
             self._capture = None
@@ -217,38 +240,49 @@ def _pick(frames: Iterator[Frame], stride: int, max_frames: int | None) -> Itera
 _END = object()
 
 
-def _prefetched(frames: Iterator[Frame], depth: int) -> Iterator[Frame]:
-    """Run ``frames`` on a thread, ``depth`` frames ahead of the consumer."""
-    buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+class _Prefetcher:
+    """Runs a frame iterator on a thread, ``depth`` frames ahead of the consumer.
 
-    def produce() -> None:
+    `stop()` (also called by `VideoSource.close`) waits for the thread to leave the decoder,
+    so the capture is never released while a read is in flight (FFmpeg aborts the process).
+    """
+
+    def __init__(self, frames: Iterator[Frame], depth: int) -> None:
+        self._frames = frames
+        self._buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="video-decode", daemon=True)
+        self._thread.start()
+
+    def _produce(self) -> None:
         try:
-            for frame in frames:
-                if stop.is_set():
+            for frame in self._frames:
+                if self._stop.is_set():
                     return
-                buffer.put(frame)
-            buffer.put(_END)
+                self._buffer.put(frame)
+            self._buffer.put(_END)
         except BaseException as exc:  # hand decode errors to the consumer's thread
-            buffer.put(exc)
+            self._buffer.put(exc)
 
-    thread = threading.Thread(target=produce, name="video-decode", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = buffer.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
+    def __iter__(self) -> Iterator[Frame]:
+        try:
+            while True:
+                item = self._buffer.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
             try:
-                buffer.get_nowait()
+                self._buffer.get_nowait()
             except queue.Empty:
-                thread.join(timeout=0.05)
+                self._thread.join(timeout=0.05)
 
 
 def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
