@@ -22,6 +22,9 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A synthetic camera, granted without a prompt: the squat page's live mode can be exercised.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 
 
@@ -35,7 +38,9 @@ def _free_port() -> int:
 def ui_url(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("ui") / "server.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A private cache: the pages cache runs there, and a test must never be served an old result.
+    cache = tmp_path_factory.mktemp("ui-cache")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORTFOLIO_ML_CACHE_DIR": str(cache)}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "portfolio_ml_cli.app", "ui", "--port", str(port)],
@@ -90,8 +95,22 @@ def page(browser):
     context.close()
 
 
+# Streamlit scrolls inside its own container, so a "full page" shot would stop at the viewport.
+_CONTENT_HEIGHT = """() => Math.max(document.body.scrollHeight,
+    ...[...document.querySelectorAll('*')]
+        .filter(e => /(auto|scroll)/.test(getComputedStyle(e).overflowY))
+        .map(e => e.scrollHeight))"""
+
+
 def screenshot(page, name: str) -> Path:
+    """Save the whole page (grown to its content, at most 6000 px tall) under out/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
+    viewport = page.viewport_size
+    height = min(6000, int(page.evaluate(_CONTENT_HEIGHT)) + 40)
+    if height > viewport["height"]:
+        page.set_viewport_size({"width": viewport["width"], "height": height})
+        page.wait_for_timeout(800)  # let images re-lay out
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(viewport)
     return path

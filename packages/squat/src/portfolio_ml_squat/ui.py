@@ -199,7 +199,7 @@ def show_result(run: PageRun) -> None:
         st.markdown("\n".join(f"- {line}" for line in lines) if lines else "Nothing to judge yet.")
     if (out / "annotated.mp4").exists():
         st.subheader("Annotated video")
-        st.video(str(out / "annotated.mp4"))
+        st.columns(2)[0].video(str(out / "annotated.mp4"))  # half width: phone clips are tall
     present = [name for name in OUTPUT_FILES if (out / name).exists()]
     for col, name in zip(st.columns(len(present)), present, strict=True):
         col.download_button(

@@ -1,0 +1,42 @@
+"""The squat page in a real browser: upload the real clip through the file chooser, count it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import screenshot
+
+pytestmark = [pytest.mark.ui, pytest.mark.realdata]
+
+
+def test_squat_upload_counts_the_real_clip(ui_url, page, squat_clip):
+    page.goto(f"{ui_url}/squat")
+    page.get_by_text("Rep counter").first.wait_for()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(squat_clip))
+    # The uploader shows the file once the upload has finished (its name shortened in the middle).
+    page.get_by_text(re.compile(re.escape(squat_clip.name[-10:]) + "$")).wait_for()
+    page.get_by_role("button", name="Count reps").click()
+    page.get_by_text("Form feedback").wait_for(timeout=150_000)
+
+    metrics = {
+        m.locator('[data-testid="stMetricLabel"]').inner_text().strip(): m.locator(
+            '[data-testid="stMetricValue"]'
+        )
+        .inner_text()
+        .strip()
+        for m in page.locator('[data-testid="stMetric"]').all()
+    }
+    assert metrics["Reps"] == "2"  # the clip's two barbell squats
+    feedback = (
+        page.locator('[data-testid="stColumn"]').filter(has_text="Form feedback").last.inner_text()
+    )
+    assert "Rep 1" in feedback and "Rep 2" in feedback
+    angle_plot = page.locator('[data-testid="stImage"] img').first
+    assert angle_plot.evaluate("i => i.naturalWidth") > 500
+    page.get_by_role("heading", name="Annotated video").wait_for()
+    page.locator("video").wait_for()
+    assert not page.locator('[data-testid="stException"]').count()
+    shot = screenshot(page, "squat")
+    assert shot.stat().st_size > 50_000
