@@ -88,6 +88,25 @@ def _spread_ok(points: np.ndarray, min_extent: float) -> bool:
     return bool(sv[-1] / max(len(points), 1) ** 0.5 > min_extent and sv[0] > 0)
 
 
+def _general_position(points: np.ndarray) -> bool:
+    """At least two points off every line through two others (a homography needs 4 points,
+    no 3 of them collinear; clicks along one line give a fit that folds the rest)."""
+    n = len(points)
+    extent = float(np.ptp(points, axis=0).max()) or 1.0
+    tol = 0.01 * extent
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = points[j] - points[i]
+            norm = float(np.hypot(*d))
+            if norm < tol:
+                continue
+            normal = np.array([-d[1], d[0]]) / norm
+            on_line = np.abs((points - points[i]) @ normal) < tol
+            if on_line.sum() > n - 2:
+                return False
+    return True
+
+
 def homography_from_calibration(cal: Calibration, source: str = "calibration") -> np.ndarray:
     """Pitch → image homography; raises CalibrationError when the points cannot define one."""
     n = len(cal.image_points)
@@ -101,9 +120,14 @@ def homography_from_calibration(cal: Calibration, source: str = "calibration") -
             f"{source}: pitch_points must be metres from the centre spot "
             f"(|X| ≤ {pitch.HALF_L:g}, |Y| ≤ {pitch.HALF_W:g})"
         )
-    if not _spread_ok(cal.pitch_points, 1.0) or not _spread_ok(cal.image_points, 5.0):
+    if (
+        not _spread_ok(cal.pitch_points, 1.0)
+        or not _spread_ok(cal.image_points, 5.0)
+        or not _general_position(cal.pitch_points)
+    ):
         raise CalibrationError(
-            f"{source}: the points are (nearly) collinear or bunched; give 4+ well-spread points"
+            f"{source}: the points are (nearly) collinear or bunched; give 4+ well-spread points, "
+            "no three of them on one line"
         )
     h, _ = cv2.findHomography(cal.pitch_points, cal.image_points, 0)
     if h is None or not np.isfinite(h).all() or abs(np.linalg.det(h)) < 1e-12:

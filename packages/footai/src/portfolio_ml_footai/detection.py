@@ -203,6 +203,7 @@ def _kmeans_split(sub: np.ndarray, n: int) -> list[tuple[int, int, int, int]]:
     ys, xs = np.nonzero(sub)
     pts = np.stack([xs, ys * 0.45], axis=1).astype(np.float32)
     crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
+    cv2.setRNGSeed(n)
     _, labels, _ = cv2.kmeans(pts, n, None, crit, 3, cv2.KMEANS_PP_CENTERS)
     labels = labels.ravel()
     out = []

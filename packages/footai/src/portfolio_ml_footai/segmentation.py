@@ -67,9 +67,10 @@ def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
     val = np.percentile(pix[np.abs(pix[:, 0].astype(int) - peak) < 8, 2], 2)
     near = pix[np.abs(pix[:, 0].astype(int) - peak) < 8]
     vmed, smed = np.median(near[:, 2]), np.median(near[:, 1])
+    # Dark greens are not grass: translucent overlay panels let the pitch show through dimly.
+    vmin = max(25.0, val * 0.5, 0.45 * vmed)
     return GrassModel(
-        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(max(25, val * 0.5)),
-        int(vmed), peak, int(smed),
+        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(vmin), int(vmed), peak, int(smed),
     )
 
 

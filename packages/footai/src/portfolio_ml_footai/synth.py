@@ -533,22 +533,18 @@ def render_sample(
 
 
 def _calibration_for(h: np.ndarray, cfg: SampleConfig) -> dict:
-    """Frame-0 correspondences at visible marking points, as a person would click them."""
-    named = pitch.keypoints()
-    names = list(named)
-    world = np.array([named[n] for n in names])
+    """Frame-0 correspondences: the visible marking points plus a 10 m ground grid."""
+    named = np.array(list(pitch.keypoints().values()))
+    grid = np.array([[x, y] for x in range(-50, 51, 10) for y in (-30, -20, -10, 0, 10, 20, 30)], float)
+    world = np.concatenate([named, grid])
     img = apply_h(h, world)
-    inside = (img[:, 0] > 5) & (img[:, 0] < cfg.width - 5) & (img[:, 1] > 5) & (img[:, 1] < cfg.height - 5)
-    world, img = world[inside], img[inside]
-    if len(world) < 4 or np.linalg.svd(world - world.mean(0), compute_uv=False)[-1] < 5:
-        grid = np.array([[x, y] for x in range(-50, 51, 10) for y in (-30, -15, 0, 15, 30)], float)
-        gi = apply_h(h, grid)
-        ok = (gi[:, 0] > 5) & (gi[:, 0] < cfg.width - 5) & (gi[:, 1] > 5) & (gi[:, 1] < cfg.height - 5)
-        world, img = grid[ok], gi[ok]
+    front = (world @ h[2, :2] + h[2, 2]) > 0
+    m = 5
+    ok = front & (img[:, 0] > m) & (img[:, 0] < cfg.width - m) & (img[:, 1] > m) & (img[:, 1] < cfg.height - m)
     return {
         "frame": 0,
-        "image_points": np.round(img, 2).tolist(),
-        "pitch_points": np.round(world, 3).tolist(),
+        "image_points": np.round(img[ok], 2).tolist(),
+        "pitch_points": np.round(world[ok], 3).tolist(),
         "note": "synthetic clip: exact correspondences from the rendering camera",
     }
 

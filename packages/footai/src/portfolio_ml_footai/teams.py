@@ -69,6 +69,7 @@ class TeamModel:
         if len(feats) < 10:
             return None
         crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 50, 0.1)
+        cv2.setRNGSeed(12345)  # k-means++ seeding: same kits, same answer, run after run
         keep = np.ones(len(feats), bool)
         centres = np.zeros((2, 3), np.float32)
         for _ in range(3):  # trim the outliers (keepers, referee, bad crops) and refit
