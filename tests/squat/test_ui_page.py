@@ -98,3 +98,17 @@ def test_rep_rows_and_feedback_follow_the_summary() -> None:
     assert "knees in" in lines[1]
     assert "60% of the target depth" in lines[2]
     assert len(lines) == 3  # rejected reps get no feedback line
+
+
+def test_live_mode_without_a_webrtc_runtime_is_an_error_in_the_page() -> None:
+    """AppTest's mock runtime cannot host streamlit-webrtc (tests/ui streams a real camera):
+    the page must say so in place, and the file mode must come back."""
+    pytest.importorskip("streamlit_webrtc")
+    app = _app()
+    app.radio[1].set_value("Live camera").run()
+    assert not app.exception
+    assert not app.text_input  # no file inputs in live mode
+    assert len(app.error) == 1 and app.error[0].value.startswith("live mode unavailable")
+    app.radio[1].set_value("Video file").run()
+    assert not app.exception and not app.error
+    assert app.button[0].label == "Count reps"

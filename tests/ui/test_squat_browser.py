@@ -40,3 +40,25 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_clip):
     assert not page.locator('[data-testid="stException"]').count()
     shot = screenshot(page, "squat")
     assert shot.stat().st_size > 50_000
+
+
+def test_squat_live_mode_streams_the_browser_camera(ui_url, page):
+    """Chromium's fake camera (a test pattern, no person) goes through pose → counter → HUD."""
+    page.goto(f"{ui_url}/squat")
+    page.get_by_text("Rep counter").first.wait_for()
+    page.get_by_text("Live camera").click()
+    component = page.frame_locator('iframe[title*="streamlit_webrtc"]')
+    component.get_by_role("button", name="START").click()
+    seen = page.locator('[data-testid="stMetric"]').filter(has_text="Frames seen")
+    value = seen.locator('[data-testid="stMetricValue"]')
+    page.wait_for_function(
+        "el => parseInt(el.innerText) >= 10", arg=value.element_handle(), timeout=60_000
+    )
+    video = component.locator("video").first
+    assert video.evaluate("v => v.videoWidth") > 0  # the processed stream came back
+    reps = page.locator('[data-testid="stMetric"]').filter(has_text="Partial reps")
+    assert reps.locator('[data-testid="stMetricValue"]').inner_text().strip() == "0"
+    assert not page.locator('[data-testid="stException"]').count()
+    shot = screenshot(page, "squat_live")
+    assert shot.stat().st_size > 30_000
+    component.get_by_role("button", name="STOP").click()

@@ -279,10 +279,11 @@ def render_live(exercise: str, preset: str) -> None:
     )
     # One counter per exercise/preset in this browser session, kept across reruns.
     key = f"squat-live-{exercise}-{preset}"
-    counter = st.session_state.get(key)
+    state_key = f"{key}-counter"  # streamlit-webrtc keeps its own state under ``key``
+    counter = st.session_state.get(state_key)
     if not isinstance(counter, LiveCounter):
         counter = LiveCounter(model, exercise, preset)
-        st.session_state[key] = counter
+        st.session_state[state_key] = counter
 
     def on_frame(frame: Any) -> Any:
         import av
@@ -290,24 +291,35 @@ def render_live(exercise: str, preset: str) -> None:
         out = counter.process(frame.to_ndarray(format="bgr24"))
         return av.VideoFrame.from_ndarray(out, format="bgr24")
 
-    ctx = webrtc_streamer(
-        key=key,
-        mode=WebRtcMode.SENDRECV,
-        video_frame_callback=on_frame,
-        media_stream_constraints={"video": True, "audio": False},
-        # No STUN server: the browser and this server meet on their own addresses, offline.
-        rtc_configuration={"iceServers": []},
-        async_processing=True,
-    )
-    cols = st.columns(3)
-    cols[0].metric("Reps", counter.reps)
-    cols[1].metric("Partial reps", counter.partial_reps)
-    cols[2].metric("Frames seen", counter.frames)
+    try:
+        ctx = webrtc_streamer(
+            key=key,
+            mode=WebRtcMode.SENDRECV,
+            video_frame_callback=on_frame,
+            media_stream_constraints={"video": True, "audio": False},
+            # No STUN server: the browser and this server meet on their own addresses, offline.
+            rtc_configuration={"iceServers": []},
+            async_processing=True,
+        )
+    except Exception as exc:  # the file mode must stay usable whatever the live stack does
+        st.error(f"live mode unavailable: {type(exc).__name__}: {exc}")
+        return
+    counts = st.empty()
+
+    def show_counts() -> None:
+        with counts.container():
+            cols = st.columns(3)
+            cols[0].metric("Reps", counter.reps)
+            cols[1].metric("Partial reps", counter.partial_reps)
+            cols[2].metric("Frames seen", counter.frames)
+
+    show_counts()
     if st.button("Reset the count"):
         counter.close()
-        st.session_state[key] = LiveCounter(model, exercise, preset)
+        st.session_state[state_key] = LiveCounter(model, exercise, preset)
         st.rerun()
-    if ctx.state.playing:
-        st.caption(
-            "The counts above refresh when you interact with the page; the video shows them live."
-        )
+    # streamlit-webrtc's pattern: refresh while the stream plays; any interaction (STOP
+    # included) starts a new script run, which ends this loop.
+    while ctx.state.playing:
+        time.sleep(0.5)
+        show_counts()
