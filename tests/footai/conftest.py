@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from portfolio_ml_cli.app import create_app
 from portfolio_ml_footai.synth import SampleConfig, SampleResult, render_sample
+from typer.testing import CliRunner
 
 
 @pytest.fixture(scope="session")

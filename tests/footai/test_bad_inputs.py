@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from portfolio_ml_core.video import VideoSink
 
 from .conftest import invoke
@@ -59,38 +58,66 @@ def test_non_football_video(tmp_path):
         ("not json", ["not valid JSON"]),
         ("[1, 2]", ["JSON object"]),
         ('{"image_points": [[0, 0]]}', ["pitch_points"]),
-        ('{"frame": 0, "image_points": [[0,0],[10,0],[0,10]], "pitch_points": [[0,0],[1,0],[0,1]]}', ["at least 4"]),
-        ('{"frame": 0, "image_points": [[0,0],[10,10],[20,20],[30,30]], "pitch_points": [[0,0],[1,1],[2,2],[3,3]]}', ["collinear"]),
-        ('{"frame": 0, "image_points": [[0,0],[100,0],[0,100],[100,100]], "pitch_points": [[0,0],[500,0],[0,10],[10,10]]}', ["metres"]),
-        ('{"frame": 0, "image_points": [["a",0],[100,0],[0,100],[100,100]], "pitch_points": [[0,0],[5,0],[0,5],[5,5]]}', ["numbers"]),
+        (
+            '{"frame": 0, "image_points": [[0,0],[10,0],[0,10]], "pitch_points": [[0,0],[1,0],[0,1]]}',
+            ["at least 4"],
+        ),
+        (
+            '{"frame": 0, "image_points": [[0,0],[10,10],[20,20],[30,30]], "pitch_points": [[0,0],[1,1],[2,2],[3,3]]}',
+            ["collinear"],
+        ),
+        (
+            '{"frame": 0, "image_points": [[0,0],[100,0],[0,100],[100,100]], "pitch_points": [[0,0],[500,0],[0,10],[10,10]]}',
+            ["metres"],
+        ),
+        (
+            '{"frame": 0, "image_points": [["a",0],[100,0],[0,100],[100,100]], "pitch_points": [[0,0],[5,0],[0,5],[5,5]]}',
+            ["numbers"],
+        ),
         # Mirrored: image right is pitch left.
-        ('{"frame": 0, "image_points": [[100,0],[0,0],[100,100],[0,100]], "pitch_points": [[0,0],[10,0],[0,10],[10,10]]}', ["mirrors"]),
+        (
+            '{"frame": 0, "image_points": [[100,0],[0,0],[100,100],[0,100]], "pitch_points": [[0,0],[10,0],[0,10],[10,10]]}',
+            ["mirrors"],
+        ),
         # Inconsistent pairs.
-        ('{"frame": 0, "image_points": [[0,0],[100,0],[0,100],[100,100],[50,50]], "pitch_points": [[0,0],[10,0],[0,10],[10,10],[9,1]]}', ["disagree"]),
+        (
+            '{"frame": 0, "image_points": [[0,0],[100,0],[0,100],[100,100],[50,50]], "pitch_points": [[0,0],[10,0],[0,10],[10,10],[9,1]]}',
+            ["disagree"],
+        ),
     ],
 )
 def test_bad_calibration(static_clip, tmp_path, content, words):
     cal = tmp_path / "cal.json"
     cal.write_text(content)
-    res = invoke("run", static_clip.video, "--out", tmp_path / "o", "--calibration", cal, "--max-frames", "3")
+    res = invoke(
+        "run", static_clip.video, "--out", tmp_path / "o", "--calibration", cal, "--max-frames", "3"
+    )
     _one_line_error(res, *words)
 
 
 def test_missing_calibration(static_clip, tmp_path):
-    res = invoke("run", static_clip.video, "--out", tmp_path / "o", "--calibration", tmp_path / "c.json")
+    res = invoke(
+        "run", static_clip.video, "--out", tmp_path / "o", "--calibration", tmp_path / "c.json"
+    )
     _one_line_error(res, "not found")
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--stride", "0"), ("--max-frames", "0"), ("--start", "-1")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--stride", "0"), ("--max-frames", "0"), ("--start", "-1")]
+)
 def test_bad_numbers(static_clip, tmp_path, flag, value):
     _one_line_error(invoke("run", static_clip.video, "--out", tmp_path / "o", flag, value))
 
 
 def test_start_past_the_end(static_clip, tmp_path):
-    _one_line_error(invoke("run", static_clip.video, "--out", tmp_path / "o", "--start", "999"), "no frames")
+    _one_line_error(
+        invoke("run", static_clip.video, "--out", tmp_path / "o", "--start", "999"), "no frames"
+    )
 
 
-@pytest.mark.parametrize("args", [["--camera", "drone"], ["--seconds", "0"], ["--size", "big"], ["--size", "10x10"]])
+@pytest.mark.parametrize(
+    "args", [["--camera", "drone"], ["--seconds", "0"], ["--size", "big"], ["--size", "10x10"]]
+)
 def test_bad_sample_options(tmp_path, args):
     _one_line_error(invoke("sample", "--out", tmp_path, *args))
 
@@ -102,10 +129,21 @@ def test_calibrate_auto_writes_a_usable_file(static_clip, tmp_path):
     data = json.loads(out.read_text())
     assert len(data["image_points"]) >= 4
     # It is accepted by run, which then reports the file as its calibration.
-    res = invoke("run", static_clip.video, "--out", tmp_path / "o", "--calibration", out,
-                 "--max-frames", "5", "--no-video")
+    res = invoke(
+        "run",
+        static_clip.video,
+        "--out",
+        tmp_path / "o",
+        "--calibration",
+        out,
+        "--max-frames",
+        "5",
+        "--no-video",
+    )
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["method"] == "file"
+    assert (
+        json.loads((tmp_path / "o" / "summary.json").read_text())["calibration"]["method"] == "file"
+    )
 
 
 def test_calibrate_without_display(static_clip, tmp_path, monkeypatch):

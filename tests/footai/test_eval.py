@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from portfolio_ml_footai.evaluate import evaluate
 from portfolio_ml_footai.tracks_io import COLUMNS, read_tracks
 
@@ -47,7 +46,10 @@ def test_perfect_prediction(tmp_path):
 
 def test_team_accuracy_is_up_to_label_swap_and_ids_free(tmp_path):
     rows = _scene()
-    pred = [[r[0], {1: 7, 2: 9, 3: 4, 0: 0}[r[1]], r[2], 1 - r[3] if r[3] >= 0 else -1, *r[4:11]] for r in rows]
+    pred = [
+        [r[0], {1: 7, 2: 9, 3: 4, 0: 0}[r[1]], r[2], 1 - r[3] if r[3] >= 0 else -1, *r[4:11]]
+        for r in rows
+    ]
     gt = _write(tmp_path / "gt.csv", rows)
     pr = _write(tmp_path / "pred.csv", [[*p, 1.0] for p in pred])
     r = evaluate(read_tracks(gt), read_tracks(pr))
@@ -109,7 +111,14 @@ def test_cli_eval_writes_json(tmp_path):
     assert "idf1" in res.output
 
 
-@pytest.mark.parametrize("content", ["", "a,b\n1,2\n", "frame,track_id,role,team,x,y,w,h,score,pitch_x,pitch_y\n0,1,goalie,0,1,1,1,1,1,,\n"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "a,b\n1,2\n",
+        "frame,track_id,role,team,x,y,w,h,score,pitch_x,pitch_y\n0,1,goalie,0,1,1,1,1,1,,\n",
+    ],
+)
 def test_cli_eval_bad_csv(tmp_path, content):
     bad = tmp_path / "bad.csv"
     bad.write_text(content)

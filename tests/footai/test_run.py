@@ -6,7 +6,6 @@ import csv
 import json
 
 import pytest
-
 from portfolio_ml_footai.evaluate import evaluate
 from portfolio_ml_footai.tracks_io import COLUMNS, read_tracks
 
@@ -30,8 +29,15 @@ def pan_auto_run(pan_clip, tmp_path_factory):
 
 
 def test_outputs_and_schema(static_run, static_clip):
-    for name in ("tracks.csv", "annotated.mp4", "tactical_map.mp4", "tactical_map.png",
-                 "heatmap_team0.png", "heatmap_team1.png", "summary.json"):
+    for name in (
+        "tracks.csv",
+        "annotated.mp4",
+        "tactical_map.mp4",
+        "tactical_map.png",
+        "heatmap_team0.png",
+        "heatmap_team1.png",
+        "summary.json",
+    ):
         assert (static_run / name).stat().st_size > 0, name
     # Nothing half-written is left behind.
     assert not [p for p in static_run.iterdir() if ".part" in p.name]
@@ -72,8 +78,19 @@ def test_pan_clip_with_automatic_calibration(pan_auto_run, pan_clip):
 
 
 def test_stride_and_max_frames(static_clip, tmp_path):
-    res = invoke("run", static_clip.video, "--out", tmp_path, "--calibration",
-                 static_clip.calibration, "--stride", "2", "--max-frames", "20", "--no-video")
+    res = invoke(
+        "run",
+        static_clip.video,
+        "--out",
+        tmp_path,
+        "--calibration",
+        static_clip.calibration,
+        "--stride",
+        "2",
+        "--max-frames",
+        "20",
+        "--no-video",
+    )
     assert res.exit_code == 0, res.output
     tracks = read_tracks(tmp_path / "tracks.csv")
     assert set(tracks.frame) <= set(range(0, 40, 2))
@@ -82,8 +99,19 @@ def test_stride_and_max_frames(static_clip, tmp_path):
 
 def test_start_needs_carried_calibration(static_clip, tmp_path):
     """Starting later than the calibration frame still gives pitch coordinates."""
-    res = invoke("run", static_clip.video, "--out", tmp_path, "--calibration",
-                 static_clip.calibration, "--start", "1.0", "--max-frames", "15", "--no-video")
+    res = invoke(
+        "run",
+        static_clip.video,
+        "--out",
+        tmp_path,
+        "--calibration",
+        static_clip.calibration,
+        "--start",
+        "1.0",
+        "--max-frames",
+        "15",
+        "--no-video",
+    )
     assert res.exit_code == 0, res.output
     tracks = read_tracks(tmp_path / "tracks.csv")
     assert tracks.frame.min() >= 25

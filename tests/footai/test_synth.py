@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import numpy as np
-
 from portfolio_ml_core.video import VideoSource
 from portfolio_ml_footai.calibration import apply_h, homography_from_calibration, load_calibration
 from portfolio_ml_footai.synth import SampleConfig, render_sample
@@ -24,6 +23,9 @@ def test_gt_schema_and_content(static_clip):
     assert (gt.subset(gt.role == "ball").track_id == 0).all()
     assert gt.frame.min() == 0 and gt.frame.max() == static_clip.frames - 1
     assert ((gt.visibility > 0) & (gt.visibility <= 1)).all()
+    # One row per object and frame.
+    keys = gt.frame * 1000 + gt.track_id
+    assert len(np.unique(keys)) == len(keys)
     # Occlusions happen: some players are partly hidden.
     assert (players.visibility < 0.9).any()
     with VideoSource(static_clip.video) as v:
@@ -46,7 +48,9 @@ def test_seed_makes_it_reproducible(tmp_path):
     cfg = SampleConfig("pan", seconds=0.3, seed=3, width=320, height=180)
     a = render_sample(tmp_path / "a", cfg)
     b = render_sample(tmp_path / "b", cfg)
-    c = render_sample(tmp_path / "c", SampleConfig("pan", seconds=0.3, seed=4, width=320, height=180))
+    c = render_sample(
+        tmp_path / "c", SampleConfig("pan", seconds=0.3, seed=4, width=320, height=180)
+    )
     assert a.gt.read_text() == b.gt.read_text()
     assert a.gt.read_text() != c.gt.read_text()
 

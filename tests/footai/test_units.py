@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from portfolio_ml_footai.calibration import apply_h, camera_from_homography, height_prior
 from portfolio_ml_footai.camera import BroadcastCamera
 from portfolio_ml_footai.camera_motion import fit_rotation, rotation_homography
@@ -55,8 +54,10 @@ def test_tracker_keeps_identities_through_a_crossing():
     ids: dict[int, set[int]] = {0: set(), 1: set()}
     for f in range(60):
         xa, xb = 100 + 4 * f, 340 - 4 * f
-        dets = [Detection(np.array([xa, 200, 20, 50.0]), 0.9, 0, 0.9),
-                Detection(np.array([xb, 204, 20, 50.0]), 0.9, 1, 0.9)]
+        dets = [
+            Detection(np.array([xa, 200, 20, 50.0]), 0.9, 0, 0.9),
+            Detection(np.array([xb, 204, 20, 50.0]), 0.9, 1, 0.9),
+        ]
         for track, det in tracker.update(dets):
             if track.confirmed:
                 ids[det.team].add(track.track_id)
@@ -67,7 +68,9 @@ def test_tracker_survives_a_short_occlusion():
     tracker = ByteTracker()
     seen = set()
     for f in range(50):
-        dets = [] if 20 <= f < 30 else [Detection(np.array([100 + 2 * f, 200, 20, 50.0]), 0.9, 0, 0.9)]
+        dets = (
+            [] if 20 <= f < 30 else [Detection(np.array([100 + 2 * f, 200, 20, 50.0]), 0.9, 0, 0.9)]
+        )
         for track, _ in tracker.update(dets):
             if track.confirmed:
                 seen.add(track.track_id)

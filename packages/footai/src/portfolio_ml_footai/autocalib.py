@@ -40,7 +40,9 @@ LOST_FIT = 1.2  # a running homography is only declared lost well above that: ov
 
 
 def _quarter(
-    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None,
+    image: np.ndarray,
+    masks: PitchMasks,
+    boxes: np.ndarray | None,
     overlay: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     fh, fw = image.shape[:2]
@@ -50,12 +52,17 @@ def _quarter(
     field = cv2.resize(masks.field, (qw, qh), interpolation=cv2.INTER_NEAREST)
     wk = masks.field.shape[1] / fw
     lines_work = line_pixels(image, masks.field, boxes, wk, overlay)
-    lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(np.uint8) * 255
+    lines = (cv2.resize(lines_work, (qw, qh), interpolation=cv2.INTER_AREA) > 40).astype(
+        np.uint8
+    ) * 255
     return lines_work, lines, field, qs, wk
 
 
 def fit_cost(
-    image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray | None = None,
+    image: np.ndarray,
+    masks: PitchMasks,
+    h: np.ndarray,
+    boxes: np.ndarray | None = None,
     overlay: np.ndarray | None = None,
 ) -> float:
     """How badly the homography's projected lines miss the visible ones (lower is better)."""
@@ -80,14 +87,19 @@ def camera_position(h: np.ndarray, size: tuple[int, int]) -> tuple[float, float]
 
 
 def line_pixels(
-    image: np.ndarray, field: np.ndarray, boxes: np.ndarray | None, scale: float,
+    image: np.ndarray,
+    field: np.ndarray,
+    boxes: np.ndarray | None,
+    scale: float,
     overlay: np.ndarray | None = None,
 ) -> np.ndarray:
     """White line pixels at the resolution of ``field`` (players' boxes blanked out)."""
     h, w = field.shape
     gray = cv2.cvtColor(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     k = max(5, round(h / 45)) | 1
-    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    tophat = cv2.morphologyEx(
+        gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    )
     # Painted lines: brighter than the grass around them by a clear margin (top 3 % of the
     # field's local contrast, at least 18 grey levels).
     thr = max(18.0, float(np.percentile(tophat[field > 0], 97)) if np.any(field) else 18.0)
@@ -96,8 +108,13 @@ def line_pixels(
     lines[cv2.erode(field, np.ones((5, 5), np.uint8)) == 0] = 0
     if boxes is not None:
         for x, y, bw, bh in boxes:
-            cv2.rectangle(lines, (int(x * scale) - 2, int(y * scale) - 2),
-                          (int((x + bw) * scale) + 2, int((y + bh) * scale) + 2), 0, -1)
+            cv2.rectangle(
+                lines,
+                (int(x * scale) - 2, int(y * scale) - 2),
+                (int((x + bw) * scale) + 2, int((y + bh) * scale) + 2),
+                0,
+                -1,
+            )
     if overlay is not None:
         lines[overlay > 0] = 0  # scorebug underlines and logos are not pitch markings
     # Lines are long; players, the ball and lettering are compact blobs.
@@ -105,7 +122,8 @@ def line_pixels(
     if n > 1:
         extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
         fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
-            stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1)
+            stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1
+        )
         keep = (extent >= max(12, w // 25)) & ((fill < 0.35) | (extent >= w // 8))
         lines = np.where(np.isin(labels, np.nonzero(keep)[0] + 1), lines, 0).astype(np.uint8)
     return lines
@@ -168,8 +186,9 @@ class LineRefiner:
         self.n = 0
         self.corrections = 0
 
-    def update(self, image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray,
-               scale: float) -> np.ndarray:
+    def update(
+        self, image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray, scale: float
+    ) -> np.ndarray:
         self.n += 1
         if self.n % self.every or os.environ.get("FOOTAI_NO_REFINE"):
             return h
@@ -182,7 +201,7 @@ class LineRefiner:
         new = np.linalg.inv(s) @ new_work
         new /= new[2, 2]
         # Accept only small, well-supported corrections: a jump means a wrong match.
-        probe = MODEL_POINTS[:: 7]
+        probe = MODEL_POINTS[::7]
         a, b = apply_h(h, probe), apply_h(new, probe)
         inside = (a[:, 0] > 0) & (a[:, 0] < self.size[0]) & (a[:, 1] > 0) & (a[:, 1] < self.size[1])
         if inliers < 40 or not inside.any():
@@ -235,8 +254,12 @@ def _camera(p: np.ndarray, w: int, h: int) -> BroadcastCamera:
 
 
 def auto_calibrate(
-    image: np.ndarray, masks: PitchMasks, boxes: np.ndarray | None = None, seed: int = 0,
-    position: tuple[float, float] | None = None, overlay: np.ndarray | None = None,
+    image: np.ndarray,
+    masks: PitchMasks,
+    boxes: np.ndarray | None = None,
+    seed: int = 0,
+    position: tuple[float, float] | None = None,
+    overlay: np.ndarray | None = None,
 ) -> AutoFit | None:
     """Fit the pitch → image homography of ``image`` from its markings, or None.
 
@@ -263,7 +286,10 @@ def auto_calibrate(
             if position is None or attempt == 2:
                 dist, height = rng.uniform(8, 60), rng.uniform(6, 40)
             else:
-                dist, height = position[0] * rng.uniform(0.9, 1.1), position[1] * rng.uniform(0.9, 1.1)
+                dist, height = (
+                    position[0] * rng.uniform(0.9, 1.1),
+                    position[1] * rng.uniform(0.9, 1.1),
+                )
             pan, logf = rng.uniform(-1.0, 1.0), rng.uniform(math.log(0.4), math.log(5.0))
             f = math.exp(logf) * qw
             if top > 0.03 * qh and rng.random() < 0.85:
@@ -279,8 +305,12 @@ def auto_calibrate(
         for _, p0 in samples[: 6 if position is None else 3]:
             p = p0
             for tau, fev in ((30.0, 150), (12.0, 150), (5.0, 150)):
-                res = minimize(lambda q, t=tau: scorer.cost(_camera(q, qw, qh).homography(), t), p,
-                               method="Nelder-Mead", options={"maxfev": fev, "xatol": 1e-4, "fatol": 1e-5})
+                res = minimize(
+                    lambda q, t=tau: scorer.cost(_camera(q, qw, qh).homography(), t),
+                    p,
+                    method="Nelder-Mead",
+                    options={"maxfev": fev, "xatol": 1e-4, "fatol": 1e-5},
+                )
                 p = res.x
             c = scorer.cost(_camera(p, qw, qh).homography(), 5.0)
             if c < best_cost:
@@ -305,13 +335,23 @@ def auto_calibrate(
     if final_cost > GOOD_FIT or not homography_is_plausible(h_full):
         return None
     cam = _camera(best_p, fw, fh)
-    detail = (f"line-fit cost {final_cost:.2f}; camera ≈ {cam.y - pitch.HALF_W:.0f} m behind the near "
-              f"touchline, {cam.z:.0f} m high, pan {math.degrees(cam.pan):.0f}°")
-    return AutoFit(h_full, detail, final_cost, camera_position(h_full, (fw, fh)) or (cam.y - pitch.HALF_W, cam.z))
+    detail = (
+        f"line-fit cost {final_cost:.2f}; camera ≈ {cam.y - pitch.HALF_W:.0f} m behind the near "
+        f"touchline, {cam.z:.0f} m high, pan {math.degrees(cam.pan):.0f}°"
+    )
+    return AutoFit(
+        h_full,
+        detail,
+        final_cost,
+        camera_position(h_full, (fw, fh)) or (cam.y - pitch.HALF_W, cam.z),
+    )
 
 
 def local_refit(
-    image: np.ndarray, masks: PitchMasks, h: np.ndarray, boxes: np.ndarray | None = None,
+    image: np.ndarray,
+    masks: PitchMasks,
+    h: np.ndarray,
+    boxes: np.ndarray | None = None,
     overlay: np.ndarray | None = None,
 ) -> AutoFit | None:
     """Re-fit a drifted homography: search the camera pose near the one it implies."""
@@ -329,8 +369,15 @@ def local_refit(
     fwd = cam.r[2, :]
     up = 1.0 if centre[2] > 0 else -1.0
     cx = float(centre[0])
-    p0 = np.array([centre[1] - pitch.HALF_W, abs(centre[2]), math.atan2(fwd[0], -fwd[1]),
-                   math.asin(float(np.clip(-up * fwd[2], -1, 1))), math.log(cam.k[0, 0] / fw)])
+    p0 = np.array(
+        [
+            centre[1] - pitch.HALF_W,
+            abs(centre[2]),
+            math.atan2(fwd[0], -fwd[1]),
+            math.asin(float(np.clip(-up * fwd[2], -1, 1))),
+            math.log(cam.k[0, 0] / fw),
+        ]
+    )
 
     def camera(p: np.ndarray) -> np.ndarray:
         dist, height, pan, tilt, logf = p
@@ -340,8 +387,12 @@ def local_refit(
     scorer = _Scorer(lines, field, tau=5.0)
     p = p0
     for tau in (20.0, 8.0, 5.0):
-        res = minimize(lambda q, t=tau: scorer.cost(camera(q), t), p, method="Nelder-Mead",
-                       options={"maxfev": 120, "xatol": 1e-4, "fatol": 1e-5})
+        res = minimize(
+            lambda q, t=tau: scorer.cost(camera(q), t),
+            p,
+            method="Nelder-Mead",
+            options={"maxfev": 120, "xatol": 1e-4, "fatol": 1e-5},
+        )
         p = res.x
     h_q = camera(p)
     s_qw = np.diag([wk / qs, wk / qs, 1.0])
@@ -358,4 +409,6 @@ def local_refit(
     assert best is not None
     if best[0] > GOOD_FIT or not homography_is_plausible(best[1]):
         return None
-    return AutoFit(best[1], f"local re-fit, cost {best[0]:.2f}", best[0], (float(p[0]), float(p[1])))
+    return AutoFit(
+        best[1], f"local re-fit, cost {best[0]:.2f}", best[0], (float(p[0]), float(p[1]))
+    )

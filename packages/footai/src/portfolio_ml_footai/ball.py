@@ -22,8 +22,13 @@ class BallObservation:
 
 
 def ball_candidates(
-    gray: np.ndarray, sat: np.ndarray, field: np.ndarray, grass: np.ndarray, field_scale: float,
-    expected_radius: float | None, players: np.ndarray,
+    gray: np.ndarray,
+    sat: np.ndarray,
+    field: np.ndarray,
+    grass: np.ndarray,
+    field_scale: float,
+    expected_radius: float | None,
+    players: np.ndarray,
 ) -> list[tuple[float, float, float, float]]:
     """(u, v, radius, free) of bright compact blobs at full resolution; ``players`` are (N, 4) boxes.
 
@@ -36,17 +41,22 @@ def ball_candidates(
     y0 = int(rows[0] / field_scale)
     y1 = min(gray.shape[0], int((rows[-1] + 1) / field_scale))
     bright = cv2.threshold(gray[y0:y1], 170, 255, cv2.THRESH_BINARY)[1]
-    keep = cv2.bitwise_and(field, cv2.compare(sat, 90, cv2.CMP_LE))
+    keep = cv2.bitwise_and(field, np.where(sat <= 90, 255, 0).astype(np.uint8))
     keep = cv2.resize(keep, (gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_NEAREST)[y0:y1]
     bright = cv2.bitwise_and(bright, keep)
     n, _, stats, cents = cv2.connectedComponentsWithStats(bright, connectivity=8)
     if n <= 1:
         return []
-    cents = cents + [0.0, float(y0)]
+    cents = cents + np.array([0.0, float(y0)])
     st = stats[1:]
     r_max = 3.5 * expected_radius if expected_radius else 12.0
     w, h, area = st[:, 2], st[:, 3], st[:, 4]
-    ok = (area >= 2) & (w <= 2 * r_max + 1) & (h <= 2 * r_max + 1) & (np.maximum(w, h) <= 2.5 * np.minimum(w, h) + 1)
+    ok = (
+        (area >= 2)
+        & (w <= 2 * r_max + 1)
+        & (h <= 2 * r_max + 1)
+        & (np.maximum(w, h) <= 2.5 * np.minimum(w, h) + 1)
+    )
     ok &= area >= 0.4 * w * h
     out = []
     fh, fw = field.shape
@@ -99,7 +109,9 @@ class BallTracker:
                 k = int(np.argmin(d))
                 if d[k] < radius:
                     new = pts[k]
-                    self.vel = 0.6 * self.vel + 0.4 * (new - self.pos) if self.streak else new - self.pos
+                    self.vel = (
+                        0.6 * self.vel + 0.4 * (new - self.pos) if self.streak else new - self.pos
+                    )
                     self.pos = new
                     self.streak += 1
                     self.gap = 0
@@ -110,9 +122,7 @@ class BallTracker:
             self.gap += 1
             self.pos = pred
             self.vel *= 0.9
-            if self.gap > self.max_gap:
-                self.pos, self.streak = None, 0
-            elif self.streak < self.confirm:
+            if self.gap > self.max_gap or self.streak < self.confirm:
                 self.pos, self.streak = None, 0
             return None
         # No ball yet: start from the candidate that continues one from the previous frame.

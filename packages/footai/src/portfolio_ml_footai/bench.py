@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from portfolio_ml_core.bench import Benchmark, BenchContext, Metric
+from portfolio_ml_core.bench import BenchContext, Benchmark, Metric
 
 from .evaluate import evaluate
 from .pipeline import RunOptions
@@ -50,10 +50,24 @@ def _speed(ctx: BenchContext) -> list[Metric]:
         summary = run_video(video, out, RunOptions(calibration=cal), write_video=write_video)
         wall = time.perf_counter() - start
         label = "with video writing" if write_video else "without video"
-        metrics.append(Metric(f"fps end-to-end {label}", summary["frames"] / wall, "frames/s",
-                              FPS_TARGET, note="1280×720 synthetic pan clip, whole command"))
-        metrics.append(Metric(f"fps per-frame loop {label}", summary["processing_fps"], "frames/s",
-                              FPS_TARGET, note="detect+track+map loop, without start-up and output files"))
+        metrics.append(
+            Metric(
+                f"fps end-to-end {label}",
+                summary["frames"] / wall,
+                "frames/s",
+                FPS_TARGET,
+                note="1280×720 synthetic pan clip, whole command",
+            )
+        )
+        metrics.append(
+            Metric(
+                f"fps per-frame loop {label}",
+                summary["processing_fps"],
+                "frames/s",
+                FPS_TARGET,
+                note="detect+track+map loop, without start-up and output files",
+            )
+        )
     return metrics
 
 
@@ -72,10 +86,18 @@ def _speed_real(ctx: BenchContext) -> list[Metric]:
         summary = run_video(real, out, RunOptions(max_frames=frames), write_video=write_video)
         wall = time.perf_counter() - start
         label = "with video writing" if write_video else "without video"
-        metrics.append(Metric(f"fps end-to-end {label}", summary["frames"] / wall, "frames/s",
-                              FPS_TARGET, note=f"{real.name}: automatic calibration included"))
-        metrics.append(Metric(f"fps per-frame loop {label}", summary["processing_fps"], "frames/s",
-                              FPS_TARGET))
+        metrics.append(
+            Metric(
+                f"fps end-to-end {label}",
+                summary["frames"] / wall,
+                "frames/s",
+                FPS_TARGET,
+                note=f"{real.name}: automatic calibration included",
+            )
+        )
+        metrics.append(
+            Metric(f"fps per-frame loop {label}", summary["processing_fps"], "frames/s", FPS_TARGET)
+        )
     return metrics
 
 
@@ -91,7 +113,9 @@ def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Met
         Metric("MOTA", r.mota, ""),
         Metric("ID switches", r.id_switches, "", higher_is_better=False),
         Metric("team accuracy", r.team_accuracy, "", 0.98),
-        Metric("position error median", r.position_error_median_m, "m", 0.5, higher_is_better=False),
+        Metric(
+            "position error median", r.position_error_median_m, "m", 0.5, higher_is_better=False
+        ),
         Metric("position error p90", r.position_error_p90_m, "m", higher_is_better=False),
         Metric("ball hit rate", r.ball_hit_rate, ""),
     ]
@@ -99,19 +123,34 @@ def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Met
 
 def benchmarks() -> list[Benchmark]:
     return [
-        Benchmark("footai.speed", "footai",
-                  "frames/s at 1280×720 for detect + track + map, with and without video writing",
-                  _speed),
-        Benchmark("footai.speed_real", "footai",
-                  "frames/s on the real 1280×720 LaLiga broadcast clip (needs --assets)",
-                  _speed_real),
-        Benchmark("footai.accuracy_static", "footai",
-                  "synthetic static-camera clip: detection, tracking, teams, pitch positions",
-                  lambda ctx: _accuracy(ctx, "static", 31, auto=False)),
-        Benchmark("footai.accuracy_pan", "footai",
-                  "synthetic panning clip: detection, tracking, teams, pitch positions",
-                  lambda ctx: _accuracy(ctx, "pan", 32, auto=False)),
-        Benchmark("footai.accuracy_pan_auto", "footai",
-                  "synthetic panning clip without calibration file (homography from the markings)",
-                  lambda ctx: _accuracy(ctx, "pan", 32, auto=True)),
+        Benchmark(
+            "footai.speed",
+            "footai",
+            "frames/s at 1280×720 for detect + track + map, with and without video writing",
+            _speed,
+        ),
+        Benchmark(
+            "footai.speed_real",
+            "footai",
+            "frames/s on the real 1280×720 LaLiga broadcast clip (needs --assets)",
+            _speed_real,
+        ),
+        Benchmark(
+            "footai.accuracy_static",
+            "footai",
+            "synthetic static-camera clip: detection, tracking, teams, pitch positions",
+            lambda ctx: _accuracy(ctx, "static", 31, auto=False),
+        ),
+        Benchmark(
+            "footai.accuracy_pan",
+            "footai",
+            "synthetic panning clip: detection, tracking, teams, pitch positions",
+            lambda ctx: _accuracy(ctx, "pan", 32, auto=False),
+        ),
+        Benchmark(
+            "footai.accuracy_pan_auto",
+            "footai",
+            "synthetic panning clip without calibration file (homography from the markings)",
+            lambda ctx: _accuracy(ctx, "pan", 32, auto=True),
+        ),
     ]

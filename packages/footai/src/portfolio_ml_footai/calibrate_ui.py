@@ -8,7 +8,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
 from portfolio_ml_core.video import VideoSource
@@ -64,7 +63,11 @@ def auto_calibration(video: str | Path, frame: int) -> dict[str, Any]:
 
 def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
     """Click an image point, then its place on the schematic pitch; s saves, u undoes, q quits."""
-    if os.environ.get("DISPLAY") is None and os.name != "nt" and os.environ.get("WAYLAND_DISPLAY") is None:
+    if (
+        os.environ.get("DISPLAY") is None
+        and os.name != "nt"
+        and os.environ.get("WAYLAND_DISPLAY") is None
+    ):
         raise PortfolioError("no display for the calibration window; use --auto")
     image = read_frame(video, frame)
     canvas = render.pitch_canvas(ppm=6.0)
@@ -81,11 +84,16 @@ def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
 
     def on_pitch(event: int, x: int, y: int, *_: Any) -> None:
         if event == cv2.EVENT_LBUTTONDOWN and state["want"] == "pitch":
-            xy = np.array([x, y]) / canvas.ppm - [pitch.HALF_L + canvas.margin, pitch.HALF_W + canvas.margin]
+            xy = np.array([x, y]) / canvas.ppm - [
+                pitch.HALF_L + canvas.margin,
+                pitch.HALF_W + canvas.margin,
+            ]
             # Snap to the nearest marking keypoint when close: clicks on a small map are coarse.
             kp = np.array(list(pitch.keypoints().values()))
             d = np.linalg.norm(kp - xy, axis=1)
-            world_pts.append(tuple(kp[int(np.argmin(d))]) if d.min() < 2.5 else (float(xy[0]), float(xy[1])))
+            world_pts.append(
+                tuple(kp[int(np.argmin(d))]) if d.min() < 2.5 else (float(xy[0]), float(xy[1]))
+            )
             state["want"] = "image"
 
     try:
@@ -100,11 +108,21 @@ def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
             a, b = shown.copy(), canvas.image.copy()
             for i, (u, v) in enumerate(img_pts):
                 cv2.circle(a, (int(u * scale), int(v * scale)), 5, (0, 0, 255), -1)
-                cv2.putText(a, str(i + 1), (int(u * scale) + 6, int(v * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
+                cv2.putText(
+                    a,
+                    str(i + 1),
+                    (int(u * scale) + 6, int(v * scale)),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.6,
+                    (0, 0, 255),
+                    2,
+                )
             for i, p in enumerate(world_pts):
                 c = canvas.to_px(np.array(p)).astype(int)
                 cv2.circle(b, tuple(c), 5, (0, 0, 255), -1)
-                cv2.putText(b, str(i + 1), (c[0] + 6, c[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
+                cv2.putText(
+                    b, str(i + 1), (c[0] + 6, c[1]), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2
+                )
             tip = f"click the {'FRAME' if state['want'] == 'image' else 'PITCH'} point  |  u undo  s save  q quit"
             cv2.putText(a, tip, (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
             cv2.imshow("frame", a)

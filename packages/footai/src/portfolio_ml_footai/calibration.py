@@ -15,7 +15,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from portfolio_ml_core.errors import InputFileError
 
 from . import pitch
@@ -155,15 +154,15 @@ def homography_is_plausible(h: np.ndarray, near_points: np.ndarray | None = None
         return False
     # Local Jacobian sign: X to the right and Y downward in the image means det > 0.
     c = pts.mean(axis=0)
-    d = apply_h(h, np.array([c, c + [1.0, 0.0], c + [0.0, 1.0]]))
+    d = apply_h(h, np.array([c, c + np.array([1.0, 0.0]), c + np.array([0.0, 1.0])]))
     jx, jy = d[1] - d[0], d[2] - d[0]
     return bool(jx[0] * jy[1] - jx[1] * jy[0] > 0)
 
 
 def pixels_per_metre(h: np.ndarray, ground: np.ndarray) -> np.ndarray:
     """Image length of one metre along the pitch X axis at each ground point (N, 2)."""
-    a = apply_h(h, ground - [0.5, 0.0])
-    b = apply_h(h, ground + [0.5, 0.0])
+    a = apply_h(h, ground - np.array([0.5, 0.0]))
+    b = apply_h(h, ground + np.array([0.5, 0.0]))
     return np.linalg.norm(b - a, axis=1)
 
 
@@ -223,7 +222,7 @@ def height_prior(h: np.ndarray, size: tuple[int, int], person_m: float = 1.8):
         ground = apply_h(hinv, feet)
         if cam is not None:
             base = np.concatenate([ground, np.zeros((len(ground), 1))], axis=1)
-            head = base + [0.0, 0.0, person_m]
+            head = base + np.array([0.0, 0.0, person_m])
             return np.linalg.norm(cam.project(head) - cam.project(base), axis=1)
         return 0.95 * person_m * pixels_per_metre(h, ground)
 

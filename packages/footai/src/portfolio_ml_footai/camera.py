@@ -25,7 +25,12 @@ class BroadcastCamera:
     height: int
 
     def rotation(self) -> np.ndarray:
-        cp, sp, ct, st = math.cos(self.pan), math.sin(self.pan), math.cos(self.tilt), math.sin(self.tilt)
+        cp, sp, ct, st = (
+            math.cos(self.pan),
+            math.sin(self.pan),
+            math.cos(self.tilt),
+            math.sin(self.tilt),
+        )
         forward = np.array([sp * ct, -cp * ct, -st])
         right = np.array([cp, sp, 0.0])
         down = np.cross(right, forward)

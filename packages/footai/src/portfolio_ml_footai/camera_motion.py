@@ -32,7 +32,10 @@ class CameraMotion:
         self.static_votes = np.zeros((self.size[1] // 8 + 1, self.size[0] // 8 + 1), np.float32)
 
     def update(
-        self, bgr: np.ndarray, exclude: np.ndarray | None = None, focal: float | None = None,
+        self,
+        bgr: np.ndarray,
+        exclude: np.ndarray | None = None,
+        focal: float | None = None,
         field: np.ndarray | None = None,
     ) -> MotionEstimate:
         """Motion from the previous frame to ``bgr``. ``exclude``: boxes (N, 4) x,y,w,h to ignore.
@@ -41,7 +44,9 @@ class CameraMotion:
         rotation plus zoom (4 parameters) instead of a free homography (8): features crowd into
         the stands, and a free fit lets perspective errors build up over a long pan.
         """
-        gray = cv2.cvtColor(cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        gray = cv2.cvtColor(
+            cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+        )
         prev, self.prev = self.prev, gray
         eye = np.eye(3)
         if prev is None:
@@ -50,20 +55,30 @@ class CameraMotion:
         if exclude is not None and len(exclude):
             s = self.scale
             for x, y, w, h in exclude:
-                cv2.rectangle(mask, (int(x * s) - 3, int(y * s) - 3),
-                              (int((x + w) * s) + 3, int((y + h) * s) + 3), 0, -1)
+                cv2.rectangle(
+                    mask,
+                    (int(x * s) - 3, int(y * s) - 3),
+                    (int((x + w) * s) + 3, int((y + h) * s) + 3),
+                    0,
+                    -1,
+                )
         # Overlays (scorebug, logos) never move while the picture does: mask cells that keep
         # voting for "no motion" during pans.
-        cells = cv2.dilate((self.static_votes > OVERLAY_VOTES).astype(np.uint8), np.ones((3, 3), np.uint8))
-        overlay = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8),
-                             interpolation=cv2.INTER_NEAREST)[: self.size[1], : self.size[0]]
+        cells = cv2.dilate(
+            (self.static_votes > OVERLAY_VOTES).astype(np.uint8), np.ones((3, 3), np.uint8)
+        )
+        overlay = cv2.resize(
+            cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST
+        )[: self.size[1], : self.size[0]]
         mask[overlay > 0] = 0
         if field is not None:
             self._mask_boards(mask, field)
         pts = self._corners(prev, mask)
         if pts is None or len(pts) < 8:
             return MotionEstimate(eye, 0, False)
-        nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, gray, pts, None, winSize=(21, 21), maxLevel=3)
+        nxt, status, _ = cv2.calcOpticalFlowPyrLK(
+            prev, gray, pts, None, winSize=(21, 21), maxLevel=3
+        )
         good = status.ravel() == 1
         a, b = pts[good].reshape(-1, 2), nxt[good].reshape(-1, 2)
         if len(a) < 8:
@@ -85,14 +100,18 @@ class CameraMotion:
                     rot2 = fit_rotation(a[good], b[good], focal * self.scale, centre)
                     rot = rot2 if rot2 is not None else rot
                 m = rot
-        s = np.diag([self.scale, self.scale, 1.0])
-        full = np.linalg.inv(s) @ m @ s
+        sm = np.diag([self.scale, self.scale, 1.0])
+        full = np.linalg.inv(sm) @ m @ sm
         return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
 
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
         """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h)."""
-        cells = cv2.dilate((self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
-        full = cv2.resize(cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST)
+        cells = cv2.dilate(
+            (self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255, np.ones((3, 3), np.uint8)
+        )
+        full = cv2.resize(
+            cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST
+        )
         full = full[: self.size[1], : self.size[0]]
         return cv2.resize(full, size, interpolation=cv2.INTER_NEAREST)
 
@@ -100,7 +119,7 @@ class CameraMotion:
         """Blank the band just above the grass: LED advertising boards scroll, they are not the
         world moving."""
         f = cv2.resize(field, self.size, interpolation=cv2.INTER_NEAREST)
-        has = f.any(axis=0)
+        has = np.asarray(f.any(axis=0))
         top = np.where(has, f.argmax(axis=0), 0)
         band = int(0.09 * self.size[1])
         rows = np.arange(self.size[1])[:, None]
@@ -114,10 +133,16 @@ class CameraMotion:
         for gy in range(4):
             for gx in range(6):
                 y0, y1, x0, x1 = gy * h // 4, (gy + 1) * h // 4, gx * w // 6, (gx + 1) * w // 6
-                sub = cv2.goodFeaturesToTrack(gray[y0:y1, x0:x1], maxCorners=18, qualityLevel=0.02,
-                                              minDistance=7, mask=mask[y0:y1, x0:x1], blockSize=5)
+                sub = cv2.goodFeaturesToTrack(
+                    gray[y0:y1, x0:x1],
+                    maxCorners=18,
+                    qualityLevel=0.02,
+                    minDistance=7,
+                    mask=mask[y0:y1, x0:x1],
+                    blockSize=5,
+                )
                 if sub is not None:
-                    out.append(sub.reshape(-1, 2) + [x0, y0])
+                    out.append(sub.reshape(-1, 2) + np.array([x0, y0]))
         if not out:
             return None
         return np.concatenate(out).astype(np.float32).reshape(-1, 1, 2)
@@ -140,7 +165,9 @@ class CameraMotion:
             return
         cells = (a[still] / 8).astype(int)
         h, w = self.static_votes.shape
-        cells = cells[(cells[:, 0] >= 0) & (cells[:, 1] >= 0) & (cells[:, 0] < w) & (cells[:, 1] < h)]
+        cells = cells[
+            (cells[:, 0] >= 0) & (cells[:, 1] >= 0) & (cells[:, 0] < w) & (cells[:, 1] < h)
+        ]
         np.add.at(self.static_votes, (cells[:, 1], cells[:, 0]), 1.0)
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from portfolio_ml_core.errors import InputFileError, PortfolioError
 from rich.console import Console
 from rich.table import Table
-
-from portfolio_ml_core.errors import InputFileError, PortfolioError
 
 app = typer.Typer(
     help="Football broadcast analysis: players, teams, tracks, pitch positions, tactical map. "
@@ -25,12 +24,17 @@ def run(
     video: Annotated[Path, typer.Argument(help="Broadcast video file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
     calibration: Annotated[
-        Path | None, typer.Option("--calibration", "-c", help="Calibration JSON (default: fit the markings).")
+        Path | None,
+        typer.Option("--calibration", "-c", help="Calibration JSON (default: fit the markings)."),
     ] = None,
     start: Annotated[float, typer.Option("--start", help="Start time in seconds.")] = 0.0,
-    max_frames: Annotated[int | None, typer.Option("--max-frames", help="Process at most N frames.")] = None,
+    max_frames: Annotated[
+        int | None, typer.Option("--max-frames", help="Process at most N frames.")
+    ] = None,
     stride: Annotated[int, typer.Option("--stride", help="Process every K-th frame.")] = 1,
-    no_video: Annotated[bool, typer.Option("--no-video", help="Skip annotated.mp4 and tactical_map.mp4.")] = False,
+    no_video: Annotated[
+        bool, typer.Option("--no-video", help="Skip annotated.mp4 and tactical_map.mp4.")
+    ] = False,
 ) -> None:
     """Detect, track and map the players of VIDEO; write tracks.csv, videos, maps, summary.json."""
     from portfolio_ml_footai.pipeline import RunOptions
@@ -83,11 +87,14 @@ def sample(
 def evaluate(
     gt: Annotated[Path, typer.Option("--gt", help="Ground truth CSV (from `footai sample`).")],
     pred: Annotated[Path, typer.Option("--pred", help="Predicted tracks.csv (from `footai run`).")],
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures as JSON.")
+    ] = None,
     iou: Annotated[float, typer.Option("--iou", help="IoU needed for a match.")] = 0.5,
 ) -> None:
     """Detection P/R/F1, MOTA, IDF1, ID switches, team accuracy, position error, ball hit rate."""
     from portfolio_ml_core.fsutil import write_json_atomic
+
     from portfolio_ml_footai.evaluate import evaluate as run_eval
     from portfolio_ml_footai.tracks_io import read_tracks
 
@@ -109,10 +116,16 @@ def calibrate(
     video: Annotated[Path, typer.Argument(help="Broadcast video file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Calibration JSON to write.")],
     frame: Annotated[int, typer.Option("--frame", help="Frame to calibrate on.")] = 0,
-    auto: Annotated[bool, typer.Option("--auto", help="Fit the markings automatically, no window.")] = False,
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Fit the markings automatically, no window.")
+    ] = False,
 ) -> None:
     """Point pairs image ↔ pitch for VIDEO: by clicking (OpenCV window) or --auto."""
-    from portfolio_ml_footai.calibrate_ui import auto_calibration, interactive_calibration, write_calibration
+    from portfolio_ml_footai.calibrate_ui import (
+        auto_calibration,
+        interactive_calibration,
+        write_calibration,
+    )
 
     if frame < 0:
         raise PortfolioError("--frame must be >= 0")

@@ -8,6 +8,7 @@ image in a broadcast view).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,7 +52,7 @@ class LearnedPrior:
             # Median height per image band, then a line through the band medians.
             bands = np.quantile(arr[:, 0], np.linspace(0, 1, 6))
             pts = []
-            for lo, hi in zip(bands[:-1], bands[1:], strict=True):
+            for lo, hi in itertools.pairwise(bands):
                 sel = arr[(arr[:, 0] >= lo) & (arr[:, 0] <= hi)]
                 if len(sel) >= 4:
                     pts.append((np.median(sel[:, 0]), np.median(sel[:, 1])))
@@ -79,7 +80,12 @@ def known_lines(h: np.ndarray, work_size: tuple[int, int], scale: float) -> np.n
     ok = front[0::2] & front[1::2] & (np.abs(q).max(axis=1).reshape(-1, 2).max(axis=1) < 1e6)
     for k in np.nonzero(ok)[0]:
         a, b = q[2 * k], q[2 * k + 1]
-        if max(a[0], b[0]) < 0 or min(a[0], b[0]) > 4 * w or max(a[1], b[1]) < 0 or min(a[1], b[1]) > 4 * hh:
+        if (
+            max(a[0], b[0]) < 0
+            or min(a[0], b[0]) > 4 * w
+            or max(a[1], b[1]) < 0
+            or min(a[1], b[1]) > 4 * hh
+        ):
             continue
         t = int(np.clip(round(0.12 * ppm[k] + 3), 3, 30))
         cv2.line(mask, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, t, cv2.LINE_8, shift=2)
@@ -92,7 +98,7 @@ def _line_segments() -> np.ndarray:
     out = []
     for line in pitch.pitch_lines():
         pts = line.points
-        for a, b in zip(pts[:-1], pts[1:], strict=True):
+        for a, b in itertools.pairwise(pts):
             n = max(1, int(np.ceil(float(np.linalg.norm(b - a)) / 2.0)))
             t = np.linspace(0.0, 1.0, n + 1)[:, None]
             p = a + (b - a) * t
@@ -104,8 +110,12 @@ LINE_SEGMENTS = _line_segments()
 
 
 def foreground(
-    hsv: np.ndarray, grass: np.ndarray, field: np.ndarray, grass_value: int,
-    heights: np.ndarray | None = None, lines: np.ndarray | None = None,
+    hsv: np.ndarray,
+    grass: np.ndarray,
+    field: np.ndarray,
+    grass_value: int,
+    heights: np.ndarray | None = None,
+    lines: np.ndarray | None = None,
 ) -> np.ndarray:
     """Non-grass pixels on the field with the painted lines removed.
 
@@ -141,7 +151,9 @@ def foreground(
         out[y0:y1] = part[y0 - a0 : y0 - a0 + (y1 - y0)]
     # Long horizontal runs are boards at the far edge or line remnants, never people: cut them
     # out so that players in front of the boards come apart from them.
-    long_run = cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((1, max(15, out.shape[1] // 12)), np.uint8))
+    long_run = cv2.morphologyEx(
+        out, cv2.MORPH_OPEN, np.ones((1, max(15, out.shape[1] // 12)), np.uint8)
+    )
     return cv2.subtract(out, long_run)
 
 
@@ -151,7 +163,9 @@ def _open2(mask: np.ndarray) -> np.ndarray:
     return cv2.dilate(cv2.erode(mask, k, anchor=(1, 1)), k, anchor=(0, 0))
 
 
-def band_heights(prior: HeightPrior | None, frame_size: tuple[int, int], scale: float, n: int = 4) -> np.ndarray | None:
+def band_heights(
+    prior: HeightPrior | None, frame_size: tuple[int, int], scale: float, n: int = 4
+) -> np.ndarray | None:
     """Expected player height (working px) at the centre of ``n`` horizontal bands."""
     if prior is None:
         return None
@@ -258,7 +272,11 @@ class PlayerDetector:
         return pieces
 
     def detect(
-        self, fg: np.ndarray, scale: float, prior: HeightPrior | None, frame_h: int,
+        self,
+        fg: np.ndarray,
+        scale: float,
+        prior: HeightPrior | None,
+        frame_h: int,
         field_top: np.ndarray | None = None,
     ) -> list[Candidate]:
         """Candidates in frame pixels from a working-resolution foreground mask.
@@ -307,5 +325,7 @@ class PlayerDetector:
                 score = float(np.clip(1.0 - abs(np.log(ratio)) * 1.2, 0.05, 1.0))
                 if pw > 1.2 * ph:
                     score *= 0.3
-                out.append(Candidate(((bx + px) / scale, (by + py) / scale, pw / scale, ph / scale), score))
+                out.append(
+                    Candidate(((bx + px) / scale, (by + py) / scale, pw / scale, ph / scale), score)
+                )
         return out

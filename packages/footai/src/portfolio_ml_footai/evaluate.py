@@ -39,7 +39,10 @@ class EvalResult:
     ball_precision: float
 
     def to_json(self) -> dict:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 def _match(gb: np.ndarray, pb: np.ndarray, thr: float) -> list[tuple[int, int, float]]:
@@ -79,7 +82,9 @@ def evaluate(
         n_pred += len(pi)
         iou = iou_matrix(gb, pb)
         dist = np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
-        acc.update(gt_people.track_id[gi].tolist(), pr_people.track_id[pi].tolist(), dist, frameid=int(f))
+        acc.update(
+            gt_people.track_id[gi].tolist(), pr_people.track_id[pi].tolist(), dist, frameid=int(f)
+        )
         for i, j, _ in _match(gb, pb, iou_threshold):
             g, p = gi[i], pi[j]
             if gt_people.role[g] in ("player", "goalkeeper") and gt_people.team[g] >= 0:
@@ -91,7 +96,13 @@ def evaluate(
     mh = mm.metrics.create()
     names = ["precision", "recall", "mota", "idf1", "num_switches"]
     if n_gt == 0 and n_pred == 0:
-        vals = {"precision": math.nan, "recall": math.nan, "mota": math.nan, "idf1": math.nan, "num_switches": 0}
+        vals = {
+            "precision": math.nan,
+            "recall": math.nan,
+            "mota": math.nan,
+            "idf1": math.nan,
+            "num_switches": 0,
+        }
     else:
         summary = mh.compute(acc, metrics=names, name="all")
         vals = {k: float(summary[k].iloc[0]) for k in names}
@@ -100,8 +111,14 @@ def evaluate(
     hit, ball_gt, ball_good, ball_pred = _ball(gt, pred)
     err = np.array(errors)
     return EvalResult(
-        frames=len(frames), gt_boxes=n_gt, pred_boxes=n_pred,
-        precision=_nan0(p), recall=_nan0(r), f1=f1, mota=vals["mota"], idf1=vals["idf1"],
+        frames=len(frames),
+        gt_boxes=n_gt,
+        pred_boxes=n_pred,
+        precision=_nan0(p),
+        recall=_nan0(r),
+        f1=f1,
+        mota=vals["mota"],
+        idf1=vals["idf1"],
         id_switches=int(vals["num_switches"]),
         team_accuracy=max(team_same, team_swap) / team_n if team_n else math.nan,
         position_error_median_m=float(np.median(err)) if len(err) else math.nan,
@@ -119,7 +136,9 @@ def _ball(gt: TrackTable, pred: TrackTable) -> tuple[int, int, int, int]:
     """Hits (a predicted ball within reach of the true one), visible true balls, good and all predictions."""
     gb = gt.subset((gt.role == "ball") & (gt.visibility >= 0.5))
     pb = pred.subset(pred.role == "ball")
-    gc = {int(f): (b[:2] + b[2:] / 2, max(b[2], b[3])) for f, b in zip(gb.frame, gb.box, strict=True)}
+    gc = {
+        int(f): (b[:2] + b[2:] / 2, max(b[2], b[3])) for f, b in zip(gb.frame, gb.box, strict=True)
+    }
     pc: dict[int, list[np.ndarray]] = {}
     for f, b in zip(pb.frame, pb.box, strict=True):
         pc.setdefault(int(f), []).append(b[:2] + b[2:] / 2)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from portfolio_ml_core.fsutil import atomic_path, write_image_atomic, write_json_atomic
 from portfolio_ml_core.video import VideoSink
 
@@ -60,7 +59,9 @@ def label_tracks(a: Analysis) -> dict[int, TrackLabel]:
     return labels
 
 
-def smoothed_positions(a: Analysis, window_s: float = 0.5) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+def smoothed_positions(
+    a: Analysis, window_s: float = 0.5
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """key → (frames, smoothed pitch xy) for confirmed tracks."""
     raw: dict[int, tuple[list[int], list[np.ndarray]]] = {}
     for p in a.players:
@@ -77,9 +78,13 @@ def smoothed_positions(a: Analysis, window_s: float = 0.5) -> dict[int, tuple[np
     return out
 
 
-def write_tracks_csv(path: Path, a: Analysis, labels: dict[int, TrackLabel],
-                     smooth: dict[int, tuple[np.ndarray, np.ndarray]]) -> int:
-    lookup = {}
+def write_tracks_csv(
+    path: Path,
+    a: Analysis,
+    labels: dict[int, TrackLabel],
+    smooth: dict[int, tuple[np.ndarray, np.ndarray]],
+) -> int:
+    lookup: dict[tuple[int, int], np.ndarray] = {}
     for key, (fr, xy) in smooth.items():
         for f, p in zip(fr, xy, strict=True):
             lookup[(key, int(f))] = p
@@ -88,10 +93,19 @@ def write_tracks_csv(path: Path, a: Analysis, labels: dict[int, TrackLabel],
         lab = labels.get(p.key)
         if lab is None:
             continue
-        xy = lookup.get((p.key, p.frame))
-        pxy = (float(xy[0]), float(xy[1])) if xy is not None and np.isfinite(xy).all() else None
-        rows.append((p.frame, lab.track_id, format_row(p.frame, lab.track_id, lab.role, lab.team,
-                                                      tuple(p.box), p.score, pxy)))
+        found = lookup.get((p.key, p.frame))
+        pxy = (
+            (float(found[0]), float(found[1]))
+            if found is not None and np.isfinite(found).all()
+            else None
+        )
+        rows.append(
+            (
+                p.frame,
+                lab.track_id,
+                format_row(p.frame, lab.track_id, lab.role, lab.team, tuple(p.box), p.score, pxy),
+            )
+        )
     for b in a.balls:
         r = b.radius
         box = (b.centre[0] - r, b.centre[1] - r, 2 * r, 2 * r)
@@ -123,12 +137,19 @@ def write_tactical(out_dir: Path, a: Analysis, labels, smooth, write_video: bool
         for f, p in zip(fr, xy, strict=True):
             if np.isfinite(p).all():
                 per_frame.setdefault(int(f), []).append((float(p[0]), float(p[1]), colour, tid))
-    balls = {b.frame: (float(b.pitch[0]), float(b.pitch[1])) for b in a.balls if b.pitch is not None}
+    balls = {
+        b.frame: (float(b.pitch[0]), float(b.pitch[1])) for b in a.balls if b.pitch is not None
+    }
     w, h = a.size
     corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
     last = canvas.image.copy()
-    sink = VideoSink(out_dir / "tactical_map.mp4", a.fps, (canvas.image.shape[1], canvas.image.shape[0])) \
-        if write_video else None
+    sink = (
+        VideoSink(
+            out_dir / "tactical_map.mp4", a.fps, (canvas.image.shape[1], canvas.image.shape[0])
+        )
+        if write_video
+        else None
+    )
     try:
         for f in a.frames:
             hm = a.homographies.get(f)
@@ -145,15 +166,23 @@ def write_tactical(out_dir: Path, a: Analysis, labels, smooth, write_video: bool
     # The still: the middle frame of the clip, the moment most likely to show a full shape.
     mid = a.frames[len(a.frames) // 2] if a.frames else 0
     hm = a.homographies.get(mid)
-    still = render.tactical_frame(canvas, per_frame.get(mid, []), balls.get(mid),
-                                  _footprint(hm, corners) if hm is not None else None)
+    still = render.tactical_frame(
+        canvas,
+        per_frame.get(mid, []),
+        balls.get(mid),
+        _footprint(hm, corners) if hm is not None else None,
+    )
     write_image_atomic(out_dir / "tactical_map.png", still if a.frames else last)
     for team in (0, 1):
-        pts = [xy for key, (_, xy) in smooth.items()
-               if key in labels and labels[key].team == team and labels[key].role == "player"]
+        pts = [
+            xy
+            for key, (_, xy) in smooth.items()
+            if key in labels and labels[key].team == team and labels[key].role == "player"
+        ]
         allpts = np.concatenate(pts) if pts else np.empty((0, 2))
-        write_image_atomic(out_dir / f"heatmap_team{team}.png",
-                           render.heatmap(canvas, allpts, f"team {team}"))
+        write_image_atomic(
+            out_dir / f"heatmap_team{team}.png", render.heatmap(canvas, allpts, f"team {team}")
+        )
 
 
 def _footprint(h: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
@@ -175,12 +204,17 @@ def summary(a: Analysis, labels, smooth, video: str) -> dict[str, Any]:
     players = []
     for key, lab in sorted(labels.items(), key=lambda kv: kv[1].track_id):
         fr, xy = smooth.get(key, (np.empty(0), np.empty((0, 2))))
-        m = motion_stats(fr, xy, a.fps * (1 if len(a.frames) < 2 else 1))
-        players.append({
-            "track_id": lab.track_id, "role": lab.role, "team": lab.team,
-            "frames": int(sum(1 for p in a.players if p.key == key)),
-            "distance_m": round(m.distance_m, 1), "top_speed_kmh": round(m.top_speed_ms * 3.6, 1),
-        })
+        m = motion_stats(fr, xy, a.fps)
+        players.append(
+            {
+                "track_id": lab.track_id,
+                "role": lab.role,
+                "team": lab.team,
+                "frames": int(sum(1 for p in a.players if p.key == key)),
+                "distance_m": round(m.distance_m, 1),
+                "top_speed_kmh": round(m.top_speed_ms * 3.6, 1),
+            }
+        )
     n = len(a.frames)
     return {
         "video": video,
@@ -194,7 +228,10 @@ def summary(a: Analysis, labels, smooth, video: str) -> dict[str, Any]:
         "calibration": {"method": a.calibration_method, "detail": a.calibration_detail},
         "team_colours": {f"team{i}": _hex(c) for i, c in enumerate(a.team_colours)},
         "tracks": len(labels),
-        "players_per_team": {f"team{t}": sum(1 for lab in labels.values() if lab.team == t and lab.role == "player") for t in (0, 1)},
+        "players_per_team": {
+            f"team{t}": sum(1 for lab in labels.values() if lab.team == t and lab.role == "player")
+            for t in (0, 1)
+        },
         "ball_frames": len(a.balls),
         "warnings": a.warnings,
         "per_track": players,

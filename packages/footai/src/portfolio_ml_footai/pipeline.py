@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.video import Frame, VideoSource
 
@@ -31,7 +30,14 @@ from .calibration import (
     pixels_per_metre,
 )
 from .camera_motion import CameraMotion
-from .detection import LearnedPrior, PlayerDetector, band_heights, foot_point, foreground, known_lines
+from .detection import (
+    LearnedPrior,
+    PlayerDetector,
+    band_heights,
+    foot_point,
+    foreground,
+    known_lines,
+)
 from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, shirt_colours
 from .tracking import ByteTracker, Detection, Track
@@ -125,7 +131,9 @@ class FrameProcessor:
         self.n = 0
         # Re-anchoring after cuts and lost lock: a broadcast cuts between shots of one camera.
         self.use_pitch = homography is not None
-        self.position = autocalib.camera_position(homography, size) if homography is not None else None
+        self.position = (
+            autocalib.camera_position(homography, size) if homography is not None else None
+        )
         self.thumb: np.ndarray | None = None
         self.last_check = 0
         self.bad_checks = 0
@@ -140,15 +148,19 @@ class FrameProcessor:
         return hsv, segment(hsv, self.grass)
 
     def candidates(self, hsv: np.ndarray, masks: PitchMasks):
-        prior = height_prior(self.h, self.size) if self.h is not None else (
-            self.learned if self.learned.ready else None
+        prior = (
+            height_prior(self.h, self.size)
+            if self.h is not None
+            else (self.learned if self.learned.ready else None)
         )
         heights = band_heights(prior, self.size, self.scale)
         lines = known_lines(self.h, self.work, self.scale) if self.h is not None else None
         fg = foreground(hsv, masks.grass, masks.field, self.grass.val_median, heights, lines)
         has = masks.field.any(axis=0)
         top = np.where(has, masks.field.argmax(axis=0), -10)
-        cands = self.detector.detect(fg, self.scale, prior, self.size[1], top if prior is not None else None)
+        cands = self.detector.detect(
+            fg, self.scale, prior, self.size[1], top if prior is not None else None
+        )
         cands = self._on_grass(cands, masks.grass)
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
@@ -201,8 +213,10 @@ class FrameProcessor:
             team, conf = self.teams.classify(colours)
         else:
             team, conf = np.full(len(cands), -1), np.zeros(len(cands))
-        dets = [Detection(np.array(c.box), c.score, int(t), float(k))
-                for c, t, k in zip(cands, team, conf, strict=True)]
+        dets = [
+            Detection(np.array(c.box), c.score, int(t), float(k))
+            for c, t, k in zip(cands, team, conf, strict=True)
+        ]
         focal = None
         if self.h is not None:
             cam = camera_from_homography(self.h, self.size)
@@ -221,22 +235,33 @@ class FrameProcessor:
         players = []
         for t, d in pairs:
             ground = apply_h(hinv, np.array([foot_point(d.box)]))[0] if hinv is not None else None
-            players.append(PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground))
+            players.append(
+                PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground)
+            )
         ball = self._ball(image, hsv, masks, boxes, motion, hinv)
         self.n += 1
         return FrameOutput(frame.index, image, pairs, players, ball, self.h)
 
     def _check_lock(self, image, masks, boxes, motion_ok: bool, motion):
         """Detect cuts and lost lock (projected lines no longer on the painted ones); re-fit."""
-        thumb = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA)
-        jump = self.thumb is not None and float(np.abs(thumb.astype(np.float32) - self.thumb).mean()) > 12
+        thumb = cv2.resize(
+            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA
+        )
+        jump = (
+            self.thumb is not None
+            and float(np.abs(thumb.astype(np.float32) - self.thumb).mean()) > 12
+        )
         self.thumb = thumb.astype(np.float32)
         due = self.n - self.last_check >= (10 if self.h is not None else 15)
         if not (due or jump or not motion_ok):
             return motion
         self.last_check = self.n
         overlay = self.motion.overlay_mask(self.work)
-        cost = autocalib.fit_cost(image, masks, self.h, boxes, overlay) if self.h is not None else float("inf")
+        cost = (
+            autocalib.fit_cost(image, masks, self.h, boxes, overlay)
+            if self.h is not None
+            else float("inf")
+        )
         if os.environ.get("FOOTAI_DEBUG"):
             print("check", self.n, round(cost, 2))
         if cost <= autocalib.LOST_FIT:
@@ -249,12 +274,21 @@ class FrameProcessor:
         if self.h is not None and not jump:
             fit = autocalib.local_refit(image, masks, self.h, boxes, overlay)  # drift, not a cut
         if fit is None and (jump or self.n >= self.next_global):
-            fit = autocalib.auto_calibrate(image, masks, boxes, position=self.position, overlay=overlay)
+            fit = autocalib.auto_calibrate(
+                image, masks, boxes, position=self.position, overlay=overlay
+            )
             # A failed global search is slow: back off before the next one.
             self.global_gap = min(self.global_gap * 2, 240) if fit is None else 15
             self.next_global = self.n + self.global_gap
         if os.environ.get("FOOTAI_DEBUG"):
-            print("lock", self.n, round(cost, 2), "jump" if jump else "", "refit" if fit else "none", fit and fit.detail)
+            print(
+                "lock",
+                self.n,
+                round(cost, 2),
+                "jump" if jump else "",
+                "refit" if fit else "none",
+                fit and fit.detail,
+            )
         if fit is None:
             if self.h is not None:
                 self.lost_frames += 1
@@ -284,7 +318,9 @@ class FrameProcessor:
             g = apply_h(hinv, np.array([c[:2] for c in cands]))
             far = np.linalg.norm(g[:, None] - spots[None], axis=2).min(axis=1) > 0.7
             # The ball in play is on the pitch (boards and their white lettering are not).
-            on_pitch = (np.abs(g[:, 0]) < pitch.HALF_L + 1.5) & (np.abs(g[:, 1]) < pitch.HALF_W + 1.5)
+            on_pitch = (np.abs(g[:, 0]) < pitch.HALF_L + 1.5) & (
+                np.abs(g[:, 1]) < pitch.HALF_W + 1.5
+            )
             cands = [c for c, ok in zip(cands, far & on_pitch, strict=True) if ok]
         gate = max(12.0, 2.5 * (radius or 3.0) * 4)
         obs: BallObservation | None = self.ball.update(cands, motion, gate)
@@ -304,7 +340,9 @@ def _initial_homography(
         if cal.frame != start:
             h = _carry(video.source, cal.frame, start, h, video.size)
         analysis.calibration_method = "file"
-        analysis.calibration_detail = f"{opts.calibration} (frame {cal.frame}, {len(cal.image_points)} points)"
+        analysis.calibration_detail = (
+            f"{opts.calibration} (frame {cal.frame}, {len(cal.image_points)} points)"
+        )
         return h
     fit = autocalib.auto_calibrate(first[0].image, masks)
     if fit is None:
@@ -315,7 +353,9 @@ def _initial_homography(
         )
         return None
     analysis.calibration_method = "auto"
-    analysis.calibration_detail = f"fitted to the pitch markings of frame {first[0].index} ({fit.detail})"
+    analysis.calibration_detail = (
+        f"fitted to the pitch markings of frame {first[0].index} ({fit.detail})"
+    )
     return fit.homography
 
 
@@ -323,7 +363,7 @@ def _carry(source, from_frame: int, to_frame: int, h: np.ndarray, size) -> np.nd
     """Carry a homography from the calibration frame to another frame through camera motion."""
     lo, hi = sorted((from_frame, to_frame))
     motion = CameraMotion(size)
-    total = np.eye(3)
+    total: np.ndarray = np.eye(3)
     with VideoSource(source) as v:
         for fr in v.frames(start_s=lo / v.fps, max_frames=hi - lo + 1):
             total = motion.update(fr.image).matrix @ total
@@ -389,8 +429,8 @@ def analyse(
             analysis.frames.append(fr.index)
             analysis.players.extend(out.players)
             if out.ball is not None:
-                b = out.ball
-                analysis.balls.append(BallObs(fr.index, b.centre, b.radius, b.score, b.pitch))
+                ob = out.ball
+                analysis.balls.append(BallObs(fr.index, ob.centre, ob.radius, ob.score, ob.pitch))
             if out.homography is not None:
                 analysis.homographies[fr.index] = out.homography
             for t, _ in out.tracks:

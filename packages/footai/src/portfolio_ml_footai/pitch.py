@@ -7,6 +7,7 @@ the renderer, the automatic calibration and the tactical map comes from here, so
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -61,7 +62,9 @@ def pitch_lines() -> list[Polyline]:
         spot = gx - side * PENALTY_SPOT
         half_angle = math.acos((PENALTY_DEPTH - PENALTY_SPOT) / CIRCLE_R)
         centre_angle = math.pi if side > 0 else 0.0
-        lines.append(_arc(spot, 0.0, CIRCLE_R, centre_angle - half_angle, centre_angle + half_angle))
+        lines.append(
+            _arc(spot, 0.0, CIRCLE_R, centre_angle - half_angle, centre_angle + half_angle)
+        )
     return lines
 
 
@@ -70,7 +73,7 @@ def sample_line_points(step: float = 0.5) -> np.ndarray:
     out = []
     for line in pitch_lines():
         pts = line.points
-        for a, b in zip(pts[:-1], pts[1:], strict=True):
+        for a, b in itertools.pairwise(pts):
             n = max(2, math.ceil(float(np.linalg.norm(b - a)) / step) + 1)
             t = np.linspace(0.0, 1.0, n)[:, None]
             out.append(a + (b - a) * t)

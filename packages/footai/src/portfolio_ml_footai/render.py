@@ -35,14 +35,31 @@ def annotate(
     for p in players:
         x, y, w, h = p.box
         cx, fy = int(x + w / 2), int(y + h)
-        cv2.ellipse(out, (cx, fy), (max(6, int(w * 0.7)), max(3, int(w * 0.25))), 0, -45, 235,
-                    p.colour, 2, cv2.LINE_AA)
+        cv2.ellipse(
+            out,
+            (cx, fy),
+            (max(6, int(w * 0.7)), max(3, int(w * 0.25))),
+            0,
+            -45,
+            235,
+            p.colour,
+            2,
+            cv2.LINE_AA,
+        )
         label = str(p.track_id) if p.role == "player" else f"{p.track_id}{p.role[0].upper()}"
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
         tl = (cx - tw // 2 - 2, fy + 6)
         cv2.rectangle(out, tl, (tl[0] + tw + 4, tl[1] + th + 4), p.colour, -1)
-        cv2.putText(out, label, (tl[0] + 2, tl[1] + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    readable(p.colour), 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            label,
+            (tl[0] + 2, tl[1] + th + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            readable(p.colour),
+            1,
+            cv2.LINE_AA,
+        )
     if ball is not None:
         bx, by = int(ball[0]), int(ball[1])
         tri = np.array([[bx, by - 8], [bx - 6, by - 18], [bx + 6, by - 18]], np.int32)
@@ -58,7 +75,9 @@ class PitchCanvas:
     margin: float
 
     def to_px(self, xy: np.ndarray) -> np.ndarray:
-        return (np.asarray(xy) + [pitch.HALF_L + self.margin, pitch.HALF_W + self.margin]) * self.ppm
+        return (
+            np.asarray(xy) + np.array([pitch.HALF_L + self.margin, pitch.HALF_W + self.margin])
+        ) * self.ppm
 
 
 def pitch_canvas(ppm: float = 8.0, margin: float = 4.0) -> PitchCanvas:
@@ -93,8 +112,16 @@ def tactical_frame(
         c = canvas.to_px(np.array([x, y])).astype(int)
         cv2.circle(out, tuple(c), r, colour, -1, cv2.LINE_AA)
         cv2.circle(out, tuple(c), r, readable(colour), 1, cv2.LINE_AA)
-        cv2.putText(out, str(tid), (c[0] - r, c[1] - r - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.3,
-                    (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            str(tid),
+            (c[0] - r, c[1] - r - 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.3,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
     if ball is not None:
         c = canvas.to_px(np.array(ball)).astype(int)
         cv2.circle(out, tuple(c), max(2, r // 2), BALL_COLOUR, -1, cv2.LINE_AA)
@@ -111,7 +138,7 @@ def heatmap(canvas: PitchCanvas, positions: np.ndarray, title: str) -> np.ndarra
         px = canvas.to_px(pts).astype(int)
         ok = (px[:, 0] >= 0) & (px[:, 0] < w) & (px[:, 1] >= 0) & (px[:, 1] < h)
         np.add.at(acc, (px[ok, 1], px[ok, 0]), 1.0)
-        acc = cv2.GaussianBlur(acc, (0, 0), canvas.ppm * 3)
+        acc = np.asarray(cv2.GaussianBlur(acc, (0, 0), canvas.ppm * 3), dtype=np.float32)
     out = canvas.image.copy()
     if acc.max() > 0:
         norm = (acc / acc.max() * 255).astype(np.uint8)

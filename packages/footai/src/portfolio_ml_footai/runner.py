@@ -13,8 +13,13 @@ from .outputs import write_outputs
 from .pipeline import Analysis, FrameOutput, RunOptions, analyse
 
 
-def run_video(video: str | Path, out_dir: str | Path, opts: RunOptions, write_video: bool = True,
-              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def run_video(
+    video: str | Path,
+    out_dir: str | Path,
+    opts: RunOptions,
+    write_video: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
     """``progress`` (optional, for the UI) is called with the number of frames processed so far."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -34,8 +39,11 @@ def run_video(video: str | Path, out_dir: str | Path, opts: RunOptions, write_vi
                 continue
             team = t.team_guess()
             colour = a.team_colours[team] if team in (0, 1) and a.team_colours else render.REFEREE
-            drawn.append(render.DrawnPlayer(t.track_id, tuple(d.box), colour,
-                                            "player" if team in (0, 1) else "referee"))
+            drawn.append(
+                render.DrawnPlayer(
+                    t.track_id, tuple(d.box), colour, "player" if team in (0, 1) else "referee"
+                )
+            )
         ball = fo.ball.centre if fo.ball is not None else None
         sink.write(render.annotate(fo.image, drawn, ball))
 

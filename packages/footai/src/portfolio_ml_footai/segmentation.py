@@ -25,13 +25,13 @@ class GrassModel:
     @property
     def lab(self) -> np.ndarray:
         """The typical grass colour in OpenCV Lab."""
-        hsv = np.uint8([[[self.hue_median, self.sat_median, self.val_median]]])
-        return cv2.cvtColor(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), cv2.COLOR_BGR2LAB)[0, 0].astype(np.float32)
+        hsv = np.array([[[self.hue_median, self.sat_median, self.val_median]]], dtype=np.uint8)
+        return cv2.cvtColor(cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR), cv2.COLOR_BGR2LAB)[0, 0].astype(
+            np.float32
+        )
 
     def mask(self, hsv: np.ndarray) -> np.ndarray:
-        return cv2.inRange(
-            hsv, (self.hue_lo, self.sat_min, self.val_min), (self.hue_hi, 255, 255)
-        )
+        return cv2.inRange(hsv, (self.hue_lo, self.sat_min, self.val_min), (self.hue_hi, 255, 255))
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,13 @@ def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
     # Dark greens are not grass: translucent overlay panels let the pitch show through dimly.
     vmin = max(25.0, val * 0.5, 0.45 * vmed)
     return GrassModel(
-        max(20, lo - 4), min(105, hi + 4), int(max(30, sat * 0.6)), int(vmin), int(vmed), peak, int(smed),
+        max(20, lo - 4),
+        min(105, hi + 4),
+        int(max(30, sat * 0.6)),
+        int(vmin),
+        int(vmed),
+        peak,
+        int(smed),
     )
 
 
@@ -90,7 +96,9 @@ def segment(hsv: np.ndarray, model: GrassModel) -> PitchMasks:
         keep = np.nonzero(areas >= 0.25 * areas.max())[0] + 1
         field_small[np.isin(labels, keep)] = 255
         # The density threshold eats half a window at the border; give it back.
-        field_small = cv2.dilate(field_small, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
+        field_small = np.asarray(
+            cv2.dilate(field_small, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
+        )
         contours, _ = cv2.findContours(field_small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         hulls = [cv2.convexHull(c) for c in contours]
         cv2.drawContours(field_small, hulls, -1, 255, -1)
@@ -103,6 +111,8 @@ def line_mask(bgr: np.ndarray, masks: PitchMasks) -> np.ndarray:
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     h = gray.shape[0]
     k = max(5, round(h / 60)) | 1
-    tophat = cv2.morphologyEx(gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    tophat = cv2.morphologyEx(
+        gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    )
     lines = ((tophat > 25) & (masks.field > 0)).astype(np.uint8) * 255
     return lines

@@ -11,6 +11,7 @@ ground truth (boxes, visibility after occlusion and frame edges, pitch positions
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
 from portfolio_ml_core.video import VideoSink
 
@@ -85,7 +85,9 @@ class SampleResult:
 
 
 def _lab(bgr: tuple[int, int, int]) -> np.ndarray:
-    return cv2.cvtColor(np.uint8([[bgr]]), cv2.COLOR_BGR2LAB)[0, 0].astype(float)
+    return np.asarray(cv2.cvtColor(np.array([[bgr]], dtype=np.uint8), cv2.COLOR_BGR2LAB))[
+        0, 0
+    ].astype(float)
 
 
 def _pick_kits(rng: np.random.Generator) -> list[tuple[int, int, int]]:
@@ -97,12 +99,21 @@ def _pick_kits(rng: np.random.Generator) -> list[tuple[int, int, int]]:
         d = [np.linalg.norm(labs[i] - labs[j]) for i in range(5) for j in range(i + 1, 5)]
         if min(d) > 45 and np.linalg.norm(labs[0] - labs[1]) > 80:
             return chosen
-    return [PALETTE["white"], PALETTE["red"], PALETTE["yellow"], PALETTE["orange"], PALETTE["black"]]
+    return [
+        PALETTE["white"],
+        PALETTE["red"],
+        PALETTE["yellow"],
+        PALETTE["orange"],
+        PALETTE["black"],
+    ]
 
 
-FORMATION = [(-50.0, 0.0)] + [(-35.0, y) for y in (-22, -8, 8, 22)] + [
-    (-18.0, y) for y in (-24, -8, 8, 24)
-] + [(-5.0, -10.0), (-5.0, 10.0)]
+FORMATION = (
+    [(-50.0, 0.0)]
+    + [(-35.0, y) for y in (-22, -8, 8, 22)]
+    + [(-18.0, y) for y in (-24, -8, 8, 24)]
+    + [(-5.0, -10.0), (-5.0, 10.0)]
+)
 
 
 class Match:
@@ -124,15 +135,34 @@ class Match:
                 shirt = kits[2 + team] if keeper else kits[team]
                 pos = home + rng.normal(0, 2.0, 2)
                 self.agents.append(
-                    Agent(tid, "goalkeeper" if keeper else "player", team, home, shirt,
-                          shirt if keeper else shorts, shirt, SKIN[int(rng.integers(4))],
-                          float(rng.uniform(6.5, 8.5)), pos)
+                    Agent(
+                        tid,
+                        "goalkeeper" if keeper else "player",
+                        team,
+                        home,
+                        shirt,
+                        shirt if keeper else shorts,
+                        shirt,
+                        SKIN[int(rng.integers(4))],
+                        float(rng.uniform(6.5, 8.5)),
+                        pos,
+                    )
                 )
                 tid += 1
         ref = kits[4]
         self.agents.append(
-            Agent(tid, "referee", -1, np.zeros(2), ref, (30, 30, 30), ref,
-                  SKIN[int(rng.integers(4))], 7.0, np.array([-6.0, 6.0]))
+            Agent(
+                tid,
+                "referee",
+                -1,
+                np.zeros(2),
+                ref,
+                (30, 30, 30),
+                ref,
+                SKIN[int(rng.integers(4))],
+                7.0,
+                np.array([-6.0, 6.0]),
+            )
         )
         self.carrier: Agent | None = self.agents[10]
         self.ball = self.carrier.pos.copy()
@@ -160,10 +190,12 @@ class Match:
                 mates = [a for a in self.agents if a.team == c.team and a is not c]
                 dist = np.array([np.linalg.norm(a.pos - c.pos) for a in mates])
                 ok = [a for a, d in zip(mates, dist, strict=True) if 8 < d < 35] or mates
-                target = ok[int(rng.integers(len(ok)))]
-                end = np.clip(target.pos + target.vel * 1.0 + rng.normal(0, 3, 2),
-                              [-pitch.HALF_L + 2, -pitch.HALF_W + 2],
-                              [pitch.HALF_L - 2, pitch.HALF_W - 2])
+                receiver = ok[int(rng.integers(len(ok)))]
+                end = np.clip(
+                    receiver.pos + receiver.vel * 1.0 + rng.normal(0, 3, 2),
+                    [-pitch.HALF_L + 2, -pitch.HALF_W + 2],
+                    [pitch.HALF_L - 2, pitch.HALF_W - 2],
+                )
                 dur = float(np.linalg.norm(end - self.ball)) / float(rng.uniform(11, 17))
                 self.flight = (self.ball.copy(), end, 0.0, max(dur, 0.3))
                 self.carrier = None
@@ -190,8 +222,11 @@ class Match:
             else:
                 shift = np.array([ball[0] * 0.6, ball[1] * 0.35])
                 target = a.home * np.array([0.55, 0.85]) + shift + 2 * a.wander
-            target = np.clip(target, [-pitch.HALF_L + 0.5, -pitch.HALF_W + 0.5],
-                             [pitch.HALF_L - 0.5, pitch.HALF_W - 0.5])
+            target = np.clip(
+                target,
+                [-pitch.HALF_L + 0.5, -pitch.HALF_W + 0.5],
+                [pitch.HALF_L - 0.5, pitch.HALF_W - 0.5],
+            )
             desired = (target - a.pos) * 0.9
             speed = np.linalg.norm(desired)
             vmax = a.vmax * (1.0 if (a is self.carrier or a.track_id in chasers) else 0.7)
@@ -236,10 +271,22 @@ def _draw_markings(frame: np.ndarray, cam: BroadcastCamera, pts: np.ndarray) -> 
         a, b = uv[k], uv[k + 1]
         if depth[k] <= 0 or depth[k + 1] <= 0:
             continue
-        if max(a[0], b[0]) < -20 or min(a[0], b[0]) > w + 20 or max(a[1], b[1]) < -20 or min(a[1], b[1]) > h + 20:
+        if (
+            max(a[0], b[0]) < -20
+            or min(a[0], b[0]) > w + 20
+            or max(a[1], b[1]) < -20
+            or min(a[1], b[1]) > h + 20
+        ):
             continue
-        cv2.line(frame, (int(q[k, 0]), int(q[k, 1])), (int(q[k + 1, 0]), int(q[k + 1, 1])),
-                 LINE_WHITE, max(1, round(float(thick[k]))), cv2.LINE_AA, shift=4)
+        cv2.line(
+            frame,
+            (int(q[k, 0]), int(q[k, 1])),
+            (int(q[k + 1, 0]), int(q[k + 1, 1])),
+            LINE_WHITE,
+            max(1, round(float(thick[k]))),
+            cv2.LINE_AA,
+            shift=4,
+        )
 
 
 def _marking_segments() -> np.ndarray:
@@ -247,7 +294,7 @@ def _marking_segments() -> np.ndarray:
     out = []
     for line in pitch.pitch_lines():
         pts = line.points
-        for a, b in zip(pts[:-1], pts[1:], strict=True):
+        for a, b in itertools.pairwise(pts):
             n = max(1, math.ceil(float(np.linalg.norm(b - a)) / 0.5))
             t = np.linspace(0.0, 1.0, n + 1)[:, None]
             p = a + (b - a) * t
@@ -319,18 +366,25 @@ class Scene:
         board = ~ground & np.isfinite(tb) & (bz >= 0) & (bz <= BOARD_H)
         map_gx = ((gx - TEX_X0) * TEX_PPM).astype(np.float32)
         map_gy = ((gy - TEX_Y0) * TEX_PPM).astype(np.float32)
-        out = cv2.remap(self.ground, np.nan_to_num(map_gx), np.nan_to_num(map_gy),
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out = cv2.remap(
+            self.ground,
+            np.nan_to_num(map_gx),
+            np.nan_to_num(map_gy),
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         map_bx = np.nan_to_num(((bx - TEX_X0) * TEX_PPM).astype(np.float32))
         map_bz = np.nan_to_num(((BOARD_H - bz) * TEX_PPM).astype(np.float32))
-        boards = cv2.remap(self.boards, map_bx, map_bz, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        boards = cv2.remap(
+            self.boards, map_bx, map_bz, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         az = np.arctan2(rx, -ry)
         el = np.arctan2(rz, np.hypot(rx, ry))
         map_cx = ((az + 1.3) / CROWD_RAD_PER_PX).astype(np.float32)
         map_cy = ((0.6 - el) / CROWD_RAD_PER_PX).astype(np.float32)
-        crowd = cv2.remap(self.crowd, map_cx, map_cy, cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+        crowd = cv2.remap(
+            self.crowd, map_cx, map_cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         out[board] = boards[board]
         other = ~ground & ~board
         out[other] = crowd[other]
@@ -355,14 +409,22 @@ def _figure_strokes(a: Agent, cam: BoundedCamera) -> list[tuple[str, np.ndarray,
         return np.array([p[0] + right[0] * (lat + fwd), p[1] + right[1] * (lat + fwd), z])
 
     joints = {
-        "foot_l": w3(-0.12, 0.08, 0.35 * swing), "foot_r": w3(0.12, 0.08, -0.35 * swing),
-        "knee_l": w3(-0.11, 0.5, 0.18 * swing), "knee_r": w3(0.11, 0.5, -0.18 * swing),
-        "hip_l": w3(-0.14, 0.95), "hip_r": w3(0.14, 0.95),
-        "sh_l": w3(-0.22, 1.45), "sh_r": w3(0.22, 1.45),
-        "el_l": w3(-0.3, 1.15, -0.15 * swing), "el_r": w3(0.3, 1.15, 0.15 * swing),
-        "ha_l": w3(-0.32, 0.9, -0.3 * swing), "ha_r": w3(0.32, 0.9, 0.3 * swing),
-        "shorts_l": w3(-0.16, 0.7), "shorts_r": w3(0.16, 0.7),
-        "sock_l": w3(-0.115, 0.42, 0.15 * swing), "sock_r": w3(0.115, 0.42, -0.15 * swing),
+        "foot_l": w3(-0.12, 0.08, 0.35 * swing),
+        "foot_r": w3(0.12, 0.08, -0.35 * swing),
+        "knee_l": w3(-0.11, 0.5, 0.18 * swing),
+        "knee_r": w3(0.11, 0.5, -0.18 * swing),
+        "hip_l": w3(-0.14, 0.95),
+        "hip_r": w3(0.14, 0.95),
+        "sh_l": w3(-0.22, 1.45),
+        "sh_r": w3(0.22, 1.45),
+        "el_l": w3(-0.3, 1.15, -0.15 * swing),
+        "el_r": w3(0.3, 1.15, 0.15 * swing),
+        "ha_l": w3(-0.32, 0.9, -0.3 * swing),
+        "ha_r": w3(0.32, 0.9, 0.3 * swing),
+        "shorts_l": w3(-0.16, 0.7),
+        "shorts_r": w3(0.16, 0.7),
+        "sock_l": w3(-0.115, 0.42, 0.15 * swing),
+        "sock_r": w3(0.115, 0.42, -0.15 * swing),
         "head": w3(0.0, 1.68),
     }
     names = list(joints)
@@ -380,8 +442,9 @@ def _figure_strokes(a: Agent, cam: BoundedCamera) -> list[tuple[str, np.ndarray,
             ("line", np.stack([j[f"el_{side}"], j[f"ha_{side}"]]), 0.08 * s, a.skin),
             ("line", np.stack([j[f"sh_{side}"], j[f"el_{side}"]]), 0.11 * s, a.shirt),
         ]
-    strokes.append(("poly", np.stack([j["hip_l"], j["hip_r"], j["shorts_r"], j["shorts_l"]]), 0,
-                    a.shorts))
+    strokes.append(
+        ("poly", np.stack([j["hip_l"], j["hip_r"], j["shorts_r"], j["shorts_l"]]), 0, a.shorts)
+    )
     strokes.append(("poly", np.stack([j["sh_l"], j["sh_r"], j["hip_r"], j["hip_l"]]), 0, a.shirt))
     strokes.append(("circle", j["head"][None], 0.12 * s, a.skin))
     strokes.append(("circle", j["head"][None] - [0, 0.05 * s], 0.09 * s, (25, 30, 40)))
@@ -394,7 +457,7 @@ class BoundedCamera:
     right_ground: np.ndarray
 
 
-def _draw(img: np.ndarray, strokes: list, offset: np.ndarray, colour: object | None) -> None:
+def _draw(img: np.ndarray, strokes: list, offset: np.ndarray, colour: int | None) -> None:
     aa = cv2.LINE_AA if colour is None else cv2.LINE_8
     for kind, pts, thick, col in strokes:
         c = col if colour is None else colour
@@ -481,14 +544,20 @@ def render_sample(
     for _ in range(int(cfg.fps * 2)):  # let the formation settle into motion
         match.step()
     cam, follow = _camera_path(cfg, rng)
-    cam = cam.looking_at(float(np.clip(match.ball[0], -38, 38)), cam.y - cam.z / math.tan(cam.tilt)) \
-        if cfg.camera == "pan" else cam
+    cam = (
+        cam.looking_at(float(np.clip(match.ball[0], -38, 38)), cam.y - cam.z / math.tan(cam.tilt))
+        if cfg.camera == "pan"
+        else cam
+    )
     n_frames = max(1, round(cfg.seconds * cfg.fps))
     first_h = cam.homography()
     static_bg = scene.render(cam) if cfg.camera == "static" else None
     video_path, gt_path = out / "sample.mp4", out / "gt.csv"
-    with atomic_path(gt_path) as tmp_gt, VideoSink(video_path, cfg.fps, (cfg.width, cfg.height)) as sink, \
-            tmp_gt.open("w", newline="") as fh:
+    with (
+        atomic_path(gt_path) as tmp_gt,
+        VideoSink(video_path, cfg.fps, (cfg.width, cfg.height)) as sink,
+        tmp_gt.open("w", newline="") as fh,
+    ):
         writer = csv.writer(fh)
         writer.writerow(GT_COLUMNS)
         for f in range(n_frames):
@@ -502,28 +571,55 @@ def render_sample(
                 objects.append((float(a.pos[1]), _figure_strokes(a, bc)))
             buv, bdepth = cam.project(np.array([[match.ball[0], match.ball[1], 0.11]]))
             br = max(1.6, 0.11 * cam.focal / max(float(bdepth[0]), 1.0))
-            objects.append((float(match.ball[1]) + 0.05, [
-                ("circle", buv, br, (235, 235, 235)),
-                ("circle", buv + [0.0, br * 0.3], br * 0.55, (200, 200, 205)),
-            ]))
+            objects.append(
+                (
+                    float(match.ball[1]) + 0.05,
+                    [
+                        ("circle", buv, br, (235, 235, 235)),
+                        ("circle", buv + np.array([0.0, br * 0.3]), br * 0.55, (200, 200, 205)),
+                    ],
+                )
+            )
             results = _render_objects(frame, objects)
             frame = cv2.GaussianBlur(frame, (3, 3), 0.6)
             noise = rng.normal(0, 2.0, frame.shape).astype(np.float32)
             frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
             sink.write(frame)
-            everyone = [*match.agents, None]
-            for a, (drawn, vis) in zip(everyone, results, strict=True):
+            everyone: list[Agent | None] = [*match.agents, None]
+            for who, (drawn, vis) in zip(everyone, results, strict=True):
                 x0, y0, x1, y1 = drawn.box
                 cx0, cy0 = max(x0, 0), max(y0, 0)
                 cx1, cy1 = min(x1, cfg.width), min(y1, cfg.height)
                 if vis <= 0 or cx1 <= cx0 or cy1 <= cy0:
                     continue
-                if a is None:
-                    row = [f, 0, "ball", -1, cx0, cy0, cx1 - cx0, cy1 - cy0, 1,
-                           round(float(match.ball[0]), 3), round(float(match.ball[1]), 3)]
+                if who is None:
+                    row = [
+                        f,
+                        0,
+                        "ball",
+                        -1,
+                        cx0,
+                        cy0,
+                        cx1 - cx0,
+                        cy1 - cy0,
+                        1,
+                        round(float(match.ball[0]), 3),
+                        round(float(match.ball[1]), 3),
+                    ]
                 else:
-                    row = [f, a.track_id, a.role, a.team, cx0, cy0, cx1 - cx0, cy1 - cy0, 1,
-                           round(float(a.pos[0]), 3), round(float(a.pos[1]), 3)]
+                    row = [
+                        f,
+                        who.track_id,
+                        who.role,
+                        who.team,
+                        cx0,
+                        cy0,
+                        cx1 - cx0,
+                        cy1 - cy0,
+                        1,
+                        round(float(who.pos[0]), 3),
+                        round(float(who.pos[1]), 3),
+                    ]
                 writer.writerow([*row, round(vis, 3)])
             if progress is not None:
                 progress(f + 1, n_frames)
@@ -535,12 +631,20 @@ def render_sample(
 def _calibration_for(h: np.ndarray, cfg: SampleConfig) -> dict:
     """Frame-0 correspondences: the visible marking points plus a 10 m ground grid."""
     named = np.array(list(pitch.keypoints().values()))
-    grid = np.array([[x, y] for x in range(-50, 51, 10) for y in (-30, -20, -10, 0, 10, 20, 30)], float)
+    grid = np.array(
+        [[x, y] for x in range(-50, 51, 10) for y in (-30, -20, -10, 0, 10, 20, 30)], float
+    )
     world = np.concatenate([named, grid])
     img = apply_h(h, world)
     front = (world @ h[2, :2] + h[2, 2]) > 0
     m = 5
-    ok = front & (img[:, 0] > m) & (img[:, 0] < cfg.width - m) & (img[:, 1] > m) & (img[:, 1] < cfg.height - m)
+    ok = (
+        front
+        & (img[:, 0] > m)
+        & (img[:, 0] < cfg.width - m)
+        & (img[:, 1] > m)
+        & (img[:, 1] < cfg.height - m)
+    )
     return {
         "frame": 0,
         "image_points": np.round(img[ok], 2).tolist(),

@@ -18,9 +18,7 @@ from .segmentation import GrassModel
 OUTLIER = -1
 
 
-def shirt_colours(
-    bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray
-) -> np.ndarray:
+def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -> np.ndarray:
     """Median Lab shirt colour per box (N, 3); NaN rows where nothing but grass is seen.
 
     Grass is masked at full resolution and the kit mask is eroded by a pixel: on small players
@@ -44,7 +42,9 @@ def shirt_colours(
             pix = crop[kit > 0]
         if len(pix) < 3:
             continue
-        lab = cv2.cvtColor(pix.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+        lab = (
+            cv2.cvtColor(pix.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
+        )
         # Chroma is blurred by video coding: the pixels least like grass are the truest kit.
         d = np.linalg.norm(lab - grass_lab, axis=1)
         keep = d >= np.percentile(d, 50)
@@ -73,7 +73,8 @@ class TeamModel:
         keep = np.ones(len(feats), bool)
         centres = np.zeros((2, 3), np.float32)
         for _ in range(3):  # trim the outliers (keepers, referee, bad crops) and refit
-            _, labels, centres = cv2.kmeans(feats[keep], 2, None, crit, 5, cv2.KMEANS_PP_CENTERS)
+            _, _, found = cv2.kmeans(feats[keep], 2, None, crit, 5, cv2.KMEANS_PP_CENTERS)
+            centres = np.asarray(found, dtype=np.float32)
             d = np.linalg.norm(feats[:, None, :] - centres[None], axis=2)
             nearest = d.min(axis=1)
             thr = np.percentile(nearest[keep], 85) * 1.5 + 4
@@ -106,4 +107,4 @@ class TeamModel:
     def bgr(self) -> list[tuple[int, int, int]]:
         lab = self.centres / np.array([0.5, 1.0, 1.0], np.float32)
         px = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8)[None], cv2.COLOR_LAB2BGR)[0]
-        return [tuple(int(c) for c in p) for p in px]
+        return [(int(p[0]), int(p[1]), int(p[2])) for p in px]

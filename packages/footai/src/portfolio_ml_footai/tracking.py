@@ -60,8 +60,10 @@ def _measure(box: np.ndarray) -> np.ndarray:
 
 def _std(h: float) -> tuple[np.ndarray, np.ndarray]:
     pos = 0.05 * h
-    return (np.array([pos, pos, 0.1 * h, 0.05 * h]),
-            np.array([0.02 * h, 0.02 * h, 0.01 * h, 0.005 * h]))
+    return (
+        np.array([pos, pos, 0.1 * h, 0.05 * h]),
+        np.array([0.02 * h, 0.02 * h, 0.01 * h, 0.005 * h]),
+    )
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray, expand: float = 0.0) -> np.ndarray:
@@ -71,11 +73,21 @@ def iou_matrix(a: np.ndarray, b: np.ndarray, expand: float = 0.0) -> np.ndarray:
 
     def corners(x: np.ndarray) -> np.ndarray:
         dx, dy = x[:, 2] * expand, x[:, 3] * expand
-        return np.stack([x[:, 0] - dx, x[:, 1] - dy, x[:, 0] + x[:, 2] + dx, x[:, 1] + x[:, 3] + dy], 1)
+        return np.stack(
+            [x[:, 0] - dx, x[:, 1] - dy, x[:, 0] + x[:, 2] + dx, x[:, 1] + x[:, 3] + dy], 1
+        )
 
     ca, cb = corners(a), corners(b)
-    ix = np.clip(np.minimum(ca[:, None, 2], cb[None, :, 2]) - np.maximum(ca[:, None, 0], cb[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(ca[:, None, 3], cb[None, :, 3]) - np.maximum(ca[:, None, 1], cb[None, :, 1]), 0, None)
+    ix = np.clip(
+        np.minimum(ca[:, None, 2], cb[None, :, 2]) - np.maximum(ca[:, None, 0], cb[None, :, 0]),
+        0,
+        None,
+    )
+    iy = np.clip(
+        np.minimum(ca[:, None, 3], cb[None, :, 3]) - np.maximum(ca[:, None, 1], cb[None, :, 1]),
+        0,
+        None,
+    )
     inter = ix * iy
     area_a = (ca[:, 2] - ca[:, 0]) * (ca[:, 3] - ca[:, 1])
     area_b = (cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])
@@ -162,7 +174,9 @@ class ByteTracker:
         slot = 2 if d.team < 0 else d.team
         t.votes[slot] += d.score * (0.3 + d.team_conf)
 
-    def update(self, dets: list[Detection], motion: np.ndarray | None = None) -> list[tuple[Track, Detection]]:
+    def update(
+        self, dets: list[Detection], motion: np.ndarray | None = None
+    ) -> list[tuple[Track, Detection]]:
         """Advance one frame; returns the (track, detection) pairs of this frame.
 
         Tentative tracks are included (their ``track_id`` is 0): a caller that keeps history can
@@ -196,8 +210,10 @@ class ByteTracker:
                 t.misses += 1
         # Unconfirmed tracks that miss once are noise; confirmed ones live through occlusions.
         self.tracks = [
-            t for t in self.tracks
-            if (t.confirmed and t.misses <= self.cfg.max_misses) or (not t.confirmed and t.misses == 0)
+            t
+            for t in self.tracks
+            if (t.confirmed and t.misses <= self.cfg.max_misses)
+            or (not t.confirmed and t.misses == 0)
         ]
         for j, d in enumerate(high):
             if j in matched_d or d.score < self.cfg.new_track:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from portfolio_ml_core.errors import InputFileError
 
 COLUMNS = ("frame", "track_id", "role", "team", "x", "y", "w", "h", "score", "pitch_x", "pitch_y")
@@ -33,8 +32,14 @@ class TrackTable:
 
     def subset(self, mask: np.ndarray) -> TrackTable:
         return TrackTable(
-            self.frame[mask], self.track_id[mask], self.role[mask], self.team[mask],
-            self.box[mask], self.score[mask], self.pitch[mask], self.visibility[mask],
+            self.frame[mask],
+            self.track_id[mask],
+            self.role[mask],
+            self.team[mask],
+            self.box[mask],
+            self.score[mask],
+            self.pitch[mask],
+            self.visibility[mask],
         )
 
 
@@ -48,7 +53,9 @@ def read_tracks(path: str | Path) -> TrackTable:
             header = reader.fieldnames or []
             missing = [c for c in COLUMNS if c not in header]
             if missing:
-                raise InputFileError(f"{p} is not a tracks CSV (missing columns: {', '.join(missing)})")
+                raise InputFileError(
+                    f"{p} is not a tracks CSV (missing columns: {', '.join(missing)})"
+                )
             rows = list(reader)
     except UnicodeDecodeError:
         raise InputFileError(f"{p} is not a text CSV file") from None
@@ -64,8 +71,14 @@ def read_tracks(path: str | Path) -> TrackTable:
 
     n = len(rows)
     out = TrackTable(
-        np.zeros(n, int), np.zeros(n, int), np.empty(n, dtype=object), np.zeros(n, int),
-        np.zeros((n, 4)), np.zeros(n), np.full((n, 2), np.nan), np.ones(n),
+        np.zeros(n, int),
+        np.zeros(n, int),
+        np.empty(n, dtype=object),
+        np.zeros(n, int),
+        np.zeros((n, 4)),
+        np.zeros(n),
+        np.full((n, 2), np.nan),
+        np.ones(n),
     )
     for i, row in enumerate(rows):
         line = i + 2
@@ -87,11 +100,27 @@ def read_tracks(path: str | Path) -> TrackTable:
 
 
 def format_row(
-    frame: int, track_id: int, role: str, team: int, box: tuple[float, float, float, float],
-    score: float, pitch_xy: tuple[float, float] | None,
+    frame: int,
+    track_id: int,
+    role: str,
+    team: int,
+    box: tuple[float, float, float, float],
+    score: float,
+    pitch_xy: tuple[float, float] | None,
 ) -> list[str]:
     px = "" if pitch_xy is None else f"{pitch_xy[0]:.2f}"
     py = "" if pitch_xy is None else f"{pitch_xy[1]:.2f}"
     x, y, w, h = box
-    return [str(frame), str(track_id), role, str(team), f"{x:.1f}", f"{y:.1f}", f"{w:.1f}",
-            f"{h:.1f}", f"{score:.3f}", px, py]
+    return [
+        str(frame),
+        str(track_id),
+        role,
+        str(team),
+        f"{x:.1f}",
+        f"{y:.1f}",
+        f"{w:.1f}",
+        f"{h:.1f}",
+        f"{score:.3f}",
+        px,
+        py,
+    ]
