@@ -44,6 +44,7 @@ class CameraMotion:
         rotation plus zoom (4 parameters) instead of a free homography (8): features crowd into
         the stands, and a free fit lets perspective errors build up over a long pan.
         """
+        # Any resolution in (a working copy saves decoding-size work); motion out in frame pixels.
         gray = cv2.cvtColor(
             cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
         )

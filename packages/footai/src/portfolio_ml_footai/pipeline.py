@@ -125,6 +125,7 @@ class FrameProcessor:
         self.learned = LearnedPrior([])
         self.detector = PlayerDetector()
         self.motion = CameraMotion(size)
+        self.small: np.ndarray = np.zeros((self.work[1], self.work[0], 3), np.uint8)
         self.tracker = ByteTracker()
         self.ball = BallTracker()
         self.refiner = autocalib.LineRefiner(size, work_width=work_width)
@@ -144,6 +145,7 @@ class FrameProcessor:
 
     def masks(self, image: np.ndarray) -> tuple[np.ndarray, PitchMasks]:
         small = cv2.resize(image, self.work, interpolation=cv2.INTER_AREA)
+        self.small = small
         hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         return hsv, segment(hsv, self.grass)
 
@@ -221,7 +223,7 @@ class FrameProcessor:
         if self.h is not None:
             cam = camera_from_homography(self.h, self.size)
             focal = float(cam.k[0, 0]) if cam is not None else None
-        est = self.motion.update(image, boxes, focal, masks.field)
+        est = self.motion.update(self.small, boxes, focal, masks.field)
         motion = est.matrix if self.n > 0 else None
         if self.h is not None and motion is not None:
             self.h = motion @ self.h
@@ -245,7 +247,7 @@ class FrameProcessor:
     def _check_lock(self, image, masks, boxes, motion_ok: bool, motion):
         """Detect cuts and lost lock (projected lines no longer on the painted ones); re-fit."""
         thumb = cv2.resize(
-            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA
+            cv2.cvtColor(self.small, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA
         )
         jump = (
             self.thumb is not None
@@ -275,7 +277,7 @@ class FrameProcessor:
             fit = autocalib.local_refit(image, masks, self.h, boxes, overlay)  # drift, not a cut
         if fit is None and (jump or self.n >= self.next_global):
             fit = autocalib.auto_calibrate(
-                image, masks, boxes, position=self.position, overlay=overlay
+                image, masks, boxes, position=self.position, overlay=overlay, thorough=False
             )
             # A failed global search is slow: back off before the next one.
             self.global_gap = min(self.global_gap * 2, 240) if fit is None else 15
