@@ -19,9 +19,11 @@ from . import pitch, render
 from .calibration import apply_h
 from .kinematics import motion_stats, smooth_track
 from .pipeline import Analysis
+from .stitching import stitch
 from .tracks_io import COLUMNS, format_row
 
-KEEPER_X = pitch.HALF_L - 22.0  # a track living beyond this |x| with an odd kit is a keeper
+KEEPER_X = pitch.HALF_L - 22.0
+OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as errors  # a track living beyond this |x| with an odd kit is a keeper
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,13 @@ def smoothed_positions(
     out = {}
     for key, (f, xy) in raw.items():
         fr = np.array(f)
-        out[key] = (fr, smooth_track(fr, np.array(xy), window))
+        pts = np.array(xy, dtype=np.float64)
+        # Nobody stands beyond the advertising boards: such a point is a homography error.
+        off = (np.abs(pts[:, 0]) > pitch.HALF_L + OFF_PITCH_M) | (
+            np.abs(pts[:, 1]) > pitch.HALF_W + OFF_PITCH_M
+        )
+        pts[off] = np.nan
+        out[key] = (fr, smooth_track(fr, pts, window))
     return out
 
 
@@ -239,6 +247,7 @@ def summary(a: Analysis, labels, smooth, video: str) -> dict[str, Any]:
 
 
 def write_outputs(out_dir: Path, a: Analysis, video: str, write_video: bool) -> dict[str, Any]:
+    a = stitch(a)
     labels = label_tracks(a)
     smooth = smoothed_positions(a)
     write_tracks_csv(out_dir / "tracks.csv", a, labels, smooth)

@@ -1,0 +1,85 @@
+"""Offline track stitching: join a track that ends to one that starts nearby soon after.
+
+Online tracking breaks an identity when a player is hidden longer than the tracker coasts, or
+is merged into a team-mate's blob; a new id then starts a few frames later a metre or two away.
+With the whole run known, such pairs are linked on the pitch (camera motion does not matter
+there): same team, a short gap, and a distance a player could cover in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .pipeline import Analysis, PlayerObs
+
+MAX_GAP_S = 1.6
+RUN_SPEED = 7.0  # m/s allowed during the gap
+SLACK_M = 1.5
+
+
+@dataclass(frozen=True)
+class _Tracklet:
+    key: int
+    first: int
+    last: int
+    start: np.ndarray
+    end: np.ndarray
+    team: int
+
+
+def _tracklets(a: Analysis) -> list[_Tracklet]:
+    by_key: dict[int, list[PlayerObs]] = {}
+    for p in a.players:
+        if p.key in a.track_ids and p.pitch is not None and np.isfinite(p.pitch).all():
+            by_key.setdefault(p.key, []).append(p)
+    out = []
+    for key, obs in by_key.items():
+        obs.sort(key=lambda o: o.frame)
+        votes = a.track_votes.get(key, np.zeros(3))
+        team = -1 if votes[2] > votes[:2].sum() else int(np.argmax(votes[:2]))
+        start = np.mean([o.pitch for o in obs[:3]], axis=0)
+        end = np.mean([o.pitch for o in obs[-3:]], axis=0)
+        out.append(_Tracklet(key, obs[0].frame, obs[-1].frame, start, end, team))
+    return out
+
+
+def stitch(a: Analysis) -> Analysis:
+    """A copy of ``a`` with broken tracks joined under the id of their first piece."""
+    if len(a.frames) < 2:
+        return a
+    step = max(1, int(np.median(np.diff(a.frames))))
+    frame_s = step / a.fps
+    max_gap = round(MAX_GAP_S / frame_s) * step
+    pieces = _tracklets(a)
+    pairs = []
+    for p in pieces:
+        for q in pieces:
+            gap = q.first - p.last
+            if p.key == q.key or gap <= 0 or gap > max_gap or p.team != q.team:
+                continue
+            d = float(np.linalg.norm(q.start - p.end))
+            if d <= SLACK_M + RUN_SPEED * gap / step * frame_s:
+                pairs.append((d + 0.05 * gap, p.key, q.key))
+    pairs.sort()
+    nxt: dict[int, int] = {}
+    prv: dict[int, int] = {}
+    for _, pk, qk in pairs:
+        if pk not in nxt and qk not in prv:
+            nxt[pk], prv[qk] = qk, pk
+    if not nxt:
+        return a
+    root: dict[int, int] = {}
+    for p in pieces:
+        k = p.key
+        while k in prv:
+            k = prv[k]
+        root[p.key] = k
+    players = [replace(o, key=root.get(o.key, o.key)) for o in a.players]
+    votes: dict[int, np.ndarray] = {}
+    for key, v in a.track_votes.items():
+        r = root.get(key, key)
+        votes[r] = votes.get(r, np.zeros(3)) + v
+    ids = {k: v for k, v in a.track_ids.items() if root.get(k, k) == k}
+    return replace(a, players=players, track_votes=votes, track_ids=ids)
