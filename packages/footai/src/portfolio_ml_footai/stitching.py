@@ -39,8 +39,8 @@ def _tracklets(a: Analysis) -> list[_Tracklet]:
         obs.sort(key=lambda o: o.frame)
         votes = a.track_votes.get(key, np.zeros(3))
         team = -1 if votes[2] > votes[:2].sum() else int(np.argmax(votes[:2]))
-        start = np.mean([o.pitch for o in obs[:3]], axis=0)
-        end = np.mean([o.pitch for o in obs[-3:]], axis=0)
+        pts = np.array([o.pitch for o in obs if o.pitch is not None], dtype=np.float64)
+        start, end = pts[:3].mean(axis=0), pts[-3:].mean(axis=0)
         out.append(_Tracklet(key, obs[0].frame, obs[-1].frame, start, end, team))
     return out
 
