@@ -3,7 +3,10 @@ the run, reports a bad input as an error instead of crashing."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 from portfolio_ml_core.ui import UIPageRegistry
@@ -103,7 +106,8 @@ def test_rep_rows_and_feedback_follow_the_summary() -> None:
 def test_live_mode_without_a_webrtc_runtime_is_an_error_in_the_page() -> None:
     """AppTest's mock runtime cannot host streamlit-webrtc (tests/ui streams a real camera):
     the page must say so in place, and the file mode must come back."""
-    pytest.importorskip("streamlit_webrtc")
+    if importlib.util.find_spec("streamlit_webrtc") is None:  # importing it here could crash
+        pytest.skip("streamlit-webrtc is not installed")
     app = _app()
     app.radio[1].set_value("Live camera").run()
     assert not app.exception
@@ -112,3 +116,27 @@ def test_live_mode_without_a_webrtc_runtime_is_an_error_in_the_page() -> None:
     app.radio[1].set_value("Video file").run()
     assert not app.exception and not app.error
     assert app.button[0].label == "Count reps"
+
+
+@pytest.mark.slow  # a fresh interpreter importing TensorFlow; tests/ui covers the order too
+def test_registering_the_page_loads_webrtc_before_tensorflow_can() -> None:
+    """streamlit-webrtc's SRTP library segfaults when imported after TensorFlow; the UI
+    registers pages before any page runs, so the squat hook imports it first."""
+    if importlib.util.find_spec("streamlit_webrtc") is None:  # importing it here could crash
+        pytest.skip("streamlit-webrtc is not installed")
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("tensorflow is not installed")
+    code = (
+        "from portfolio_ml_core.ui import UIPageRegistry\n"
+        "from portfolio_ml_squat import plugin\n"
+        "plugin.register_ui_pages(UIPageRegistry())\n"
+        "import tensorflow as tf\n"
+        "assert float(tf.reduce_sum(tf.ones(3))) == 3.0\n"
+        "from portfolio_ml_squat.ui import preload_webrtc\n"
+        "assert preload_webrtc()\n"
+        "from streamlit_webrtc import webrtc_streamer\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("ok")

@@ -95,6 +95,18 @@ def page(browser):
     context.close()
 
 
+def wait_idle(page, timeout_ms: int = 150_000) -> None:
+    """Until the script run has finished and every element has drawn (no loading skeletons:
+    Streamlit loads each element type's code on first use, slowly on a busy machine)."""
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms
+    )
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stSkeleton], [data-testid=stSkeletonElement]')",
+        timeout=timeout_ms,
+    )
+
+
 # Streamlit scrolls inside its own container, so a "full page" shot would stop at the viewport.
 _CONTENT_HEIGHT = """() => Math.max(document.body.scrollHeight,
     ...[...document.querySelectorAll('*')]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_idle
 
 pytestmark = pytest.mark.ui
 
@@ -53,6 +53,7 @@ def test_cifar_model_figures_and_top5(ui_url, page, tiny_model, tmp_path):
     prediction = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
     prediction.wait_for(timeout=120_000)
     page.locator('[data-testid="stVegaLiteChart"]').nth(1).wait_for()
+    wait_idle(page)
 
     p = softmax(predict_logits(load_model(tiny_model), decode_image(image.read_bytes())[None]))[0]
     best = int(np.argmax(p))

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import screenshot
+from .conftest import screenshot, wait_idle
 
 pytestmark = pytest.mark.ui
 
@@ -22,6 +22,7 @@ def test_footai_sample_run_shows_map_heatmaps_tracks(ui_url, page):
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_text("Tactical map (middle frame)").wait_for(timeout=150_000)
     page.get_by_text(re.compile(r"\d+ of \d+ rows")).wait_for()
+    wait_idle(page)
 
     metrics = {
         m.locator('[data-testid="stMetricLabel"]').inner_text().strip(): m.locator(
@@ -37,10 +38,10 @@ def test_footai_sample_run_shows_map_heatmaps_tracks(ui_url, page):
     rows, total = map(int, re.search(r"(\d+) of (\d+) rows", page.inner_text("body")).groups())
     assert rows == total >= 50 * 10  # every box of every frame, no filter yet
     # The tactical map and both heatmaps are real, decoded images.
-    widths = page.locator('[data-testid="stImage"] img').evaluate_all(
-        "imgs => imgs.map(i => i.naturalWidth)"
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stImage] img')]"
+        ".filter(i => i.complete && i.naturalWidth > 100).length >= 3"
     )
-    assert len(widths) >= 3 and min(widths) > 100
     assert page.locator("video").count() >= 2  # tactical map and annotated videos
     assert page.get_by_role("button", name="tracks.csv").is_visible()
     assert not page.locator('[data-testid="stException"]').count()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import screenshot
+from .conftest import SCREENSHOTS, screenshot, wait_idle
 
 pytestmark = [pytest.mark.ui, pytest.mark.realdata]
 
@@ -19,6 +19,8 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_clip):
     page.get_by_text(re.compile(re.escape(squat_clip.name[-10:]) + "$")).wait_for()
     page.get_by_role("button", name="Count reps").click()
     page.get_by_text("Form feedback").wait_for(timeout=150_000)
+    wait_idle(page)
+    shot = screenshot(page, "squat")
 
     metrics = {
         m.locator('[data-testid="stMetricLabel"]').inner_text().strip(): m.locator(
@@ -38,7 +40,6 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_clip):
     page.get_by_role("heading", name="Annotated video").wait_for()
     page.locator("video").wait_for()
     assert not page.locator('[data-testid="stException"]').count()
-    shot = screenshot(page, "squat")
     assert shot.stat().st_size > 50_000
 
 
@@ -49,16 +50,20 @@ def test_squat_live_mode_streams_the_browser_camera(ui_url, page):
     page.get_by_text("Live camera").click()
     component = page.frame_locator('iframe[title*="streamlit_webrtc"]')
     component.get_by_role("button", name="START").click()
-    seen = page.locator('[data-testid="stMetric"]').filter(has_text="Frames seen")
-    value = seen.locator('[data-testid="stMetricValue"]')
-    page.wait_for_function(
-        "el => parseInt(el.innerText) >= 10", arg=value.element_handle(), timeout=60_000
-    )
+    # The page redraws its counts twice a second while the stream plays: re-query each time.
+    frames_seen = """() => {
+        const m = [...document.querySelectorAll('[data-testid=stMetric]')]
+            .find(e => e.innerText.includes('Frames seen'));
+        return m && parseInt(m.querySelector('[data-testid=stMetricValue]').innerText) >= 10;
+    }"""
+    try:
+        page.wait_for_function(frames_seen, timeout=90_000)
+    finally:
+        screenshot(page, "squat_live")
     video = component.locator("video").first
     assert video.evaluate("v => v.videoWidth") > 0  # the processed stream came back
     reps = page.locator('[data-testid="stMetric"]').filter(has_text="Partial reps")
     assert reps.locator('[data-testid="stMetricValue"]').inner_text().strip() == "0"
     assert not page.locator('[data-testid="stException"]').count()
-    shot = screenshot(page, "squat_live")
-    assert shot.stat().st_size > 30_000
+    assert (SCREENSHOTS / "squat_live.png").stat().st_size > 30_000
     component.get_by_role("button", name="STOP").click()

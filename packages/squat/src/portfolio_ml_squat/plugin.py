@@ -25,6 +25,8 @@ def register_benchmarks(registry: BenchmarkRegistry) -> None:
 
 @hookimpl
 def register_ui_pages(registry: UIPageRegistry) -> None:
-    from portfolio_ml_squat.ui import render
+    from portfolio_ml_squat.ui import preload_webrtc, render
+
+    preload_webrtc()
 
     registry.add(UIPage("squat", "Squat counter", render, icon="🏋️", order=20))

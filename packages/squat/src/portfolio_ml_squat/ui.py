@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -81,6 +82,25 @@ def run_cached(
     config = RunConfig(exercise=exercise, preset=preset, write_video=write_video)
     result = analyze_video(video, out, model, config)
     return out, result.summary(), False
+
+
+def preload_webrtc() -> bool:
+    """Import streamlit-webrtc now if that is still safe; True when it is loaded.
+
+    Its SRTP library crashes the process (SIGSEGV in ``srtp_init``) when imported after
+    TensorFlow, which loads its own BoringSSL with global symbols; the other order is fine.
+    The UI registers pages before any page runs, so importing it here puts it first even
+    when the CIFAR page (TensorFlow) is opened before the live mode.
+    """
+    if "pylibsrtp" in sys.modules:
+        return True
+    if "tensorflow" in sys.modules:
+        return False
+    try:
+        import streamlit_webrtc  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def render() -> None:
@@ -263,11 +283,19 @@ def render_live(exercise: str, preset: str) -> None:
     from portfolio_ml_core.errors import PortfolioError
     from portfolio_ml_core.models import resolve_model
 
-    try:
-        from streamlit_webrtc import WebRtcMode, webrtc_streamer
-    except ImportError:
-        st.info("Live mode needs streamlit-webrtc (`uv sync` installs it); the file mode works.")
+    if not preload_webrtc():
+        if "tensorflow" in sys.modules:
+            st.error(
+                "live mode unavailable in this server process: TensorFlow was loaded before "
+                "streamlit-webrtc (they crash in that order); restart `portfolio-ml ui`."
+            )
+        else:
+            st.info(
+                "Live mode needs streamlit-webrtc (`uv sync` installs it); the file mode works."
+            )
         return
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
     try:
         model = resolve_model("pose_landmarker_full")
     except PortfolioError as exc:
