@@ -109,9 +109,7 @@ def wait_idle(page, timeout_ms: int = 150_000) -> None:
 
 # Streamlit scrolls inside its own container, so a "full page" shot would stop at the viewport.
 _CONTENT_HEIGHT = """() => Math.max(document.body.scrollHeight,
-    ...[...document.querySelectorAll('*')]
-        .filter(e => /(auto|scroll)/.test(getComputedStyle(e).overflowY))
-        .map(e => e.scrollHeight))"""
+    document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0)"""
 
 
 def screenshot(page, name: str) -> Path:
