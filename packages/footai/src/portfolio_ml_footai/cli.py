@@ -1,14 +1,17 @@
-"""The ``portfolio-ml footai`` commands: run, sample, eval, calibrate."""
+"""The ``portfolio-ml footai`` commands: demo, run, sample, eval, calibrate."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from portfolio_ml_core.errors import InputFileError, PortfolioError
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from portfolio_ml_footai.evaluate import EvalResult
 
 app = typer.Typer(
     help="Football broadcast analysis: players, teams, tracks, pitch positions, tactical map. "
@@ -101,14 +104,60 @@ def evaluate(
     if not 0 < iou < 1:
         raise PortfolioError("--iou must be in (0, 1)")
     result = run_eval(read_tracks(gt), read_tracks(pred), iou_threshold=iou)
+    _print_eval(result)
+    if json_out is not None:
+        write_json_atomic(json_out, result.to_json())
+
+
+def _print_eval(result: EvalResult) -> None:
     table = Table(title=f"footai eval ({result.frames} frames, {result.gt_boxes} true boxes)")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in result.to_json().items():
         table.add_row(k, "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
     console.print(table)
-    if json_out is not None:
-        write_json_atomic(json_out, result.to_json())
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/footai"),
+    camera: Annotated[str, typer.Option("--camera", help="static or pan.")] = "pan",
+    seconds: Annotated[float, typer.Option("--seconds", help="Clip length.")] = 8.0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    auto_calibration: Annotated[
+        bool,
+        typer.Option(
+            "--auto-calibration", help="Fit the markings instead of using the sample's calibration."
+        ),
+    ] = False,
+) -> None:
+    """The embedded default: render a synthetic clip, run the pipeline on it, score the result."""
+    from portfolio_ml_core.fsutil import write_json_atomic
+
+    from portfolio_ml_footai.evaluate import evaluate as run_eval
+    from portfolio_ml_footai.pipeline import RunOptions
+    from portfolio_ml_footai.runner import run_video
+    from portfolio_ml_footai.synth import SampleConfig, render_sample
+    from portfolio_ml_footai.tracks_io import read_tracks
+
+    if camera not in ("static", "pan"):
+        raise PortfolioError(f"--camera must be static or pan, not {camera!r}")
+    if not 0 < seconds <= 600:
+        raise PortfolioError("--seconds must be in (0, 600]")
+    console.print(f"rendering a {seconds:g} s synthetic broadcast clip ({camera} camera) …")
+    sample_res = render_sample(out / "sample", SampleConfig(camera, seconds, seed))
+    console.print("running the pipeline …")
+    opts = RunOptions(calibration=None if auto_calibration else sample_res.calibration)
+    summary = run_video(sample_res.video, out / "run", opts, write_video=True)
+    for w in summary["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {w}")
+    result = run_eval(read_tracks(sample_res.gt), read_tracks(out / "run" / "tracks.csv"))
+    _print_eval(result)
+    write_json_atomic(out / "eval.json", result.to_json())
+    console.print(
+        f"{summary['frames']} frames at {summary['processing_fps']} fps · outputs in {out}/run/, "
+        f"scores in {out}/eval.json"
+    )
 
 
 @app.command()
