@@ -11,7 +11,21 @@ from .conftest import SCREENSHOTS, screenshot, wait_idle
 pytestmark = [pytest.mark.ui, pytest.mark.realdata]
 
 
-def test_squat_upload_counts_the_real_clip(ui_url, page, squat_clip):
+@pytest.fixture(scope="module")
+def squat_excerpt(squat_clip, tmp_path_factory):
+    """The real clip's two squats (6.5–20 s) at half size: the page's work, but a third less of it."""
+    import cv2
+    from portfolio_ml_core.video import VideoSink, VideoSource
+
+    path = tmp_path_factory.mktemp("squat") / "squat_excerpt.mp4"
+    with VideoSource(squat_clip) as video, VideoSink(path, video.fps, (304, 540)) as sink:
+        for frame in video.frames(start_s=6.5, max_frames=round(13.5 * video.fps)):
+            sink.write(cv2.resize(frame.image, (304, 540), interpolation=cv2.INTER_AREA))
+    return path
+
+
+def test_squat_upload_counts_the_real_clip(ui_url, page, squat_excerpt):
+    squat_clip = squat_excerpt
     page.goto(f"{ui_url}/squat")
     page.get_by_text("Rep counter").first.wait_for()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(squat_clip))
