@@ -113,6 +113,7 @@ def build_model(config: NetConfig | None = None, whiten: np.ndarray | None = Non
 
 
 def is_bias(variable: Any) -> bool:
-    """BatchNorm offsets and conv biases get a larger learning rate (airbench's bias_scaler)."""
+    """BatchNorm offsets get a larger learning rate (airbench's bias_scaler); the whitening
+    layer's bias does not (airbench trains it at the base rate)."""
     path = getattr(variable, "path", variable.name)
-    return path.endswith("beta") or path.endswith("bias")
+    return bool(path.endswith("beta"))
