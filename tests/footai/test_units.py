@@ -8,7 +8,7 @@ from portfolio_ml_footai.calibration import apply_h, camera_from_homography, hei
 from portfolio_ml_footai.camera import BroadcastCamera
 from portfolio_ml_footai.camera_motion import fit_rotation, rotation_homography
 from portfolio_ml_footai.kinematics import MAX_SPEED, motion_stats, smooth_track
-from portfolio_ml_footai.teams import OUTLIER, TeamModel
+from portfolio_ml_footai.teams import OUTLIER, TeamModel, kit_changes, track_votes
 from portfolio_ml_footai.tracking import ByteTracker, Detection
 
 
@@ -46,6 +46,61 @@ def test_team_model_separates_kits_and_flags_outliers():
     t_keep, _ = model.classify(keeper.astype(np.float32))
     assert len(set(t_white)) == 1 and len(set(t_red)) == 1 and t_white[0] != t_red[0]
     assert (t_keep == OUTLIER).all()
+
+
+def test_track_votes_use_whole_tracks_not_frequent_fragments():
+    # The situation that broke the online model on a panning clip: one team in view from the
+    # start, the other coming in later, line fragments (white) in many short tracks, and a
+    # referee seen as long as anyone.
+    rng = np.random.default_rng(2)
+    colours: dict[int, np.ndarray] = {}
+    frames: dict[int, np.ndarray] = {}
+
+    def add(key, lab, first, n, spread=3.0):
+        colours[key] = rng.normal(lab, spread, (n, 3)).astype(np.float32)
+        frames[key] = np.arange(first, first + n)
+
+    for k in range(9):
+        add(k, [65, 170, 135], 0, 150)  # maroon
+    for k in range(3):
+        add(10 + k, [166, 170, 197], 100, 40)  # orange, together near the end
+    for k in range(40):
+        add(20 + k, [240, 124, 132], k // 2 * 5, 3, 1.0)  # fragments, two at a time
+    add(90, [111, 192, 170], 0, 150)  # referee
+    add(91, [80, 150, 90], 20, 150)  # goalkeeper
+    colours[92], frames[92] = np.full((5, 3), np.nan, np.float32), np.arange(5)  # kit unseen
+    add(93, [160, 172, 195], 60, 2)  # a glimpse of an orange player
+
+    votes, model = track_votes(colours, frames)
+    assert model is not None
+    team = {k: (-1 if v[2] > 0 else int(np.argmax(v[:2]))) for k, v in votes.items()}
+    maroon, orange = {team[k] for k in range(9)}, {team[10 + k] for k in range(3)}
+    assert len(maroon) == 1 and len(orange) == 1 and maroon != orange
+    assert -1 not in maroon | orange
+    assert team[90] == team[91] == OUTLIER
+    assert team[93] in orange
+    assert 92 not in votes
+    # Each track's whole weight is on one label: it cannot change team within its life.
+    assert all(np.count_nonzero(v) == 1 and v.sum() == len(colours[k]) for k, v in votes.items())
+
+
+def test_track_votes_need_two_kits_worn_together():
+    one_team = {k: np.full((10, 3), [60.0, 170, 135], np.float32) for k in range(6)}
+    votes, model = track_votes(one_team, {k: np.arange(10) for k in range(6)})
+    assert votes == {} and model is None
+
+
+def test_kit_changes_cut_a_swapped_track_but_not_a_noisy_one():
+    model = TeamModel(np.array([[30.0, 170, 135], [120, 123, 132]], np.float32), np.ones(2) * 10)
+    black = np.tile([60.0, 170, 135], (40, 1)).astype(np.float32)
+    white = np.tile([240.0, 123, 132], (20, 1)).astype(np.float32)
+    hidden = np.full((5, 3), np.nan, np.float32)
+    # Swapped for good after a crossing (with unseen frames in between): one cut.
+    assert kit_changes(model, np.concatenate([black, hidden, white])) == [45]
+    # A few white crops inside a black track (an opponent in front): no cut.
+    noisy = np.concatenate([black[:20], white[:3], black[:20]])
+    assert kit_changes(model, noisy) == []
+    assert kit_changes(model, black) == []
 
 
 def test_tracker_keeps_identities_through_a_crossing():

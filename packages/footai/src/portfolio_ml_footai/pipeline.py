@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from .detection import (
     known_lines,
 )
 from .segmentation import GrassModel, PitchMasks, learn_grass, segment
-from .teams import TeamModel, shirt_colours
+from .teams import TeamModel, kit_changes, shirt_colours, track_votes
 from .tracking import ByteTracker, Detection, Track
 
 
@@ -66,6 +66,7 @@ class PlayerObs:
     team: int
     team_conf: float
     pitch: np.ndarray | None
+    colour: np.ndarray | None = None  # median Lab shirt colour (NaN when unseen)
 
 
 @dataclass(frozen=True)
@@ -216,8 +217,8 @@ class FrameProcessor:
         else:
             team, conf = np.full(len(cands), -1), np.zeros(len(cands))
         dets = [
-            Detection(np.array(c.box), c.score, int(t), float(k))
-            for c, t, k in zip(cands, team, conf, strict=True)
+            Detection(np.array(c.box), c.score, int(t), float(k), colours[i])
+            for i, (c, t, k) in enumerate(zip(cands, team, conf, strict=True))
         ]
         focal = None
         if self.h is not None:
@@ -238,7 +239,7 @@ class FrameProcessor:
         for t, d in pairs:
             ground = apply_h(hinv, np.array([foot_point(d.box)]))[0] if hinv is not None else None
             players.append(
-                PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground)
+                PlayerObs(frame.index, t.key, d.box, d.score, d.team, d.team_conf, ground, d.colour)
             )
         ball = self._ball(image, hsv, masks, boxes, motion, hinv)
         self.n += 1
@@ -332,6 +333,51 @@ class FrameProcessor:
         return BallObs(-1, obs.centre, obs.radius, obs.score, ground)
 
 
+def _revote_teams(analysis: Analysis) -> None:
+    """Replace the online team votes by ones from whole-track kit colours (see `track_votes`).
+
+    Tracks that change kit for good mid-life (an identity swapped between opponents) are cut
+    in two first, so that each piece gets its own team.
+    """
+
+    def by_track() -> dict[int, list[PlayerObs]]:
+        out: dict[int, list[PlayerObs]] = {}
+        for p in analysis.players:
+            if p.key in analysis.track_ids and p.colour is not None:
+                out.setdefault(p.key, []).append(p)
+        return out
+
+    def vote(tracks: dict[int, list[PlayerObs]]):
+        return track_votes(
+            {k: np.array([p.colour for p in v]) for k, v in tracks.items()},
+            {k: np.array([p.frame for p in v]) for k, v in tracks.items()},
+        )
+
+    tracks = by_track()
+    votes, model = vote(tracks)
+    if model is None:
+        return  # too little seen: keep the online votes
+    next_key = max(chain(analysis.track_votes, analysis.track_ids), default=0) + 1
+    next_id = max(analysis.track_ids.values(), default=0) + 1
+    new_key: dict[tuple[int, int], int] = {}  # (old key, frame) → new key
+    for key, obs in tracks.items():
+        obs.sort(key=lambda p: p.frame)
+        for cut in kit_changes(model, np.array([p.colour for p in obs])):
+            for p in obs[cut:]:
+                new_key[(key, p.frame)] = next_key
+            analysis.track_ids[next_key] = next_id
+            next_key, next_id = next_key + 1, next_id + 1
+    if new_key:
+        analysis.players = [
+            replace(p, key=new_key.get((p.key, p.frame), p.key)) for p in analysis.players
+        ]
+        votes, model = vote(by_track())
+        if model is None:
+            return
+    analysis.track_votes.update(votes)
+    analysis.team_colours = model.bgr()
+
+
 def _initial_homography(
     opts: RunOptions, first: list[Frame], video: VideoSource, masks: PitchMasks, analysis: Analysis
 ) -> np.ndarray | None:
@@ -414,17 +460,17 @@ def analyse(
                 f"{100 * masks0.grass_fraction:.0f}% of the picture)"
             )
         h0 = _initial_homography(opts, first, video, masks0, analysis)
-        proc = FrameProcessor(video.size, grass, h0, None, opts.work_width)
-        # Learn the kits from the bootstrap frames before tracking starts.
-        pool = []
-        for fr in first:
-            hsv0, m = proc.masks(fr.image)
-            c = proc.candidates(hsv0, m)
-            b = np.array([x.box for x in c]).reshape(-1, 4)
-            pool.append(shirt_colours(fr.image, grass, b))
-        colours = np.concatenate(pool) if pool else np.empty((0, 3))
-        proc.teams = TeamModel.fit(colours)
-        proc.learned = LearnedPrior([])
+        # Learn the kits from the bootstrap frames before tracking starts. A throwaway processor
+        # runs them in full, so that a panning camera carries the homography along and the
+        # painted lines stay masked (line fragments are white blobs that can pass for a kit).
+        warm = FrameProcessor(video.size, grass, h0, None, opts.work_width)
+        pool = [
+            np.array([p.colour for p in warm.step(fr).players if p.colour is not None])
+            for fr in first
+        ]
+        colours = np.concatenate([c.reshape(-1, 3) for c in pool]) if pool else np.empty((0, 3))
+        proc = FrameProcessor(video.size, grass, h0, TeamModel.fit(colours), opts.work_width)
+        proc.detector = warm.detector  # keeps what it learnt of one player's blob size
         start = time.perf_counter()
         for fr in chain(first, frames):
             out = proc.step(fr)
@@ -443,6 +489,7 @@ def analyse(
                 analysis.team_colours = proc.teams.bgr()
             if on_frame is not None:
                 on_frame(out, analysis)
+        _revote_teams(analysis)
         analysis.processing_seconds = time.perf_counter() - start
         if proc.teams is None:
             analysis.warnings.append("could not find two kit colours: team labels are unreliable")

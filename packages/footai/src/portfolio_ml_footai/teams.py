@@ -9,13 +9,18 @@ here and voted per track later, so one bad crop never flips a player's team.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from .segmentation import GrassModel
 
 OUTLIER = -1
+# Feature-space distance that keeps two kits' per-track medians apart: distinct kits differ by
+# 40+ (chroma), while one kit's medians over whole tracks differ by shade only (under 10).
+KIT_GAP = 20.0
 
 
 def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -> np.ndarray:
@@ -108,3 +113,91 @@ class TeamModel:
         lab = self.centres / np.array([0.5, 1.0, 1.0], np.float32)
         px = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8)[None], cv2.COLOR_LAB2BGR)[0]
         return [(int(p[0]), int(p[1]), int(p[2])) for p in px]
+
+
+def track_votes(
+    colours: dict[int, np.ndarray], frames: dict[int, np.ndarray], min_obs: int = 3
+) -> tuple[dict[int, np.ndarray], TeamModel | None]:
+    """Team votes per track from the kits of whole tracks, after the run.
+
+    ``colours[key]`` holds a track's Lab shirt colour per observation, ``frames[key]`` the frame
+    of each. The online model is fitted on the first frames only, where a panning camera may
+    show one team barely and line fragments often (white, tight, easily a "team"). Here each
+    track's median colour over its whole life is one sample: tracks are grouped by kit, and the
+    teams are the two heaviest groups (by observations) that dress two people at once — the
+    referee and each goalkeeper are alone in their kit, however long they are in view. The
+    votes (team0, team1, outlier) put a track's whole weight on one label, so no track changes
+    team within its life.
+    """
+    keys, meds, counts, seen = [], [], [], []
+    for key, cs in colours.items():
+        arr = np.asarray(cs, np.float32).reshape(-1, 3)
+        ok = np.isfinite(arr).all(axis=1)
+        if ok.any():
+            keys.append(key)
+            meds.append(np.median(arr[ok], axis=0))
+            counts.append(int(ok.sum()))
+            seen.append(np.asarray(frames[key])[ok])
+    n = np.array(counts, int)
+    big = np.nonzero(n >= min_obs)[0]  # a glimpse is classified but does not shape the groups
+    if len(big) < 4:
+        return {}, None
+    lab = np.array(meds, np.float32)
+    feats = _feature(lab)
+    group = np.zeros(len(keys), int) - 1
+    group[big] = fcluster(linkage(feats[big], "average"), KIT_GAP, "distance")
+    teams: list[tuple[int, int]] = []  # (weight, group)
+    for g in np.unique(group[big]):
+        members = np.nonzero(group == g)[0]
+        _, per_frame = np.unique(np.concatenate([seen[i] for i in members]), return_counts=True)
+        if per_frame.max() >= 2:
+            teams.append((int(n[members].sum()), int(g)))
+    if len(teams) < 2:
+        return {}, None
+    chosen = [g for _, g in sorted(teams, reverse=True)[:2]]
+    centres = np.zeros((2, 3), np.float32)
+    radius = np.zeros(2)
+    for t, g in enumerate(chosen):
+        m = group == g
+        centres[t] = np.average(feats[m], axis=0, weights=n[m])
+        d = np.linalg.norm(feats[m] - centres[t], axis=1)
+        # A glimpse's median is noisier than a whole track's: half the gap between kits.
+        radius[t] = float(d.max()) * 1.5 + KIT_GAP / 2
+    order = np.argsort(centres[:, 0])  # team 0 is the darker kit, as in `TeamModel.fit`
+    model = TeamModel(centres[order], radius[order])
+    label = {g: int(np.nonzero(order == t)[0][0]) for t, g in enumerate(chosen)}
+    glimpse, _ = model.classify(lab)
+    votes = {}
+    for i, key in enumerate(keys):
+        t = label.get(int(group[i]), OUTLIER) if group[i] >= 0 else int(glimpse[i])
+        v = np.zeros(3)
+        v[2 if t < 0 else t] = float(n[i])
+        votes[key] = v
+    return votes, model
+
+
+def kit_changes(model: TeamModel, colours: np.ndarray, min_run: int = 6) -> list[int]:
+    """Indices where a track's kit changes for good: where to cut it in two.
+
+    When two players of different teams cross, the tracker sometimes follows the wrong one out
+    of the crossing; the track then wears the other kit from there on. Each observation is
+    given the nearest team kit (or "other" when far from both); runs shorter than ``min_run``
+    are noise (a crop half covered by an opponent) and are ignored.
+    """
+    feats = _feature(np.asarray(colours, np.float32).reshape(-1, 3))
+    d = np.linalg.norm(feats[:, None, :] - model.centres[None], axis=2)
+    ok = np.isfinite(d).all(axis=1)
+    near = np.where(ok[:, None], d, np.inf).argmin(axis=1)
+    kit = np.where(d[np.arange(len(d)), near] <= 2 * model.radius[near], near, 2)
+    idx = np.nonzero(ok)[0]
+    if len(idx) < 2 * min_run:
+        return []
+    # Run-length encode the kits of the observations that have one.
+    seq = kit[idx]
+    starts = np.r_[0, np.nonzero(np.diff(seq))[0] + 1]
+    lengths = np.diff(np.r_[starts, len(seq)])
+    runs = [(int(seq[s]), int(s), int(n)) for s, n in zip(starts, lengths, strict=True)]
+    # Only a change between the two team kits cuts: a run far from both is more often a crop
+    # spoilt by someone else (the referee in front) than a new person.
+    long = [r for r in runs if r[2] >= min_run and r[0] < 2]
+    return [int(idx[cur[1]]) for prev, cur in pairwise(long) if cur[0] != prev[0]]

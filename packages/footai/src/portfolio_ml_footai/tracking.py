@@ -28,6 +28,7 @@ class Detection:
     score: float
     team: int  # 0, 1, or -1 (outlier colour)
     team_conf: float
+    colour: np.ndarray | None = None  # Lab shirt colour, kept for the after-run team vote
 
 
 @dataclass
