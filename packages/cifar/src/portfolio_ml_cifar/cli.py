@@ -17,6 +17,20 @@ app = typer.Typer(
 )
 console = Console()
 
+
+@app.callback()
+def _import_tensorflow_quietly() -> None:
+    # Every cifar command needs TensorFlow. Importing it here, with native stderr silenced,
+    # keeps its start-up chatter (oneDNN notice, CUDA probe) off the user's terminal; the GPU
+    # query runs the (cached) CUDA probe now rather than mid-command.
+    from portfolio_ml_core.native import quiet_native_stderr
+
+    with quiet_native_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")
+
+
 DataOpt = Annotated[
     Path | None,
     typer.Option(

@@ -8,11 +8,9 @@ landmarks as ``(33, 3)`` metres around the hips.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -22,36 +20,11 @@ from typing import Any
 import numpy as np
 
 from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.native import quiet_native_stderr
 
 # MediaPipe's C++ side logs model-loading chatter to stderr; keep the CLI's output readable.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Silence stderr at the file-descriptor level.
-
-    LiteRT prints INFO lines from C++ when a model loads and unloads, bypassing Python's
-    logging; they would drown the CLI's own output. Set ``PORTFOLIO_ML_DEBUG=1`` to see them.
-    """
-    if os.environ.get("PORTFOLIO_ML_DEBUG"):
-        yield
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # a captured stream (tests) has no fd
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with open(os.devnull, "w") as devnull:
-        os.dup2(devnull.fileno(), fd)
-    try:
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
 
 
 def import_mediapipe_vision() -> Any:
