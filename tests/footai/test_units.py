@@ -7,6 +7,7 @@ import pytest
 from portfolio_ml_footai.calibration import apply_h, camera_from_homography, height_prior
 from portfolio_ml_footai.camera import BroadcastCamera
 from portfolio_ml_footai.camera_motion import fit_rotation, rotation_homography
+from portfolio_ml_footai.detection import off_lines
 from portfolio_ml_footai.kinematics import MAX_SPEED, motion_stats, smooth_track
 from portfolio_ml_footai.teams import OUTLIER, TeamModel, kit_changes, track_votes
 from portfolio_ml_footai.tracking import ByteTracker, Detection
@@ -101,6 +102,21 @@ def test_kit_changes_cut_a_swapped_track_but_not_a_noisy_one():
     noisy = np.concatenate([black[:20], white[:3], black[:20]])
     assert kit_changes(model, noisy) == []
     assert kit_changes(model, black) == []
+
+
+def test_thin_pieces_along_a_painted_line_are_not_players():
+    lines = np.zeros((360, 640), np.uint8)
+    lines[:, 300:304] = 255  # a painted line, 4 px wide at the working size
+    boxes = np.array(
+        [
+            [604, 200, 16, 90],  # a sliver of the line beside the mask (full resolution, x2)
+            [580, 400, 50, 90],  # a player standing on the line
+            [900, 200, 16, 90],  # something thin away from any line
+        ],
+        np.float64,
+    )
+    assert off_lines(boxes, lines, 0.5).tolist() == [False, True, True]
+    assert off_lines(np.empty((0, 4)), lines, 0.5).tolist() == []
 
 
 def test_tracker_keeps_identities_through_a_crossing():

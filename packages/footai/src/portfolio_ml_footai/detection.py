@@ -92,6 +92,25 @@ def known_lines(h: np.ndarray, work_size: tuple[int, int], scale: float) -> np.n
     return mask
 
 
+def off_lines(boxes: np.ndarray, lines: np.ndarray, scale: float) -> np.ndarray:
+    """Which candidate boxes (full-resolution x, y, w, h) are not pieces of a painted line.
+
+    The projected lines (``lines``, working resolution) are masked out of the foreground, but a
+    homography a few pixels off during a pan leaves a sliver of the line beside the mask, cut
+    into player-high pieces. Such a piece is far thinner than a person (width under a quarter
+    of the height) and lies inside a slightly widened line mask; a person on a line is wider.
+    """
+    keep = np.ones(len(boxes), bool)
+    if not len(boxes):
+        return keep
+    near = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+    for i, (x, y, w, h) in enumerate(np.asarray(boxes, np.float64) * scale):
+        if w < 0.25 * h:
+            area = near[max(0, int(y)) : int(y + h) + 1, max(0, int(x)) : int(x + w) + 1]
+            keep[i] = not (area.size and np.count_nonzero(area) >= 0.6 * area.size)
+    return keep
+
+
 def _line_segments() -> np.ndarray:
     from . import pitch
 

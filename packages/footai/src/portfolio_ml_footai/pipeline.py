@@ -37,6 +37,7 @@ from .detection import (
     foot_point,
     foreground,
     known_lines,
+    off_lines,
 )
 from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, kit_changes, shirt_colours, track_votes
@@ -165,6 +166,11 @@ class FrameProcessor:
             fg, self.scale, prior, self.size[1], top if prior is not None else None
         )
         cands = self._on_grass(cands, masks.grass)
+        if lines is not None:
+            boxes = np.array([c.box for c in cands]).reshape(-1, 4)
+            cands = [
+                c for c, ok in zip(cands, off_lines(boxes, lines, self.scale), strict=True) if ok
+            ]
         if self.h is None:
             # Teach the fallback prior with the confident, person-shaped blobs.
             good = [c for c in cands if c.score >= 0.5]
