@@ -188,3 +188,12 @@ def test_plugin_failing_inside_a_hook_does_not_break_the_cli():
     assert "warning: plugin flaky: register_benchmarks failed: ImportError" in result.output
     assert "warning: plugin flaky: register_commands failed: RuntimeError" in result.output
     assert runner.invoke(app, ["hello"]).exit_code == 0
+
+
+def test_bench_table_keeps_values_on_a_narrow_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    manager = fresh_manager()
+    manager.register(GreeterPlugin(), "greeter")
+    result = runner.invoke(create_app(manager), ["bench", "greeter"])
+    assert result.exit_code == 0, result.output
+    assert "12" in result.output and "pass" in result.output

@@ -95,8 +95,11 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         report = run_benchmarks(chosen, context, on_result=progress).to_json()
         table = Table(title="portfolio-ml bench")
-        for column in ("benchmark", "figure", "value", "unit", "target", "result"):
-            table.add_column(column, no_wrap=column in ("benchmark", "figure"))
+        # Names may wrap; the figures must not be squeezed out on a narrow terminal.
+        table.add_column("benchmark", overflow="fold")
+        table.add_column("figure", overflow="fold")
+        for column, width in (("value", 7), ("unit", 5), ("target", 8), ("result", 6)):
+            table.add_column(column, min_width=width, no_wrap=True)
         for r in report["results"]:
             if r["error"]:
                 table.add_row(r["name"], "-", "-", "-", "-", "[red]error[/]")
