@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,39 @@ class UIPageRegistry:
 
     def ordered(self) -> list[UIPage]:
         return sorted(self.pages.values(), key=lambda p: (p.order, p.title))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PageCache:
+    """A page's on-disk cache under the project cache: uploads stored once by content, and one
+    output folder per (input file, options), so a rerun with the same inputs is served from disk."""
+
+    name: str
+
+    @property
+    def root(self) -> Path:
+        from portfolio_ml_core.models import cache_dir
+
+        return cache_dir() / "ui" / self.name
+
+    def save_upload(self, filename: str, data: bytes) -> Path:
+        from portfolio_ml_core.fsutil import atomic_path
+
+        sha = hashlib.sha256(data).hexdigest()
+        path = self.root / "uploads" / f"{sha[:24]}{Path(filename).suffix.lower() or '.mp4'}"
+        if not path.exists():
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+        return path
+
+    def run_dir(self, source: Path, options: dict[str, Any]) -> Path:
+        blob = json.dumps({"source": file_sha256(source), **options}, sort_keys=True, default=str)
+        return self.root / "runs" / hashlib.sha256(blob.encode()).hexdigest()[:24]

@@ -10,12 +10,13 @@ a restart — shows the stored result instead of recomputing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from portfolio_ml_core.ui import PageCache, file_sha256
 
 SIZES = ("1280x720", "960x540", "640x360")
 STATE_KEY = "footai_result"
@@ -41,23 +42,7 @@ class PageRun:
     cached: bool
 
 
-def ui_cache_dir() -> Path:
-    from portfolio_ml_core.models import cache_dir
-
-    return cache_dir() / "ui" / "footai"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def run_key(video_sha: str, options: dict[str, Any]) -> str:
-    blob = json.dumps({"video": video_sha, **options}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+CACHE = PageCache("footai")
 
 
 def expected_frames(video: Path, start_s: float, stride: int, max_frames: int | None) -> int | None:
@@ -77,22 +62,10 @@ def make_sample(camera: str, seconds: float, seed: int, size: str, progress: Any
     from portfolio_ml_footai.synth import SampleConfig, render_sample
 
     w, h = (int(v) for v in size.split("x"))
-    folder = ui_cache_dir() / "samples" / f"{camera}-{seconds:g}s-seed{seed}-{size}"
+    folder = CACHE.root / "samples" / f"{camera}-{seconds:g}s-seed{seed}-{size}"
     if not (folder / "calibration.json").exists():  # the last file render_sample writes
         render_sample(folder, SampleConfig(camera, seconds, seed, w, h), progress)
     return folder
-
-
-def save_upload(name: str, data: bytes) -> Path:
-    sha = hashlib.sha256(data).hexdigest()
-    path = ui_cache_dir() / "uploads" / f"{sha[:24]}{Path(name).suffix.lower() or '.mp4'}"
-    if not path.exists():
-        from portfolio_ml_core.fsutil import atomic_path
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-    return path
 
 
 def run_cached(
@@ -118,7 +91,7 @@ def run_cached(
     options = {**asdict(opts), "write_video": write_video}
     if calibration is not None:
         options["calibration"] = file_sha256(calibration)
-    out = ui_cache_dir() / "runs" / run_key(file_sha256(video), options)
+    out = CACHE.run_dir(video, options)
     summary_file = out / "summary.json"
     if summary_file.exists():
         return out, json.loads(summary_file.read_text(encoding="utf-8")), True
@@ -184,7 +157,7 @@ def render() -> None:
                 if use_gt_calibration:
                     calibration = folder / "calibration.json"
             elif upload is not None:
-                video = save_upload(upload.name, upload.getvalue())
+                video = CACHE.save_upload(upload.name, upload.getvalue())
             elif server_path.strip():
                 video = Path(server_path.strip()).expanduser()
             else:

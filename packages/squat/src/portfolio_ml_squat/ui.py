@@ -11,7 +11,6 @@ and ``draw_hud`` as ``squat live``. Streamlit imports stay inside the functions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import threading
@@ -19,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from portfolio_ml_core.ui import PageCache
 
 STATE_KEY = "squat_result"
 OUTPUT_FILES = {
@@ -36,30 +37,7 @@ class PageRun:
     cached: bool
 
 
-def ui_cache_dir() -> Path:
-    from portfolio_ml_core.models import cache_dir
-
-    return cache_dir() / "ui" / "squat"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def save_upload(name: str, data: bytes) -> Path:
-    from portfolio_ml_core.fsutil import atomic_path
-
-    sha = hashlib.sha256(data).hexdigest()
-    path = ui_cache_dir() / "uploads" / f"{sha[:24]}{Path(name).suffix.lower() or '.mp4'}"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
-    return path
+CACHE = PageCache("squat")
 
 
 def run_cached(
@@ -75,8 +53,7 @@ def run_cached(
         raise InputFileError(f"video not found: {video}")
     model = resolve_model("pose_landmarker_full")
     options = {"exercise": exercise, "preset": preset, "video": write_video, "model": model.name}
-    blob = json.dumps({"sha": file_sha256(video), **options}, sort_keys=True)
-    out = ui_cache_dir() / "runs" / hashlib.sha256(blob.encode()).hexdigest()[:24]
+    out = CACHE.run_dir(video, options)
     if (out / "summary.json").exists():
         return out, json.loads((out / "summary.json").read_text(encoding="utf-8")), True
     config = RunConfig(exercise=exercise, preset=preset, write_video=write_video)
@@ -125,7 +102,7 @@ def render() -> None:
     if st.button("Count reps", type="primary"):
         try:
             if upload is not None:
-                source = save_upload(upload.name, upload.getvalue())
+                source = CACHE.save_upload(upload.name, upload.getvalue())
             elif server_path.strip():
                 source = Path(server_path.strip()).expanduser()
             else:
