@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from portfolio_ml_cifar.data import load_cifar
-from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation
+from portfolio_ml_cifar.model import build_model
+from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation, train_dataset
 from portfolio_ml_cifar.presets import TrainConfig
 from portfolio_ml_cifar.train import CHECKPOINT, lr_factor, train
 from portfolio_ml_core.errors import PortfolioError
@@ -115,3 +116,35 @@ def test_augmentation_translates_and_flips_deterministically() -> None:
     assert perm.shape == (10, 10) and len(set(perm.ravel())) == 100
     assert np.array_equal(perm, epoch_permutation(103, 10, seed=0, epoch=1))
     assert not np.array_equal(perm, epoch_permutation(103, 10, seed=0, epoch=2))
+
+
+def test_flips_alternate_between_epochs() -> None:
+    # airbench's scheme: an image shown as-is in one epoch is shown mirrored in the next.
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    y = np.arange(40)
+    seen: list[dict[int, bool]] = []
+    for epoch in (0, 1, 2):
+        mirrored = {}
+        for batch, labels in train_dataset(x, y, 8, seed=0, epoch=epoch, translate=0):
+            for image, label in zip(batch.numpy(), labels.numpy(), strict=True):
+                src = x[label].astype(np.float32)
+                assert np.array_equal(image, src) or np.array_equal(image, src[:, ::-1])
+                mirrored[int(label)] = not np.array_equal(image, src)
+        seen.append(mirrored)
+    assert all(seen[0][i] != seen[1][i] for i in range(40))
+    assert seen[0] == seen[2]
+    assert 5 < sum(seen[0].values()) < 35  # a random orientation per image, not all the same
+
+
+def test_convs_start_as_identity_like_airbench() -> None:
+    model = build_model()
+    kernel = model.get_layer("block2_conv2").kernel.numpy()  # 256 → 256: all identity
+    assert np.array_equal(kernel[1, 1], np.eye(256, dtype=np.float32))
+    assert not kernel[0].any() and not kernel[2].any()
+    kernel = model.get_layer("block2_conv1").kernel.numpy()  # 64 → 256: 64 identity filters
+    assert np.array_equal(kernel[1, 1, :, :64], np.eye(64, dtype=np.float32))
+    rest = kernel[..., 64:]
+    assert 0 < np.abs(rest).max() <= 1 / np.sqrt(9 * 64) and rest.std() > 0.01
+    head = model.get_layer("head").kernel.numpy()
+    assert np.abs(head).max() <= 1 / 16

@@ -13,6 +13,7 @@ The recipe follows Keller Jordan's airbench94 (94 % in ~10 epochs):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,7 @@ def build_model(config: NetConfig | None = None, whiten: np.ndarray | None = Non
 
     def batch_norm(name: str) -> Any:
         return layers.BatchNormalization(
-            momentum=config.bn_momentum, epsilon=1e-5, scale=False, name=name
+            momentum=config.bn_momentum, epsilon=1e-12, scale=False, name=name
         )
 
     inputs = keras.Input(IMAGE_SHAPE, name="image")
@@ -104,12 +105,40 @@ def build_model(config: NetConfig | None = None, whiten: np.ndarray | None = Non
     x = layers.Dense(NUM_CLASSES, use_bias=False, name="head")(x)
     outputs = layers.Rescaling(config.scaling_factor, name="logits")(x)
     model = keras.Model(inputs, outputs, name="cifar_airbench")
+    # airbench's initialisation (set as arrays, not as custom Keras initialisers, so model.keras
+    # loads without any custom objects).
+    for layer in model.layers:
+        if layer.name.startswith("block") and "_conv" in layer.name:
+            layer.kernel.assign(dirac_uniform(tuple(layer.kernel.shape)))
+    head = model.get_layer("head")
+    head.kernel.assign(fan_in_uniform(tuple(head.kernel.shape)))
     if whiten is not None:
         kernel, bias = whiten_layer.get_weights()
         whiten_layer.set_weights([whiten.astype(kernel.dtype), np.zeros_like(bias)])
     # The whitening filters are statistics, not parameters: only its bias trains.
     whiten_layer.kernel.trainable = False
     return model
+
+
+def fan_in_uniform(shape: tuple[int, ...]) -> np.ndarray:
+    """PyTorch's default init, U(±1/sqrt(fan_in)), smaller than Keras' Glorot for these layers.
+    BatchNorm makes the convs scale invariant, so the weight norm sets the effective learning
+    rate: airbench's hyper-parameters were tuned at this scale. (numpy's global generator,
+    seeded by ``keras.utils.set_random_seed``.)"""
+    bound = 1 / math.sqrt(int(np.prod(shape[:-1])))
+    return np.random.uniform(-bound, bound, shape).astype(np.float32)
+
+
+def dirac_uniform(shape: tuple[int, ...]) -> np.ndarray:
+    """airbench's conv init: fan-in uniform, with the first ``in_channels`` filters replaced by
+    the identity (a delta at the centre tap): an implicit residual path through the plain
+    stack at the start of training."""
+    kh, kw, cin, cout = shape
+    n = min(cin, cout)
+    kernel = fan_in_uniform(shape)
+    kernel[..., :n] = 0.0
+    kernel[kh // 2, kw // 2, np.arange(n), np.arange(n)] = 1.0
+    return kernel
 
 
 def is_bias(variable: Any) -> bool:

@@ -23,8 +23,18 @@ def epoch_permutation(n: int, batch_size: int, seed: int, epoch: int) -> np.ndar
     )
 
 
-def augment_batch(images: Any, seed: Any, translate: int = 2, flip: bool = True) -> Any:
-    """Random translation by up to ``translate`` px (reflect padding) and horizontal flip."""
+def flip_parity(n: int, seed: int) -> np.ndarray:
+    """airbench's alternating flip: each image gets one random orientation for the whole run
+    and is mirrored on every odd epoch, so consecutive epochs see both orientations (more
+    diverse than an independent coin per epoch, which repeats an orientation half the time)."""
+    return np.random.default_rng([seed, 0x5EED]).random(n) < 0.5
+
+
+def augment_batch(
+    images: Any, seed: Any, translate: int = 2, flip: bool = True, mirror: Any = None
+) -> Any:
+    """Random translation by up to ``translate`` px (reflect padding) and horizontal flip
+    (a coin per image, or the given boolean ``mirror`` per image)."""
     import tensorflow as tf
 
     batch = tf.shape(images)[0]
@@ -41,7 +51,10 @@ def augment_batch(images: Any, seed: Any, translate: int = 2, flip: bool = True)
         images = tf.gather(padded, rows, axis=1, batch_dims=1)
         images = tf.gather(images, cols, axis=2, batch_dims=1)
     if flip:
-        coin = tf.random.stateless_uniform((batch, 1, 1, 1), seed + 1) < 0.5
+        if mirror is None:
+            coin = tf.random.stateless_uniform((batch, 1, 1, 1), seed + 1) < 0.5
+        else:
+            coin = tf.reshape(mirror, (-1, 1, 1, 1))
         images = tf.where(coin, tf.reverse(images, axis=[2]), images)
     return images
 
@@ -61,11 +74,12 @@ def train_dataset(
     images = tf.constant(x)
     labels = tf.constant(y.astype(np.int32))
     perm = epoch_permutation(len(x), batch_size, seed, epoch)
+    parity = tf.constant(flip_parity(len(x), seed) ^ bool(epoch % 2))
 
     def load(step: Any, idx: Any) -> tuple[Any, Any]:
         batch = tf.gather(images, idx)
         step_seed = tf.stack([tf.constant(seed * 100_003 + epoch, tf.int64), step])
-        batch = augment_batch(batch, step_seed, translate, flip)
+        batch = augment_batch(batch, step_seed, translate, flip, tf.gather(parity, idx))
         return tf.cast(batch, tf.float32), tf.gather(labels, idx)
 
     ds = tf.data.Dataset.from_tensor_slices(perm).enumerate()
