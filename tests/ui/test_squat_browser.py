@@ -32,7 +32,7 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_excerpt):
     # The uploader shows the file once the upload has finished (its name shortened in the middle).
     page.get_by_text(re.compile(re.escape(squat_clip.name[-10:]) + "$")).wait_for()
     page.get_by_role("button", name="Count reps").click()
-    page.get_by_text("Form feedback").wait_for(timeout=150_000)
+    page.get_by_text("Form feedback").wait_for(timeout=300_000)  # generous: a loaded CI box
     wait_idle(page)
     shot = screenshot(page, "squat")
 
