@@ -41,34 +41,31 @@ def _clip(ctx: BenchContext, camera: str, seed: int) -> tuple[Path, Path, Path]:
     return out / "sample.mp4", out / "gt.csv", out / "calibration.json"
 
 
-def _speed(ctx: BenchContext) -> list[Metric]:
-    video, _, cal = _clip(ctx, "pan", 21)
+def _fps_metrics(
+    ctx: BenchContext, video: Path, opts: RunOptions, tag: str, note: str
+) -> list[Metric]:
+    """Whole-command and per-frame-loop FPS of ``footai run``, without and with video writing."""
     metrics = []
     for write_video in (False, True):
-        out = _work_dir(ctx) / f"speed-{'video' if write_video else 'novideo'}"
+        out = _work_dir(ctx) / f"speed-{tag}-{'video' if write_video else 'novideo'}"
         start = time.perf_counter()
-        summary = run_video(video, out, RunOptions(calibration=cal), write_video=write_video)
+        summary = run_video(video, out, opts, write_video=write_video)
         wall = time.perf_counter() - start
         label = "with video writing" if write_video else "without video"
-        metrics.append(
-            Metric(
-                f"fps end-to-end {label}",
-                summary["frames"] / wall,
-                "frames/s",
-                FPS_TARGET,
-                note="1280×720 synthetic pan clip, whole command",
-            )
-        )
-        metrics.append(
-            Metric(
-                f"fps per-frame loop {label}",
-                summary["processing_fps"],
-                "frames/s",
-                FPS_TARGET,
-                note="detect+track+map loop, without start-up and output files",
-            )
-        )
+        metrics += [
+            Metric(f"fps end-to-end {label}", summary["frames"] / wall, "frames/s", FPS_TARGET,
+                   note=f"{note}, whole command"),
+            Metric(f"fps per-frame loop {label}", summary["processing_fps"], "frames/s",
+                   FPS_TARGET, note="detect+track+map loop, without start-up and output files"),
+        ]  # fmt: skip
     return metrics
+
+
+def _speed(ctx: BenchContext) -> list[Metric]:
+    video, _, cal = _clip(ctx, "pan", 21)
+    return _fps_metrics(
+        ctx, video, RunOptions(calibration=cal), "synthetic", "1280×720 synthetic pan clip"
+    )
 
 
 REAL_CLIP = "football_broadcast_laliga.mp4"
@@ -78,27 +75,8 @@ def _speed_real(ctx: BenchContext) -> list[Metric]:
     """The real broadcast clip (``$PORTFOLIO_ML_FOOTAI_BENCH_VIDEO`` or the assets folder)."""
     explicit = os.environ.get("PORTFOLIO_ML_FOOTAI_BENCH_VIDEO")
     real = Path(explicit) if explicit else ctx.asset(f"videos/{REAL_CLIP}")
-    metrics = []
-    frames = 150 if ctx.quick else None
-    for write_video in (False, True):
-        out = _work_dir(ctx) / f"speed-real-{write_video}"
-        start = time.perf_counter()
-        summary = run_video(real, out, RunOptions(max_frames=frames), write_video=write_video)
-        wall = time.perf_counter() - start
-        label = "with video writing" if write_video else "without video"
-        metrics.append(
-            Metric(
-                f"fps end-to-end {label}",
-                summary["frames"] / wall,
-                "frames/s",
-                FPS_TARGET,
-                note=f"{real.name}: automatic calibration included",
-            )
-        )
-        metrics.append(
-            Metric(f"fps per-frame loop {label}", summary["processing_fps"], "frames/s", FPS_TARGET)
-        )
-    return metrics
+    opts = RunOptions(max_frames=150 if ctx.quick else None)
+    return _fps_metrics(ctx, real, opts, "real", f"{real.name}, automatic calibration included")
 
 
 def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Metric]:
