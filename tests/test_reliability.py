@@ -49,7 +49,7 @@ def no_outputs(folder: Path) -> bool:
 
 def gray_clip(path: Path, frames: int = 30, size: tuple[int, int] = (320, 180)) -> Path:
     rng = np.random.default_rng(0)
-    with VideoSink(path, 25, size) as sink:
+    with VideoSink(path, 25, size, codec="h264" if shutil.which("ffmpeg") else "auto") as sink:
         for _ in range(frames):
             noise = rng.normal(0, 3, (size[1], size[0], 3))
             sink.write(np.clip(128 + noise, 0, 255).astype(np.uint8))
@@ -117,15 +117,15 @@ def test_no_person_is_a_warning_not_an_error(bad_files, tmp_path):
     assert summary["reps"] == 0
 
 
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg's H.264 clip")
 def test_truncated_video_is_processed_up_to_the_damage_with_a_warning(bad_files, tmp_path):
+    # The clip is H.264 with its index up front, so the cut file decodes up to the damage.
     proc = run_cli("squat", "run", bad_files["truncated"], "--out", tmp_path / "o", "--no-video")
     text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
     assert "Traceback" not in text
-    if proc.returncode == 1:  # nothing decodable at all: one clear error line
-        assert_one_line_error(proc, "truncated")
-    else:
-        assert "truncated or damaged" in proc.stderr
-        assert "[h264" not in text  # FFmpeg's own decoder chatter is silenced
+    assert "truncated or damaged" in proc.stderr
+    assert "[h264" not in text  # FFmpeg's own decoder chatter is silenced
 
 
 def interrupt_after(argv: list[str], wait_for: Path, sig: int, timeout: float = 120):

@@ -30,19 +30,9 @@ def test_train_with_preset_file_then_eval_predict(
     jpeg_subset: Path, tiny_preset: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    result = run(
-        "train",
-        "--data",
-        str(jpeg_subset),
-        "--out",
-        str(out),
-        "--preset",
-        str(tiny_preset),
-        "--epochs",
-        "2",
-        "--subset",
-        "500",
-    )
+    train = ["train", "--data", str(jpeg_subset), "--out", str(out), "--preset", str(tiny_preset),
+             "--epochs", "2", "--subset", "500"]  # fmt: skip
+    result = run(*train)
     assert result.exit_code == 0, result.output
     assert "test accuracy" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
@@ -61,20 +51,7 @@ def test_train_with_preset_file_then_eval_predict(
     assert "big.png" in result.output and "small.jpg" in result.output
 
     # --resume on a finished run re-finalises without training again
-    result = run(
-        "train",
-        "--data",
-        str(jpeg_subset),
-        "--out",
-        str(out),
-        "--preset",
-        str(tiny_preset),
-        "--epochs",
-        "2",
-        "--subset",
-        "500",
-        "--resume",
-    )
+    result = run(*train, "--resume")
     assert result.exit_code == 0, result.output
     assert "epoch   1" not in result.output
 

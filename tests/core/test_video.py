@@ -119,15 +119,14 @@ def _photo(path):
     return path
 
 
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 def test_partially_decodable_video_warns(tmp_path, caplog):
-    clip = write_clip(tmp_path / "whole.mp4", n=48, codec="auto")
+    # H.264 with its index at the front (faststart) stays decodable up to the cut.
+    clip = write_clip(tmp_path / "whole.mp4", n=48, codec="h264")
     data = clip.read_bytes()
     cut = _touch(tmp_path / "cut.mp4", data[: len(data) * 2 // 3])
-    try:
-        with VideoSource(cut) as video:
-            frames = list(video)
-    except VideoError:
-        return  # this encoder's layout made the cut file unreadable: the other branch, tested above
+    with VideoSource(cut) as video:
+        frames = list(video)
     assert 0 < len(frames) < 48
     assert "truncated or damaged" in caplog.text
 

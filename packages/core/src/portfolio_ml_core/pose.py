@@ -14,12 +14,12 @@ import threading
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 
 from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.lifetime import ClosesOnExit
 from portfolio_ml_core.native import quiet_native_stderr
 
 # MediaPipe's C++ side logs model-loading chatter to stderr; keep the CLI's output readable.
@@ -170,7 +170,7 @@ def _to_result(landmarks: Any, world: Any, size: tuple[int, int]) -> PoseResult:
     return PoseResult(image, world_xyz, size)
 
 
-class PoseEstimator:
+class PoseEstimator(ClosesOnExit):
     """MediaPipe PoseLandmarker in image, video or live-stream mode.
 
     >>> with PoseEstimator(model_path, mode=RunningMode.VIDEO) as pose:
@@ -263,14 +263,3 @@ class PoseEstimator:
             with quiet_native_stderr():
                 landmarker.close()
             self._landmarker = None
-
-    def __enter__(self) -> PoseEstimator:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

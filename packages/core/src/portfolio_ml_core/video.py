@@ -26,6 +26,7 @@ import numpy as np
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from portfolio_ml_core.errors import InputFileError, PortfolioError
+from portfolio_ml_core.lifetime import ClosesOnExit
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class Frame:
         return round(self.timestamp_s * 1000)
 
 
-class VideoSource:
+class VideoSource(ClosesOnExit):
     """Frames from a file path, a camera index (``0`` or ``"0"``) or a folder of images.
 
     >>> with VideoSource("clip.mp4") as video:
@@ -201,17 +202,6 @@ class VideoSource:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
-
-    def __enter__(self) -> VideoSource:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _as_camera_index(source: str | os.PathLike[str] | int) -> int | None:
