@@ -12,7 +12,7 @@ from portfolio_ml_cifar.data import load_cifar
 from portfolio_ml_cifar.model import CLASS_NAMES, build_model
 from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation, train_dataset
 from portfolio_ml_cifar.presets import TrainConfig
-from portfolio_ml_cifar.train import CHECKPOINT, lr_factor, train
+from portfolio_ml_cifar.train import CHECKPOINT, dtype_policy, lr_factor, train
 from portfolio_ml_core.errors import PortfolioError
 
 SMALL = TrainConfig(widths=(8, 16, 16), epochs=3, batch_size=50, tta=False)
@@ -137,3 +137,52 @@ def test_convs_start_as_identity_like_airbench() -> None:
     assert 0 < np.abs(rest).max() <= 1 / np.sqrt(9 * 64) and rest.std() > 0.01
     head = model.get_layer("head").kernel.numpy()
     assert np.abs(head).max() <= 1 / 16
+
+
+def test_precision_follows_the_hardware_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import portfolio_ml_cifar.train as train_module
+
+    assert dtype_policy("auto", on_gpu=True) == "mixed_float16"
+    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: True)
+    assert dtype_policy("auto", on_gpu=False) == "mixed_bfloat16"
+    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: False)
+    assert dtype_policy("auto", on_gpu=False) == "float32"
+    assert dtype_policy("bfloat16", on_gpu=False) == "mixed_bfloat16"
+    assert dtype_policy("float32", on_gpu=True) == "float32"
+    with pytest.raises(PortfolioError, match="unknown precision"):
+        dtype_policy("int8", on_gpu=False)
+
+
+def test_bf16_training_saves_a_float32_model_and_freezes_the_whitening_bias(
+    official_dir: Path, tmp_path: Path
+) -> None:
+    import keras
+
+    data = load_cifar(official_dir, use_cache=False)
+    config = SMALL.with_overrides(epochs=2, batch_size=20)  # 10 steps: two lookahead periods
+
+    def whiten_bias(folder: Path) -> np.ndarray:
+        model = keras.saving.load_model(folder / "model.keras")
+        # Trained in bf16, saved in float32: eval, serve and TFLite all run full precision.
+        assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+        return np.asarray(model.get_layer("whiten").bias.numpy())
+
+    trained = train(data, config, tmp_path / "trained", precision="bfloat16")
+    assert trained.metrics["training_precision"] == "mixed_bfloat16"
+    assert np.abs(whiten_bias(tmp_path / "trained")).max() > 0  # trained for its 3 epochs
+    frozen = train(
+        data, config.with_overrides(whiten_bias_epochs=0), tmp_path / "frozen", precision="bfloat16"
+    )
+    assert frozen.metrics["test_accuracy"] >= 0
+    assert not whiten_bias(tmp_path / "frozen").any()  # never moved: no gradient, no decay
+
+
+def test_a_run_shorter_than_one_lookahead_period_keeps_its_training(
+    official_dir: Path, tmp_path: Path
+) -> None:
+    import keras
+
+    data = load_cifar(official_dir, use_cache=False)
+    train(data, SMALL.with_overrides(epochs=1), tmp_path / "short")  # 2 steps < 5
+    model = keras.saving.load_model(tmp_path / "short" / "model.keras")
+    assert np.abs(model.get_layer("whiten").bias.numpy()).max() > 0  # not reset to its init

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,15 @@ DataOpt = Annotated[
         "(train/<class>/*, test/<class>/*). Omitted: Keras download (connected machines only).",
     ),
 ]
+
+
+class Precision(StrEnum):
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
 ModelOpt = Annotated[Path, typer.Option("--model", help="Folder written by `cifar train`.")]
 
 
@@ -61,6 +71,13 @@ def train(
     jit: Annotated[
         bool | None, typer.Option("--jit/--no-jit", help="XLA (default: on GPU only).")
     ] = None,
+    precision: Annotated[
+        Precision,
+        typer.Option(
+            help="Compute precision (auto: float16 on a GPU, bfloat16 on a CPU with bf16 "
+            "units, else float32). Weights and the saved model are float32 either way."
+        ),
+    ] = Precision.auto,
 ) -> None:
     """Train; writes model.keras, metrics.json, curves.png, confusion_matrix.png, logs/."""
     _quiet_tensorflow()
@@ -105,7 +122,14 @@ def train(
             )
 
         result = run_training(
-            dataset, config, out, resume=resume, jit=jit, on_step=on_step, on_epoch=on_epoch
+            dataset,
+            config,
+            out,
+            resume=resume,
+            jit=jit,
+            precision=precision.value,
+            on_step=on_step,
+            on_epoch=on_epoch,
         )
 
     m = result.metrics
@@ -116,7 +140,7 @@ def train(
     )
     console.print(
         f"[green]test accuracy {m['test_accuracy']:.4f}{tta} after {m['epochs']} epochs, "
-        f"{m['train_seconds']:.0f}s of training → {out}"
+        f"{m['train_seconds']:.0f}s of training ({m['training_precision']}) → {out}"
     )
 
 

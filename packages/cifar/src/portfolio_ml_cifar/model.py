@@ -70,40 +70,53 @@ def normalize_np(images: np.ndarray) -> np.ndarray:
     return (images.astype(np.float32) - MEAN) / STD
 
 
-def build_model(config: NetConfig | None = None, whiten: np.ndarray | None = None) -> Any:
-    """The network, taking uint8-range float images (N, 32, 32, 3) and returning logits."""
+def build_model(
+    config: NetConfig | None = None,
+    whiten: np.ndarray | None = None,
+    dtype: str = "float32",
+) -> Any:
+    """The network, taking uint8-range float images (N, 32, 32, 3) and returning float32 logits.
+
+    ``dtype`` is a Keras dtype policy for the body (e.g. ``"mixed_bfloat16"`` for training on a
+    CPU with bf16 units); variables stay float32 either way, BatchNorm computes in float32, and
+    the head runs in float32 so the logits keep full precision.
+    """
     import keras
     from keras import layers
 
     config = config or NetConfig()
 
     def conv_group(x: Any, width: int, name: str) -> Any:
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-        x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+        x = layers.Conv2D(
+            width, 3, padding="same", use_bias=False, name=f"{name}_conv1", dtype=dtype
+        )(x)
+        x = layers.MaxPooling2D(2, name=f"{name}_pool", dtype=dtype)(x)
         x = batch_norm(f"{name}_bn1")(x)
-        x = layers.Activation("gelu", name=f"{name}_act1")(x)
-        x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_conv2")(x)
+        x = layers.Activation("gelu", name=f"{name}_act1", dtype=dtype)(x)
+        x = layers.Conv2D(
+            width, 3, padding="same", use_bias=False, name=f"{name}_conv2", dtype=dtype
+        )(x)
         x = batch_norm(f"{name}_bn2")(x)
-        return layers.Activation("gelu", name=f"{name}_act2")(x)
+        return layers.Activation("gelu", name=f"{name}_act2", dtype=dtype)(x)
 
     def batch_norm(name: str) -> Any:
         return layers.BatchNormalization(
-            momentum=config.bn_momentum, epsilon=1e-12, scale=False, name=name
+            momentum=config.bn_momentum, epsilon=1e-12, scale=False, name=name, dtype=dtype
         )
 
     inputs = keras.Input(IMAGE_SHAPE, name="image")
     # Normalisation lives in the model so every consumer (eval, serve, TFLite) feeds raw pixels.
-    x = layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="normalize")(inputs)
+    x = layers.Rescaling(1.0 / STD, offset=-MEAN / STD, name="normalize", dtype=dtype)(inputs)
     whiten_layer = layers.Conv2D(
-        config.whiten_width, 2, padding="valid", use_bias=True, name="whiten"
+        config.whiten_width, 2, padding="valid", use_bias=True, name="whiten", dtype=dtype
     )
     x = whiten_layer(x)
-    x = layers.Activation("gelu", name="whiten_act")(x)
+    x = layers.Activation("gelu", name="whiten_act", dtype=dtype)(x)
     for i, width in enumerate(config.widths, start=1):
         x = conv_group(x, width, f"block{i}")
-    x = layers.GlobalMaxPooling2D(name="pool")(x)
-    x = layers.Dense(NUM_CLASSES, use_bias=False, name="head")(x)
-    outputs = layers.Rescaling(config.scaling_factor, name="logits")(x)
+    x = layers.GlobalMaxPooling2D(name="pool", dtype=dtype)(x)
+    x = layers.Dense(NUM_CLASSES, use_bias=False, name="head", dtype="float32")(x)
+    outputs = layers.Rescaling(config.scaling_factor, name="logits", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="cifar_airbench")
     # airbench's initialisation (set as arrays, not as custom Keras initialisers, so model.keras
     # loads without any custom objects).

@@ -34,6 +34,7 @@ class TrainConfig:
     lr_peak_at: float = 0.23
     lr_end: float = 0.07
     lookahead_every: int = 5
+    whiten_bias_epochs: int = 3  # train the whitening layer's bias this many epochs, then freeze
     translate: int = 2
     seed: int = 0
     subset: int | None = None
