@@ -1,8 +1,11 @@
 """Training presets: named `TrainConfig`s, plus the ones ``cifar tune`` writes.
 
 * ``quick``: a narrow net for a couple of epochs — smoke tests and demos (a minute on 2 cores).
-* ``cpu``: the airbench94 net for 6 epochs — aims at ≥ 90 % within 15 minutes on 2 CPU cores.
-* ``full``: the airbench94 net for 10 epochs — aims at ≥ 94 % within 60 minutes on 2 CPU cores.
+* ``cpu``: airbench94 (widths 64/256/256) for 10 epochs — ≥ 90 % within 15 minutes on 2 CPU cores
+  (measured on the shared JPEG copy; airbench94 reaches 94 % on the official pixels).
+* ``full``: airbench95 (widths 128/384/384, learning rate × 0.87) for 15 epochs — the most
+  accurate recipe that fits 60 minutes on 2 CPU cores (airbench95 reaches 95 % on the official
+  pixels).
 
 Hyper-parameters are in airbench's units: ``lr`` and ``weight_decay`` per 1024 examples of a summed
 loss, so they stay meaningful when the batch size changes (see `train.scaled_hyperparameters`).
@@ -57,8 +60,8 @@ class TrainConfig:
 
 BUILTIN_PRESETS: dict[str, TrainConfig] = {
     "quick": TrainConfig(widths=(32, 64, 64), epochs=3, batch_size=256, tta=False),
-    "cpu": TrainConfig(epochs=6),
-    "full": TrainConfig(epochs=10),
+    "cpu": TrainConfig(epochs=10),
+    "full": TrainConfig(widths=(128, 384, 384), epochs=15, lr=10.0),
 }
 
 
