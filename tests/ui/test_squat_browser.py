@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from .conftest import SCREENSHOTS, screenshot, wait_idle
 
@@ -31,7 +32,18 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_excerpt):
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(squat_clip))
     # The uploader shows the file once the upload has finished (its name shortened in the middle).
     page.get_by_text(re.compile(re.escape(squat_clip.name[-10:]) + "$")).wait_for()
-    page.get_by_role("button", name="Count reps").click()
+    # Let the upload's own script run finish first: a click that lands during that rerun can be
+    # dropped by Streamlit (seen as a rare CI hang), so it is retried until the work starts.
+    wait_idle(page)
+    button = page.get_by_role("button", name="Count reps")
+    started = page.get_by_text(re.compile("Counting…|Form feedback")).first
+    for _attempt in range(3):
+        button.click()
+        try:
+            started.wait_for(timeout=30_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
     page.get_by_text("Form feedback").wait_for(timeout=300_000)  # generous: a loaded CI box
     wait_idle(page)
     shot = screenshot(page, "squat")
