@@ -169,11 +169,11 @@ def test_bf16_training_saves_a_float32_model_and_freezes_the_whitening_bias(
 
     trained = train(data, config, tmp_path / "trained", precision="bfloat16")
     assert trained.metrics["training_precision"] == "mixed_bfloat16"
-    assert np.abs(whiten_bias(tmp_path / "trained")).max() > 0  # trained for its 3 epochs
-    frozen = train(
+    # whiten_bias_epochs (3) covers both epochs: the bias trained.
+    assert np.abs(whiten_bias(tmp_path / "trained")).max() > 0
+    train(
         data, config.with_overrides(whiten_bias_epochs=0), tmp_path / "frozen", precision="bfloat16"
     )
-    assert frozen.metrics["test_accuracy"] >= 0
     assert not whiten_bias(tmp_path / "frozen").any()  # never moved: no gradient, no decay
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,8 @@ import typer
 from portfolio_ml_core.errors import InputFileError, PortfolioError
 from rich.console import Console
 from rich.table import Table
+
+from portfolio_ml_cifar.presets import Precision
 
 app = typer.Typer(
     help="CIFAR-10: train an airbench-style net on CPU, evaluate, export and serve it.",
@@ -40,14 +41,6 @@ DataOpt = Annotated[
         "(train/<class>/*, test/<class>/*). Omitted: Keras download (connected machines only).",
     ),
 ]
-
-
-class Precision(StrEnum):
-    auto = "auto"
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
-
 
 ModelOpt = Annotated[Path, typer.Option("--model", help="Folder written by `cifar train`.")]
 
@@ -127,7 +120,7 @@ def train(
             out,
             resume=resume,
             jit=jit,
-            precision=precision.value,
+            precision=precision,
             on_step=on_step,
             on_epoch=on_epoch,
         )

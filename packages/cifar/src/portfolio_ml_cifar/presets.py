@@ -16,11 +16,22 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from portfolio_ml_core.errors import InputFileError, PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
+
+
+class Precision(StrEnum):
+    """Compute precision of training (a device choice, so not part of a preset): ``auto`` is
+    float16 on a GPU, bfloat16 on a CPU with bf16 units, else float32."""
+
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
 
 
 @dataclass(frozen=True)

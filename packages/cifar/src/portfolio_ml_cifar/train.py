@@ -35,7 +35,7 @@ from portfolio_ml_cifar.model import (
     whitening_filters,
 )
 from portfolio_ml_cifar.pipeline import train_dataset
-from portfolio_ml_cifar.presets import TrainConfig
+from portfolio_ml_cifar.presets import Precision, TrainConfig
 
 CHECKPOINT = "checkpoint.npz"
 
@@ -103,7 +103,7 @@ def train(
     *,
     resume: bool = False,
     jit: bool | None = None,
-    precision: str = "auto",
+    precision: Precision | str = Precision.auto,
     on_step: StepCallback | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> TrainResult:
@@ -132,8 +132,7 @@ def train(
     # 2. The net, whitened from the training images.
     with strategy.scope():
         net_config = NetConfig(widths=config.widths)
-        whiten = whitening_filters(data.x_train)
-        model = build_model(net_config, whiten, dtype=policy)
+        model = build_model(net_config, whitening_filters(data.x_train), dtype=policy)
         schedule = _Triangular(lr, total_steps, config)
         optimizer: Any = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True)
         if loss_scaling:
@@ -263,8 +262,8 @@ def train(
     # the training precision, so the saved model (and eval, serve, TFLite) runs in float32.
     if policy != "float32":
         trained = model
-        model = build_model(net_config, whiten)
-        model.set_weights(trained.get_weights())
+        model = build_model(net_config)
+        model.set_weights(trained.get_weights())  # every variable, whitening filters included
     metrics = finalize(model, data, config, out, history, train_seconds, jit=jit, precision=policy)
     return TrainResult(out, metrics, history)
 
@@ -280,19 +279,21 @@ def cpu_has_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
 
 
-PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-
-
-def dtype_policy(precision: str, on_gpu: bool) -> str:
+def dtype_policy(precision: Precision | str, on_gpu: bool) -> str:
     """The Keras dtype policy for ``--precision`` (auto: float16 on a GPU, bfloat16 on a CPU
     that has bf16 units, else float32)."""
-    if precision not in PRECISIONS:
-        raise PortfolioError(
-            f"unknown precision {precision!r} (choose from {', '.join(PRECISIONS)})"
+    try:
+        chosen = Precision(precision)
+    except ValueError:
+        known = ", ".join(p.value for p in Precision)
+        raise PortfolioError(f"unknown precision {precision!r} (choose from {known})") from None
+    if chosen is Precision.auto:
+        chosen = (
+            Precision.float16
+            if on_gpu
+            else (Precision.bfloat16 if cpu_has_bf16() else Precision.float32)
         )
-    if precision == "auto":
-        precision = "float16" if on_gpu else ("bfloat16" if cpu_has_bf16() else "float32")
-    return "float32" if precision == "float32" else f"mixed_{precision}"
+    return "float32" if chosen is Precision.float32 else f"mixed_{chosen.value}"
 
 
 def _scalar(name: str, value: float) -> None:
