@@ -20,7 +20,9 @@ _SHARED_MODEL = SHARED / "models" / "pose_landmarker_full.task"
 if _SHARED_MODEL.exists():
     # Point the project's own model resolution at the offline copy (CLI tests need it too).
     os.environ.setdefault("PORTFOLIO_ML_POSE_MODEL", str(_SHARED_MODEL))
-os.environ.setdefault("PORTFOLIO_ML_ASSETS", str(SHARED))
+if SHARED.is_dir():
+    # Only a folder that exists: `bench` refuses an --assets folder that is missing.
+    os.environ.setdefault("PORTFOLIO_ML_ASSETS", str(SHARED))
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -65,3 +67,26 @@ def football_clip() -> Path:
 @pytest.fixture(scope="session")
 def cifar_tarball() -> Path:
     return _require(SHARED / "datasets" / "cifar10-jpeg.tar.gz", "CIFAR-10 JPEG tarball")
+
+
+def _extract(tarball: Path, folder: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tarfile
+
+    out = tmp_path_factory.mktemp(folder)
+    with tarfile.open(tarball) as tar:
+        tar.extractall(out, filter="data")
+    return out / folder
+
+
+@pytest.fixture(scope="session")
+def players_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real labelled broadcast frames (YOLO boxes), extracted once per session."""
+    tarball = _require(SHARED / "datasets" / "football-players-detection.tar.gz", "players dataset")
+    return _extract(tarball, "football-players-detection", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def pitch_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real broadcast frames with 32 pitch keypoints (YOLO-pose), extracted once."""
+    tarball = _require(SHARED / "datasets" / "football-pitch-keypoints.tar.gz", "pitch dataset")
+    return _extract(tarball, "football-pitch-keypoints", tmp_path_factory)

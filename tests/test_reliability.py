@@ -109,7 +109,7 @@ def test_real_executable_reports_one_line(label, argv, words, bad_files, tmp_pat
     assert no_outputs(out), list(out.rglob("*"))
 
 
-def test_no_person_is_a_warning_not_an_error(bad_files, tmp_path):
+def test_no_person_is_a_warning_not_an_error(bad_files, tmp_path, pose_model_path):
     proc = run_cli("squat", "run", bad_files["whole"], "--out", tmp_path / "o", "--no-video")
     assert proc.returncode == 0, proc.stderr
     assert "no person" in (proc.stdout + proc.stderr).lower()

@@ -187,7 +187,31 @@ def test_plugin_failing_inside_a_hook_does_not_break_the_cli():
     assert "greeter.speed" in result.output
     assert "warning: plugin flaky: register_benchmarks failed: ImportError" in result.output
     assert "warning: plugin flaky: register_commands failed: RuntimeError" in result.output
+    assert result.output.count("register_commands failed") == 1  # reported once, not twice
     assert runner.invoke(app, ["hello"]).exit_code == 0
+
+
+class WrappingPlugin:
+    """A hook wrapper sees every call: only true when hooks go through pluggy's caller."""
+
+    calls: list[str] = []
+
+    @hookimpl(wrapper=True)
+    def register_benchmarks(self, registry):
+        WrappingPlugin.calls.append("wrapped")
+        return (yield)
+
+
+def test_hooks_are_called_through_pluggy_with_wrappers():
+    WrappingPlugin.calls.clear()
+    manager = fresh_manager()
+    manager.register(WrappingPlugin(), "wrapper")
+    manager.register(GreeterPlugin(), "greeter")
+    result = runner.invoke(create_app(manager), ["bench", "list"])
+    assert result.exit_code == 0, result.output
+    assert "greeter.speed" in result.output
+    # The wrapper ran around each plain implementation (core's and the greeter's at least).
+    assert len(WrappingPlugin.calls) >= 2
 
 
 def test_bench_table_keeps_values_on_a_narrow_terminal(monkeypatch):

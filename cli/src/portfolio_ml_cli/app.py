@@ -94,8 +94,8 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     models.register(app, manager)
     bench.register(app, manager)
     ui.register(app, manager)
-    for problem in manager.call_each("register_commands", app=app):
-        typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
+    # A failing plugin is recorded in manager.problems and reported once, by main_callback.
+    manager.call_each("register_commands", app=app)
     return app
 
 

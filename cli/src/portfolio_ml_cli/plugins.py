@@ -92,12 +92,19 @@ class PortfolioPluginManager:
 
         Returns the problems of this call (each also kept once in ``problems``)."""
         caller = getattr(self.pm.hook, hook_name)
+        impls = list(reversed(caller.get_hookimpls()))  # registration order
+        # Through pluggy's own caller (argument subsetting, hook wrappers), one plain
+        # implementation at a time; wrappers stay in every call, so they wrap each of them.
+        plugins = [i.plugin for i in impls if not (i.hookwrapper or i.wrapper)]
         found = []
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for plugin in plugins:
+            alone = self.pm.subset_hook_caller(
+                hook_name, remove_plugins=[p for p in plugins if p is not plugin]
+            )
             try:
-                impl.function(**kwargs)
+                alone(**kwargs)
             except Exception as exc:
-                name = self.pm.get_name(impl.plugin) or "?"
+                name = self.pm.get_name(plugin) or "?"
                 problem = PluginProblem(name, f"{hook_name} failed: {_one_line(exc)}")
                 found.append(problem)
                 if problem not in self.problems:

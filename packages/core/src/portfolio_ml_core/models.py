@@ -5,7 +5,9 @@ Resolution order for a model name (first hit wins):
 2. the model's own environment variable (e.g. ``PORTFOLIO_ML_POSE_MODEL``);
 3. ``$PORTFOLIO_ML_MODELS_DIR/<file name>``;
 4. the user cache (``~/.cache/portfolio-ml/models/<file name>`` on Linux);
-5. a download from the official URL into the cache — unless ``PORTFOLIO_ML_OFFLINE=1``;
+5. the copy shipped inside a plugin's package, for models that ship one (``bundled``);
+6. a download from the official URL into the cache — unless ``PORTFOLIO_ML_OFFLINE=1`` or the
+   model has no URL;
 otherwise a `ModelNotFoundError` that says how to supply the file offline.
 """
 
@@ -56,6 +58,7 @@ class ModelSpec:
     max_bytes: int
     validate: Callable[[Path], None] | None = None
     known_sha256: frozenset[str] = frozenset()
+    bundled: Path | None = None  # a copy shipped in a package: the last local fallback
 
 
 def validate_task_bundle(path: Path) -> None:
@@ -147,6 +150,8 @@ def locate(spec: ModelSpec, explicit: str | os.PathLike[str] | None = None) -> R
     cached = cache_dir() / "models" / spec.filename
     if cached.is_file():
         return Resolution(cached, "cache")
+    if spec.bundled is not None and spec.bundled.is_file():
+        return Resolution(spec.bundled, "shipped")
     return Resolution(None, "missing")
 
 
@@ -164,12 +169,26 @@ def resolve_model(
         if not found.path.is_file():
             raise ModelNotFoundError(f"model file not found: {found.path} (from {found.source})")
         return check_file(spec, found.path)
-    if allow_download and not os.environ.get(OFFLINE_ENV):
+    if allow_download and spec.url and not os.environ.get(OFFLINE_ENV):
         return download(spec)
     raise ModelNotFoundError(offline_hint(spec))
 
 
+# A model file, or a way to find one that runs only when the model is needed: commands pass a
+# resolver so that a bad input file is reported before a missing model.
+ModelSource = str | os.PathLike[str] | Callable[[], Path]
+
+
+def model_file(source: ModelSource) -> Path:
+    return source() if callable(source) else Path(source)
+
+
 def offline_hint(spec: ModelSpec) -> str:
+    if not spec.url:
+        return (
+            f"model {spec.name} not found; pass --model PATH, set {spec.env_var}=PATH, "
+            f"or put {spec.filename} in ${MODELS_DIR_ENV}"
+        )
     return (
         f"model {spec.name} not found; pass --model PATH, set {spec.env_var}=PATH, "
         f"or put {spec.filename} in ${MODELS_DIR_ENV} (download it from {spec.url})"
@@ -180,6 +199,8 @@ def download(spec: ModelSpec, destination: Path | None = None) -> Path:
     """Fetch ``spec.url`` into the cache with a progress bar; check it before keeping it."""
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
+    if not spec.url:
+        raise ModelNotFoundError(f"{spec.name} is not downloadable: it ships with its plugin")
     if os.environ.get(OFFLINE_ENV):
         raise ModelNotFoundError(
             f"downloads are disabled ({OFFLINE_ENV} is set, offline mode). {offline_hint(spec)}"

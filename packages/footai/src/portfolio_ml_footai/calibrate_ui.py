@@ -12,9 +12,8 @@ from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
 from portfolio_ml_core.video import VideoSource
 
-from . import autocalib, pitch, render
+from . import pitch, render
 from .calibration import Calibration, apply_h, homography_from_calibration
-from .segmentation import learn_grass, segment
 
 
 def read_frame(video: str | Path, frame: int) -> np.ndarray:
@@ -37,27 +36,29 @@ def correspondences_from_h(h: np.ndarray, size: tuple[int, int]) -> tuple[np.nda
     return img[ok], world[ok]
 
 
-def auto_calibration(video: str | Path, frame: int) -> dict[str, Any]:
+def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -> dict[str, Any]:
+    """Point pairs from the net's pitch keypoints (the RANSAC inliers; never fewer than 4)."""
+    from .homography import MIN_INLIERS, fit_keypoints
+    from .model.runtime import FootNet
+    from .model.spec import PITCH_KEYPOINTS
+    from .model.weights import resolve_footai_model
+
     image = read_frame(video, frame)
-    grass = learn_grass([image])
-    if grass is None:
-        raise PortfolioError(f"{video}: no football pitch found in frame {frame}")
-    w, h = image.shape[1], image.shape[0]
-    scale = min(1.0, 640 / w)
-    small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    masks = segment(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), grass)
-    fit = autocalib.auto_calibrate(image, masks)
-    if fit is None:
+    found = FootNet(resolve_footai_model(model))(image).keypoints
+    fit = fit_keypoints(found, image.shape[1])
+    if fit is None or fit.n_inliers < MIN_INLIERS:
         raise PortfolioError(
-            f"{video}: could not match the pitch markings of frame {frame} to the pitch model; "
-            "calibrate by hand (without --auto)"
+            f"{video}: frame {frame} shows too few pitch markings for a calibration "
+            f"({int(found.visible().sum())} keypoints found, {MIN_INLIERS} consistent ones needed); "
+            "pick another --frame or calibrate by hand (without --auto)"
         )
-    img, world = correspondences_from_h(fit.homography, (w, h))
+    ok = fit.inliers
     return {
         "frame": frame,
-        "image_points": np.round(img, 2).tolist(),
-        "pitch_points": np.round(world, 3).tolist(),
-        "note": f"automatic fit: {fit.detail}",
+        "image_points": np.round(found.xy[ok], 2).tolist(),
+        "pitch_points": np.round(PITCH_KEYPOINTS[ok], 3).tolist(),
+        "note": f"automatic: {fit.n_inliers} pitch keypoints found by the net "
+        f"(median reprojection error {fit.error_px:.1f} px)",
     }
 
 

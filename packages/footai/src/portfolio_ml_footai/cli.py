@@ -1,4 +1,5 @@
-"""The ``portfolio-ml footai`` commands: demo, run, sample, eval, calibrate."""
+"""The ``portfolio-ml footai`` commands: demo, run, sample, eval, calibrate, detect,
+eval-detections, eval-pitch, train."""
 
 from __future__ import annotations
 
@@ -21,6 +22,31 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="A retrained net (.tflite from `footai train`); default: $PORTFOLIO_ML_FOOTAI_MODEL, "
+        "the models folder, then the weights shipped in the package.",
+    ),
+]
+SplitOption = Annotated[str, typer.Option("--split", help="Which split: train, valid or test.")]
+
+
+def _net(model: Path | None):
+    from portfolio_ml_footai.model.runtime import FootNet
+    from portfolio_ml_footai.model.weights import resolve_footai_model
+
+    return FootNet(resolve_footai_model(model))
+
+
+def _write_report(json_out: Path | None, data: dict) -> None:
+    if json_out is not None:
+        from portfolio_ml_core.fsutil import write_json_atomic
+
+        write_json_atomic(json_out, data)
+
 
 @app.command()
 def run(
@@ -38,14 +64,32 @@ def run(
     no_video: Annotated[
         bool, typer.Option("--no-video", help="Skip annotated.mp4 and tactical_map.mp4.")
     ] = False,
+    detector: Annotated[
+        str,
+        typer.Option(
+            "--detector", help="learned (the shipped net) or classic (hand-tuned heuristics)."
+        ),
+    ] = "learned",
+    model: ModelOption = None,
 ) -> None:
     """Detect, track and map the players of VIDEO; write tracks.csv, videos, maps, summary.json."""
-    from portfolio_ml_footai.pipeline import RunOptions
+    from portfolio_ml_footai.pipeline import DETECTORS, RunOptions
     from portfolio_ml_footai.runner import run_video
 
+    if not video.is_file():
+        raise InputFileError(f"video not found: {video}")
     if calibration is not None and not calibration.exists():
         raise InputFileError(f"calibration file not found: {calibration}")
-    opts = RunOptions(calibration=calibration, start_s=start, max_frames=max_frames, stride=stride)
+    if detector not in DETECTORS:
+        raise InputFileError(f"--detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
+    opts = RunOptions(
+        detector=detector,
+        model=model,
+        calibration=calibration,
+        start_s=start,
+        max_frames=max_frames,
+        stride=stride,
+    )
     summary = run_video(video, out, opts, write_video=not no_video)
     for w in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {w}")
@@ -61,17 +105,19 @@ def run(
 @app.command()
 def sample(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    camera: Annotated[str, typer.Option("--camera", help="static or pan.")] = "static",
+    camera: Annotated[
+        str, typer.Option("--camera", help="static, pan or tactical (high, wide).")
+    ] = "static",
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length.")] = 8.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (kits, camera, play).")] = 0,
     size: Annotated[str, typer.Option("--size", help="Frame size WxH.")] = "1280x720",
     fps: Annotated[float, typer.Option("--fps", help="Frame rate.")] = 25.0,
 ) -> None:
     """Render a synthetic broadcast clip with exact ground truth (gt.csv, calibration.json)."""
-    from portfolio_ml_footai.synth import SampleConfig, render_sample
+    from portfolio_ml_footai.synth import CAMERAS, SampleConfig, render_sample
 
-    if camera not in ("static", "pan"):
-        raise PortfolioError(f"--camera must be static or pan, not {camera!r}")
+    if camera not in CAMERAS:
+        raise PortfolioError(f"--camera must be one of {', '.join(CAMERAS)}, not {camera!r}")
     if not 0 < seconds <= 600:
         raise PortfolioError("--seconds must be in (0, 600]")
     try:
@@ -166,8 +212,9 @@ def calibrate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Calibration JSON to write.")],
     frame: Annotated[int, typer.Option("--frame", help="Frame to calibrate on.")] = 0,
     auto: Annotated[
-        bool, typer.Option("--auto", help="Fit the markings automatically, no window.")
+        bool, typer.Option("--auto", help="Use the net's pitch keypoints, no window.")
     ] = False,
+    model: ModelOption = None,
 ) -> None:
     """Point pairs image ↔ pitch for VIDEO: by clicking (OpenCV window) or --auto."""
     from portfolio_ml_footai.calibrate_ui import (
@@ -178,6 +225,172 @@ def calibrate(
 
     if frame < 0:
         raise PortfolioError("--frame must be >= 0")
-    data = auto_calibration(video, frame) if auto else interactive_calibration(video, frame)
+    data = auto_calibration(video, frame, model) if auto else interactive_calibration(video, frame)
     write_calibration(out, data)
     console.print(f"{len(data['image_points'])} point pairs → {out}")
+
+
+@app.command()
+def detect(
+    source: Annotated[Path, typer.Argument(help="An image or a folder of images.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    model: ModelOption = None,
+) -> None:
+    """Boxes and roles on still images: YOLO txt per image, detections.csv, annotated images."""
+    from portfolio_ml_footai.detect import detect_images, input_images
+
+    inputs = input_images(source)
+    result = detect_images(inputs, out, _net(model))
+    counts = ", ".join(f"{n} {role}" for role, n in result.boxes.items())
+    console.print(f"{result.images} images: {counts} → {out}/")
+
+
+@app.command("eval-detections")
+def eval_detections(
+    data: Annotated[
+        Path, typer.Option("--data", help="A YOLO export: SPLIT/images, SPLIT/labels.")
+    ],
+    split: SplitOption = "test",
+    model: ModelOption = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures as JSON.")
+    ] = None,
+) -> None:
+    """Precision, recall, F1 at IoU 0.5 per class, role accuracy, ball recall, mAP50 (pycocotools)."""
+    from portfolio_ml_footai.datasets import load_detection_split
+    from portfolio_ml_footai.scoring import score_detections
+
+    frames = load_detection_split(data, split)
+    net = _net(model)
+    scores = score_detections(frames, lambda image: net(image).detections)
+    table = Table(title=f"footai eval-detections · {data.name}/{split} · {scores.frames} frames")
+    for col in ("class", "precision", "recall", "F1", "AP50"):
+        table.add_column(col, justify="right" if col != "class" else "left")
+    for name, c in [*scores.per_class.items(), ("persons", scores.persons)]:
+        ap = scores.map50_per_class.get(name)
+        table.add_row(
+            name,
+            f"{c.precision:.3f}",
+            f"{c.recall:.3f}",
+            f"{c.f1:.3f}",
+            "—" if ap is None else f"{ap:.3f}",
+        )
+    console.print(table)
+    console.print(
+        f"mAP50 {scores.map50:.3f} · role accuracy on matched persons {scores.role_accuracy:.3f} · "
+        f"ball within 15 px in {scores.ball_recall:.0%} of {scores.ball_frames} frames"
+    )
+    _write_report(json_out, scores.to_json())
+
+
+@app.command("eval-pitch")
+def eval_pitch(
+    data: Annotated[
+        Path, typer.Option("--data", help="A YOLO-pose export with the 32 pitch keypoints.")
+    ],
+    split: SplitOption = "test",
+    model: ModelOption = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the figures as JSON.")
+    ] = None,
+) -> None:
+    """Keypoint error in pixels and metres; share of frames calibrated to within 1 m."""
+    from portfolio_ml_footai.datasets import load_pitch_split
+    from portfolio_ml_footai.scoring import score_pitch
+
+    frames = load_pitch_split(data, split)
+    net = _net(model)
+    scores = score_pitch(frames, lambda image: net(image).keypoints)
+    report = scores.to_json()
+    table = Table(title=f"footai eval-pitch · {data.name}/{split} · {scores.frames} frames")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in report.items():
+        table.add_row(k.replace("_", " "), "—" if v is None else str(v))
+    console.print(table)
+    _write_report(json_out, report)
+
+
+@app.command()
+def train(
+    players: Annotated[
+        Path,
+        typer.Option(
+            "--players", help="YOLO detection export (ball, goalkeeper, player, referee)."
+        ),
+    ],
+    pitch_data: Annotated[
+        Path, typer.Option("--pitch", help="YOLO-pose export with the 32 pitch keypoints.")
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Output folder: weights, checkpoints, curves, report."),
+    ],
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (each --steps batches).")] = 40,
+    steps: Annotated[int, typer.Option("--steps", help="Batches per epoch.")] = 60,
+    batch: Annotated[int, typer.Option("--batch", help="Images per batch.")] = 16,
+    synthetic: Annotated[
+        int, typer.Option("--synthetic", help="Synthetic frames mixed in (0: none).")
+    ] = 160,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
+    ] = False,
+    max_minutes: Annotated[
+        float | None, typer.Option("--max-minutes", help="Stop after this much training time.")
+    ] = None,
+) -> None:
+    """Train the detector + pitch-keypoint net on real labelled frames and synthetic renders."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from portfolio_ml_footai.datasets import split_dir
+    from portfolio_ml_footai.model.train import TrainConfig
+    from portfolio_ml_footai.model.train import train as run_training
+
+    for name, value in (("--epochs", epochs), ("--steps", steps), ("--batch", batch)):
+        if value < 1:
+            raise PortfolioError(f"{name} must be at least 1")
+    if synthetic < 0:
+        raise PortfolioError("--synthetic must be >= 0")
+    if not 0 < lr < 1:
+        raise PortfolioError("--lr must be in (0, 1)")
+    for root in (players, pitch_data):
+        split_dir(root, "train")
+        split_dir(root, "valid")
+    cfg = TrainConfig(
+        players,
+        pitch_data,
+        out,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch=batch,
+        synthetic=synthetic,
+        learning_rate=lr,
+        seed=seed,
+        resume=resume,
+        max_minutes=max_minutes,
+    )
+    with Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("train", total=steps, epoch="-", loss="-")
+
+        def progress(epoch: int, step: int, means: dict[str, float]) -> None:
+            bar.update(task, completed=step, epoch=f"{epoch}/{epochs}", loss=f"{means['loss']:.3f}")
+
+        result = run_training(cfg, log=bar.console.print, progress=progress)
+    det, pit = result.report["detections"], result.report["pitch"]
+    console.print(
+        f"valid: persons F1 {det['persons']['f1']:.3f}, role accuracy {det['role_accuracy']:.3f}, "
+        f"ball {det['ball_recall_15px']:.0%}, mAP50 {det['map50']:.3f}; pitch within 1 m "
+        f"{pit['frames_within_1m']:.0%} of frames"
+    )
+    console.print(
+        f"weights → {out}/footai_net.tflite (use with --model, or copy into $PORTFOLIO_ML_MODELS_DIR)"
+    )

@@ -7,58 +7,22 @@ here, after the pass over the video, so that the CSV never flips a player's team
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from portfolio_ml_core.fsutil import atomic_path, write_image_atomic, write_json_atomic
-from portfolio_ml_core.video import VideoSink
+from portfolio_ml_core.video import VideoSink, VideoSource
 
 from . import pitch, render
 from .calibration import apply_h
 from .kinematics import motion_stats, smooth_track
-from .pipeline import Analysis
+from .labels import TrackLabel, label_tracks
+from .pipeline import Analysis, RunOptions
 from .stitching import stitch
 from .tracks_io import COLUMNS, format_row
 
-KEEPER_X = pitch.HALF_L - 22.0
-OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as errors  # a track living beyond this |x| with an odd kit is a keeper
-
-
-@dataclass(frozen=True)
-class TrackLabel:
-    track_id: int
-    role: str
-    team: int
-
-
-def label_tracks(a: Analysis) -> dict[int, TrackLabel]:
-    """Team and role for each confirmed track from its colour votes and where it plays."""
-    by_key: dict[int, list[np.ndarray]] = {}
-    for p in a.players:
-        if p.pitch is not None:
-            by_key.setdefault(p.key, []).append(p.pitch)
-    # Which team defends the left goal: the one whose players stand further left on average.
-    xs: dict[int, list[float]] = {0: [], 1: []}
-    for key, votes in a.track_votes.items():
-        if key in a.track_ids and votes[:2].sum() > votes[2] and key in by_key:
-            xs[int(np.argmax(votes[:2]))].append(float(np.median(np.array(by_key[key])[:, 0])))
-    left_team = 0 if (np.mean(xs[0]) if xs[0] else 0) <= (np.mean(xs[1]) if xs[1] else 0) else 1
-    labels = {}
-    for key, tid in a.track_ids.items():
-        votes = a.track_votes.get(key, np.zeros(3))
-        if votes[2] > votes[:2].sum():
-            pts = np.array(by_key.get(key, []))
-            med_x = float(np.median(pts[:, 0])) if len(pts) else 0.0
-            if len(pts) and abs(med_x) > KEEPER_X:
-                team = left_team if med_x < 0 else 1 - left_team
-                labels[key] = TrackLabel(tid, "goalkeeper", team)
-            else:
-                labels[key] = TrackLabel(tid, "referee", -1)
-        else:
-            labels[key] = TrackLabel(tid, "player", int(np.argmax(votes[:2])))
-    return labels
+OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as errors
 
 
 def smoothed_positions(
@@ -246,11 +210,38 @@ def summary(a: Analysis, labels, smooth, video: str) -> dict[str, Any]:
     }
 
 
-def write_outputs(out_dir: Path, a: Analysis, video: str, write_video: bool) -> dict[str, Any]:
+def write_annotated(
+    path: Path, video: str, opts: RunOptions, a: Analysis, labels: dict[int, TrackLabel]
+) -> None:
+    """annotated.mp4, drawn after the run from the same labels as tracks.csv (one truth).
+
+    The video is decoded a second time instead of keeping every frame in memory.
+    """
+    by_frame: dict[int, list[render.DrawnPlayer]] = {}
+    for p in a.players:
+        lab = labels.get(p.key)
+        if lab is None:
+            continue
+        by_frame.setdefault(p.frame, []).append(
+            render.DrawnPlayer(lab.track_id, tuple(p.box), team_colour(labels, a, p.key), lab.role)
+        )
+    balls = {b.frame: b.centre for b in a.balls}
+    with VideoSource(video) as source, VideoSink(path, a.fps, a.size) as sink:
+        for fr in source.frames(
+            start_s=opts.start_s, max_frames=opts.max_frames, stride=opts.stride
+        ):
+            sink.write(render.annotate(fr.image, by_frame.get(fr.index, []), balls.get(fr.index)))
+
+
+def write_outputs(
+    out_dir: Path, a: Analysis, video: str, write_video: bool, opts: RunOptions | None = None
+) -> dict[str, Any]:
     a = stitch(a)
     labels = label_tracks(a)
     smooth = smoothed_positions(a)
     write_tracks_csv(out_dir / "tracks.csv", a, labels, smooth)
+    if write_video:
+        write_annotated(out_dir / "annotated.mp4", video, opts or RunOptions(), a, labels)
     write_tactical(out_dir, a, labels, smooth, write_video)
     data = summary(a, labels, smooth, video)
     write_json_atomic(out_dir / "summary.json", data)

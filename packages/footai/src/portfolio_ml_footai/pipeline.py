@@ -43,13 +43,20 @@ from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, kit_changes, shirt_colours, track_votes
 from .tracking import ByteTracker, Detection, Track
 
+PLAYER_ROLE = 2  # the net's class id for an outfield player (model.spec.PLAYER)
+
 
 class NotFootballError(InputFileError):
     """The video shows no football pitch."""
 
 
+DETECTORS = ("learned", "classic")
+
+
 @dataclass(frozen=True)
 class RunOptions:
+    detector: str = "learned"  # the shipped net, or the hand-tuned classic heuristics
+    model: Path | None = None  # a retrained net (default: resolved by name, shipped weights)
     calibration: Path | None = None
     start_s: float = 0.0
     max_frames: int | None = None
@@ -68,6 +75,7 @@ class PlayerObs:
     team_conf: float
     pitch: np.ndarray | None
     colour: np.ndarray | None = None  # median Lab shirt colour (NaN when unseen)
+    role: int = -1  # the net's class id (goalkeeper, player, referee); -1 classic detector
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,8 @@ class Analysis:
     team_colours: list[tuple[int, int, int]] = field(default_factory=list)
     calibration_method: str = "none"
     calibration_detail: str = ""
+    detector: str = "classic"
+    keypoint_fits: int = 0  # frames whose homography came from the net's pitch keypoints
     warnings: list[str] = field(default_factory=list)
     processing_seconds: float = 0.0
 
@@ -339,7 +349,7 @@ class FrameProcessor:
         return BallObs(-1, obs.centre, obs.radius, obs.score, ground)
 
 
-def _revote_teams(analysis: Analysis) -> None:
+def _revote_teams(analysis: Analysis, roles_known: bool = False) -> None:
     """Replace the online team votes by ones from whole-track kit colours (see `track_votes`).
 
     Tracks that change kit for good mid-life (an identity swapped between opponents) are cut
@@ -349,6 +359,9 @@ def _revote_teams(analysis: Analysis) -> None:
     def by_track() -> dict[int, list[PlayerObs]]:
         out: dict[int, list[PlayerObs]] = {}
         for p in analysis.players:
+            # With the net's roles, only players shape the two kits (keepers, referees differ).
+            if roles_known and p.role != PLAYER_ROLE:
+                continue
             if p.key in analysis.track_ids and p.colour is not None:
                 out.setdefault(p.key, []).append(p)
         return out
@@ -385,7 +398,11 @@ def _revote_teams(analysis: Analysis) -> None:
 
 
 def _initial_homography(
-    opts: RunOptions, first: list[Frame], video: VideoSource, masks: PitchMasks, analysis: Analysis
+    opts: RunOptions,
+    first: list[Frame],
+    video: VideoSource,
+    masks: PitchMasks | None,
+    analysis: Analysis,
 ) -> np.ndarray | None:
     if opts.calibration is not None:
         cal = load_calibration(opts.calibration)
@@ -398,7 +415,7 @@ def _initial_homography(
             f"{opts.calibration} (frame {cal.frame}, {len(cal.image_points)} points)"
         )
         return h
-    fit = autocalib.auto_calibrate(first[0].image, masks)
+    fit = autocalib.auto_calibrate(first[0].image, masks) if masks is not None else None
     if fit is None:
         analysis.calibration_method = "none"
         analysis.warnings.append(
@@ -439,19 +456,14 @@ def analyse(
         raise InputFileError("--max-frames must be at least 1")
     if opts.start_s < 0:
         raise InputFileError("--start must be >= 0")
+    if opts.detector not in DETECTORS:
+        raise InputFileError(f"--detector must be one of {', '.join(DETECTORS)}")
+    if opts.detector == "learned":
+        return analyse_learned(video_path, opts, on_frame)
     with VideoSource(video_path, prefetch=4) as video:
         fps = video.fps / opts.stride
         analysis = Analysis(fps=fps, size=video.size)
-        frames: Iterator[Frame] = video.frames(
-            start_s=opts.start_s, max_frames=opts.max_frames, stride=opts.stride
-        )
-        first: list[Frame] = []
-        for fr in frames:
-            first.append(fr)
-            if len(first) >= opts.bootstrap_frames:
-                break
-        if not first:
-            raise InputFileError(f"{video_path}: no frames at --start {opts.start_s:g} s")
+        first, frames = _bootstrap(video, opts, video_path)
         grass = learn_grass([f.image for f in first])
         if grass is None:
             raise NotFootballError(
@@ -499,4 +511,108 @@ def analyse(
         analysis.processing_seconds = time.perf_counter() - start
         if proc.teams is None:
             analysis.warnings.append("could not find two kit colours: team labels are unreliable")
+    return analysis
+
+
+def _bootstrap(
+    video: VideoSource, opts: RunOptions, video_path: str | Path
+) -> tuple[list[Frame], Iterator[Frame]]:
+    frames: Iterator[Frame] = video.frames(
+        start_s=opts.start_s, max_frames=opts.max_frames, stride=opts.stride
+    )
+    first: list[Frame] = []
+    for fr in frames:
+        first.append(fr)
+        if len(first) >= opts.bootstrap_frames:
+            break
+    if not first:
+        raise InputFileError(f"{video_path}: no frames at --start {opts.start_s:g} s")
+    return first, frames
+
+
+def analyse_learned(
+    video_path: str | Path,
+    opts: RunOptions,
+    on_frame: Callable[[FrameOutput, Analysis], None] | None = None,
+) -> Analysis:
+    """The learned pipeline (`stages.LearnedProcessor`) over a video.
+
+    Nothing about the footage stops a run: frames without a pitch fit get empty pitch
+    columns, a clip without players gets empty tracks, and the summary says so.
+    """
+    from .model.runtime import FootNet
+    from .model.weights import resolve_footai_model
+    from .stages import LearnedProcessor
+
+    with VideoSource(video_path, prefetch=4) as video:
+        analysis = Analysis(fps=video.fps / opts.stride, size=video.size, detector="learned")
+        first, frames = _bootstrap(video, opts, video_path)
+        grass = learn_grass([f.image for f in first])
+        h0 = None
+        if opts.calibration is not None:
+            h0 = _initial_homography(opts, first, video, None, analysis)
+        else:
+            analysis.calibration_method = "keypoints"
+        # The model is looked up after the inputs are checked: a bad file is reported as such.
+        net = FootNet(resolve_footai_model(opts.model))
+        proc = LearnedProcessor(video.size, net, grass, h0)
+        start = time.perf_counter()
+        no_pitch = 0
+        for fr in chain(first, frames):
+            out = proc.step(fr)
+            analysis.frames.append(fr.index)
+            d = out.detections
+            for (t, det), role, xy in zip(out.tracks, d.class_id, d.pitch_xy, strict=True):
+                ground = xy if np.isfinite(xy).all() else None
+                analysis.players.append(
+                    PlayerObs(
+                        fr.index,
+                        t.key,
+                        det.box,
+                        det.score,
+                        det.team,
+                        det.team_conf,
+                        ground,
+                        det.colour,
+                        int(role),
+                    )
+                )
+                if t.confirmed:
+                    analysis.track_ids[t.key] = t.track_id
+                analysis.track_votes[t.key] = t.votes.copy()
+            if out.ball is not None:
+                cx, cy, r, score = out.ball
+                analysis.balls.append(BallObs(fr.index, (cx, cy), r, score, out.ball_pitch))
+            if out.homography is not None:
+                analysis.homographies[fr.index] = out.homography
+            else:
+                no_pitch += 1
+            analysis.keypoint_fits += out.keypoint_fit
+            if on_frame is not None:
+                on_frame(
+                    FrameOutput(fr.index, fr.image, out.tracks, [], None, out.homography), analysis
+                )
+        _revote_teams(analysis, roles_known=True)
+        analysis.processing_seconds = time.perf_counter() - start
+    n = len(analysis.frames)
+    if grass is None and not analysis.track_ids and not analysis.keypoint_fits:
+        # Close-ups and replays inside a broadcast are fine; a clip with no grass, nobody and no
+        # marking anywhere is something else.
+        raise NotFootballError(
+            f"{video_path}: no football pitch found (no grass, no players and no pitch "
+            f"markings in {n} frames); is this a football broadcast?"
+        )
+    if opts.calibration is None:
+        analysis.calibration_detail = f"pitch keypoints fitted in {analysis.keypoint_fits} of {n} frames, carried by camera motion in between"
+    if no_pitch:
+        analysis.warnings.append(
+            f"{no_pitch} of {n} frames have no pitch homography (too few pitch markings in view, "
+            "close-ups or replays): their pitch columns are empty"
+        )
+    if not analysis.track_ids:
+        analysis.warnings.append(
+            "no players were tracked: is this a football broadcast (main camera)?"
+        )
+    elif not analysis.team_colours:
+        analysis.warnings.append("could not find two kit colours: team labels are unreliable")
     return analysis

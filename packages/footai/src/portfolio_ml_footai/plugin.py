@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
+from portfolio_ml_core.models import ModelRegistry
 from portfolio_ml_core.ui import UIPageRegistry
 
 
@@ -21,6 +22,13 @@ def register_benchmarks(registry: BenchmarkRegistry) -> None:
 
     for bench in benchmarks():
         registry.add(bench)
+
+
+@hookimpl
+def register_models(registry: ModelRegistry) -> None:
+    from portfolio_ml_footai.model.weights import FOOTAI_NET
+
+    registry.add(FOOTAI_NET)
 
 
 @hookimpl

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -49,9 +49,12 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 SKIN = [(150, 180, 225), (110, 145, 195), (70, 100, 150), (45, 65, 100)]
 
 
+CAMERAS = ("static", "pan", "tactical")  # tactical: high and wide, never used in training
+
+
 @dataclass(frozen=True)
 class SampleConfig:
-    camera: str = "static"  # static | pan
+    camera: str = "static"  # static | pan | tactical
     seconds: float = 8.0
     seed: int = 0
     width: int = 1280
@@ -509,9 +512,13 @@ def _render_objects(
 def _camera_path(
     cfg: SampleConfig, rng: np.random.Generator
 ) -> tuple[BroadcastCamera, Callable[[np.ndarray, BroadcastCamera], BroadcastCamera]]:
-    dist = float(rng.uniform(20, 38))
-    height = float(rng.uniform(12, 24))
-    view_m = float(rng.uniform(42, 54) if cfg.camera == "static" else rng.uniform(32, 42))
+    if cfg.camera == "tactical":
+        # A high, wide "tactical camera": the whole pitch in view, players a few pixels tall.
+        dist, height, view_m = (float(rng.uniform(18, 28)), float(rng.uniform(32, 42)), 112.0)
+    else:
+        dist = float(rng.uniform(20, 38))
+        height = float(rng.uniform(12, 24))
+        view_m = float(rng.uniform(42, 54) if cfg.camera == "static" else rng.uniform(32, 42))
     cam_y = pitch.HALF_W + dist
     focal = cfg.width * math.hypot(cam_y, height) / view_m
     base = BroadcastCamera(0.0, cam_y, height, 0.0, 0.0, focal, cfg.width, cfg.height)
@@ -520,7 +527,7 @@ def _camera_path(
     alpha = 1 - math.exp(-1 / (cfg.fps * 0.8))
 
     def follow(ball: np.ndarray, cam: BroadcastCamera) -> BroadcastCamera:
-        if cfg.camera == "static":
+        if cfg.camera != "pan":
             return cam
         aim_x = float(np.clip(ball[0], -38, 38))
         current = cam.x + (cam.y - look_y) * math.tan(cam.pan)
@@ -530,14 +537,20 @@ def _camera_path(
     return start, follow
 
 
-def render_sample(
-    out_dir: str | Path, cfg: SampleConfig, progress: Callable[[int, int], None] | None = None
-) -> SampleResult:
-    """Render ``cfg`` into ``out_dir``: sample.mp4, gt.csv, calibration.json."""
-    if cfg.camera not in ("static", "pan"):
-        raise ValueError("camera must be 'static' or 'pan'")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class RenderedFrame:
+    """One rendered frame, its ground-truth rows (``GT_COLUMNS`` less the last) and its camera."""
+
+    index: int
+    image: np.ndarray
+    rows: list[list]
+    camera: BroadcastCamera
+
+
+def iter_frames(cfg: SampleConfig) -> Iterator[RenderedFrame]:
+    """Render ``cfg`` frame by frame: pixels, exact ground truth and the camera of each frame."""
+    if cfg.camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {', '.join(CAMERAS)}")
     rng = np.random.default_rng(cfg.seed)
     scene = Scene(rng)
     match = Match(rng, 1.0 / cfg.fps)
@@ -550,8 +563,72 @@ def render_sample(
         else cam
     )
     n_frames = max(1, round(cfg.seconds * cfg.fps))
-    first_h = cam.homography()
-    static_bg = scene.render(cam) if cfg.camera == "static" else None
+    static_bg = scene.render(cam) if cfg.camera != "pan" else None
+    for f in range(n_frames):
+        if f > 0:
+            match.step()
+            cam = follow(match.ball, cam)
+        frame = static_bg.copy() if static_bg is not None else scene.render(cam)
+        bc = BoundedCamera(cam, np.array([math.cos(cam.pan), math.sin(cam.pan)]))
+        objects: list[tuple[float, list]] = []
+        for a in match.agents:
+            objects.append((float(a.pos[1]), _figure_strokes(a, bc)))
+        buv, bdepth = cam.project(np.array([[match.ball[0], match.ball[1], 0.11]]))
+        br = max(1.6, 0.11 * cam.focal / max(float(bdepth[0]), 1.0))
+        objects.append(
+            (
+                float(match.ball[1]) + 0.05,
+                [
+                    ("circle", buv, br, (235, 235, 235)),
+                    ("circle", buv + np.array([0.0, br * 0.3]), br * 0.55, (200, 200, 205)),
+                ],
+            )
+        )
+        results = _render_objects(frame, objects)
+        frame = cv2.GaussianBlur(frame, (3, 3), 0.6)
+        noise = rng.normal(0, 2.0, frame.shape).astype(np.float32)
+        frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        rows: list[list] = []
+        everyone: list[Agent | None] = [*match.agents, None]
+        for who, (drawn, vis) in zip(everyone, results, strict=True):
+            x0, y0, x1, y1 = drawn.box
+            cx0, cy0 = max(x0, 0), max(y0, 0)
+            cx1, cy1 = min(x1, cfg.width), min(y1, cfg.height)
+            if vis <= 0 or cx1 <= cx0 or cy1 <= cy0:
+                continue
+            if who is None:
+                ident, role, team, pos = 0, "ball", -1, match.ball
+            else:
+                ident, role, team, pos = who.track_id, who.role, who.team, who.pos
+            rows.append(
+                [
+                    f,
+                    ident,
+                    role,
+                    team,
+                    cx0,
+                    cy0,
+                    cx1 - cx0,
+                    cy1 - cy0,
+                    1,
+                    round(float(pos[0]), 3),
+                    round(float(pos[1]), 3),
+                    round(vis, 3),
+                ]
+            )
+        yield RenderedFrame(f, frame, rows, cam)
+
+
+def render_sample(
+    out_dir: str | Path, cfg: SampleConfig, progress: Callable[[int, int], None] | None = None
+) -> SampleResult:
+    """Render ``cfg`` into ``out_dir``: sample.mp4, gt.csv, calibration.json."""
+    if cfg.camera not in CAMERAS:
+        raise ValueError(f"camera must be one of {', '.join(CAMERAS)}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    n_frames = max(1, round(cfg.seconds * cfg.fps))
+    first_h: np.ndarray | None = None
     video_path, gt_path = out / "sample.mp4", out / "gt.csv"
     with (
         atomic_path(gt_path) as tmp_gt,
@@ -560,70 +637,15 @@ def render_sample(
     ):
         writer = csv.writer(fh)
         writer.writerow(GT_COLUMNS)
-        for f in range(n_frames):
-            if f > 0:
-                match.step()
-                cam = follow(match.ball, cam)
-            frame = static_bg.copy() if static_bg is not None else scene.render(cam)
-            bc = BoundedCamera(cam, np.array([math.cos(cam.pan), math.sin(cam.pan)]))
-            objects: list[tuple[float, list]] = []
-            for a in match.agents:
-                objects.append((float(a.pos[1]), _figure_strokes(a, bc)))
-            buv, bdepth = cam.project(np.array([[match.ball[0], match.ball[1], 0.11]]))
-            br = max(1.6, 0.11 * cam.focal / max(float(bdepth[0]), 1.0))
-            objects.append(
-                (
-                    float(match.ball[1]) + 0.05,
-                    [
-                        ("circle", buv, br, (235, 235, 235)),
-                        ("circle", buv + np.array([0.0, br * 0.3]), br * 0.55, (200, 200, 205)),
-                    ],
-                )
-            )
-            results = _render_objects(frame, objects)
-            frame = cv2.GaussianBlur(frame, (3, 3), 0.6)
-            noise = rng.normal(0, 2.0, frame.shape).astype(np.float32)
-            frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-            sink.write(frame)
-            everyone: list[Agent | None] = [*match.agents, None]
-            for who, (drawn, vis) in zip(everyone, results, strict=True):
-                x0, y0, x1, y1 = drawn.box
-                cx0, cy0 = max(x0, 0), max(y0, 0)
-                cx1, cy1 = min(x1, cfg.width), min(y1, cfg.height)
-                if vis <= 0 or cx1 <= cx0 or cy1 <= cy0:
-                    continue
-                if who is None:
-                    row = [
-                        f,
-                        0,
-                        "ball",
-                        -1,
-                        cx0,
-                        cy0,
-                        cx1 - cx0,
-                        cy1 - cy0,
-                        1,
-                        round(float(match.ball[0]), 3),
-                        round(float(match.ball[1]), 3),
-                    ]
-                else:
-                    row = [
-                        f,
-                        who.track_id,
-                        who.role,
-                        who.team,
-                        cx0,
-                        cy0,
-                        cx1 - cx0,
-                        cy1 - cy0,
-                        1,
-                        round(float(who.pos[0]), 3),
-                        round(float(who.pos[1]), 3),
-                    ]
-                writer.writerow([*row, round(vis, 3)])
+        for rendered in iter_frames(cfg):
+            if first_h is None:
+                first_h = rendered.camera.homography()
+            sink.write(rendered.image)
+            writer.writerows(rendered.rows)
             if progress is not None:
-                progress(f + 1, n_frames)
+                progress(rendered.index + 1, n_frames)
     cal_path = out / "calibration.json"
+    assert first_h is not None
     write_json_atomic(cal_path, _calibration_for(first_h, cfg))
     return SampleResult(video_path, gt_path, cal_path, n_frames)
 
@@ -653,4 +675,11 @@ def _calibration_for(h: np.ndarray, cfg: SampleConfig) -> dict:
     }
 
 
-__all__ = ["SampleConfig", "SampleResult", "render_sample", "replace"]
+__all__ = [
+    "RenderedFrame",
+    "SampleConfig",
+    "SampleResult",
+    "iter_frames",
+    "render_sample",
+    "replace",
+]

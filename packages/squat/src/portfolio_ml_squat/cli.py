@@ -92,7 +92,6 @@ def run(
     _check_exercise(exercise, preset)
     if not video.exists():
         raise PortfolioError(f"no such file: {video}")
-    model_path = _model(model)
     config = RunConfig(
         exercise=exercise,
         preset=preset,
@@ -101,7 +100,8 @@ def run(
         pose_size=pose_size,
         num_poses=num_poses,
     )
-    result = analyze_video(video, out, model_path, config)
+    # The model is resolved once the video has opened: a bad file is reported first.
+    result = analyze_video(video, out, lambda: _model(model), config)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {warning}")
     console.print(_rep_table(result))
@@ -141,7 +141,6 @@ def live(
     _check_exercise(exercise, preset)
     if source is not None and not source.exists():
         raise PortfolioError(f"no such file: {source}")
-    model_path = _model(model)
     config = LiveConfig(
         exercise=exercise,
         preset=preset,
@@ -152,7 +151,7 @@ def live(
     )
     result, stats = run_live(
         source if source is not None else camera,
-        model_path,
+        lambda: _model(model),  # after the camera or file has opened
         config,
         out_dir=out,
         log=lambda m: err.print(f"[yellow]{m}[/]"),

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from portfolio_ml_core.models import ModelSource, model_file
 from portfolio_ml_core.pose import PoseEstimator
 from portfolio_ml_core.video import VideoSink, VideoSource
 
@@ -77,7 +78,7 @@ class LiveConfig:
 
 def run_live(
     source: int | str | Path,
-    model_path: str | Path,
+    model_path: ModelSource,
     config: LiveConfig,
     out_dir: Path | None = None,
     log: Any = print,
@@ -100,7 +101,7 @@ def run_live(
         camera = video.is_camera
         mode = "live" if camera else "video"
         sink: VideoSink | None = None
-        with PoseEstimator(model_path, mode=mode) as pose:
+        with PoseEstimator(model_file(model_path), mode=mode) as pose:
             t0 = time.perf_counter()
             capture_times: dict[int, float] = {}
             last_shown = t0

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic, write_text_atomic
+from portfolio_ml_core.models import ModelSource, model_file
 from portfolio_ml_core.pose import PoseEstimator, PoseResult
 from portfolio_ml_core.video import VideoSink, VideoSource
 
@@ -205,7 +206,7 @@ class FrameAnalyzer:
 def analyze_video(
     video_path: str | Path,
     out_dir: str | Path | None,
-    model_path: str | Path,
+    model_path: ModelSource,
     config: RunConfig = RunConfig(),
 ) -> RunResult:
     """Count reps in a video file; write the outputs to ``out_dir`` (None: write nothing)."""
@@ -219,7 +220,7 @@ def analyze_video(
     start = time.perf_counter()
     with (
         VideoSource(video_path, prefetch=config.prefetch) as video,
-        PoseEstimator(model_path, mode="video", num_poses=config.num_poses) as pose,
+        PoseEstimator(model_file(model_path), mode="video", num_poses=config.num_poses) as pose,
     ):
         sink: _BackgroundSink | None = None
         if out is not None and config.write_video:

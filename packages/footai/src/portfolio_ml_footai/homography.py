@@ -1,0 +1,121 @@
+"""Pitch keypoints → a homography for every frame.
+
+One frame: RANSAC over the confident keypoints (`fit_keypoints`). Over a video
+(`HomographyTracker`): between good fits the last homography is carried by the measured camera
+motion, and fits are smoothed so the tactical map does not shiver; a fit that disagrees with
+the carried one by a lot is treated as a cut (taken as is) once two frames agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .calibration import apply_h, homography_is_plausible
+from .model.runtime import KEYPOINT_THRESHOLD, PitchKeypoints
+from .model.spec import PITCH_KEYPOINTS
+
+MIN_INLIERS = 4
+RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15 px at 1280)
+
+
+@dataclass(frozen=True)
+class KeypointFit:
+    homography: np.ndarray  # pitch metres → image pixels
+    inliers: np.ndarray  # (32,) bool
+    error_px: float  # median reprojection error of the inliers
+
+    @property
+    def n_inliers(self) -> int:
+        return int(self.inliers.sum())
+
+
+def fit_keypoints(
+    keypoints: PitchKeypoints, frame_width: int, threshold: float = KEYPOINT_THRESHOLD
+) -> KeypointFit | None:
+    """RANSAC homography from the confident keypoints; None without 4 consistent, spread points."""
+    seen = np.nonzero(keypoints.visible(threshold))[0]
+    if len(seen) < MIN_INLIERS:
+        return None
+    world = PITCH_KEYPOINTS[seen]
+    image = keypoints.xy[seen]
+    h, mask = cv2.findHomography(world, image, cv2.RANSAC, RANSAC_PX * frame_width, maxIters=500)
+    if h is None or mask is None:
+        return None
+    ok = mask.ravel().astype(bool)
+    if ok.sum() < MIN_INLIERS or not _spread(world[ok]):
+        return None
+    h = h / h[2, 2]
+    if not homography_is_plausible(h, world[ok]):
+        return None
+    inliers = np.zeros(len(PITCH_KEYPOINTS), bool)
+    inliers[seen[ok]] = True
+    err = np.linalg.norm(apply_h(h, world[ok]) - image[ok], axis=1)
+    return KeypointFit(h, inliers, float(np.median(err)))
+
+
+def _spread(world: np.ndarray) -> bool:
+    """Four points on one line (or bunched up) fix no homography."""
+    centred = world - world.mean(axis=0)
+    s = np.linalg.svd(centred, compute_uv=False)
+    return bool(len(s) == 2 and s[1] > 2.0)
+
+
+def image_to_pitch(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Image pixels → pitch metres through the inverse of ``h`` (pitch → image)."""
+    return apply_h(np.linalg.inv(h), points)
+
+
+class HomographyTracker:
+    """A homography for every frame: keypoint fits, carried by camera motion between them."""
+
+    def __init__(self, frame_size: tuple[int, int], smoothing: float = 0.5) -> None:
+        self.size = frame_size
+        self.smoothing = smoothing
+        self.current: np.ndarray | None = None
+        self.frames_since_fit = 0
+        self.pending: np.ndarray | None = None  # a disagreeing fit waiting for confirmation
+        self.fits = 0
+        self.carried = 0
+
+    def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
+        """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
+        carried = None
+        if self.current is not None and motion is not None:
+            carried = motion @ self.current
+            carried /= carried[2, 2]
+        if fit is None:
+            self.frames_since_fit += 1
+            # Motion alone drifts: give up after ~2 s without a keypoint fit.
+            self.current = carried if self.frames_since_fit <= 50 else None
+            if self.current is not None:
+                self.carried += 1
+            return self.current
+        self.fits += 1
+        self.frames_since_fit = 0
+        if carried is None or self._disagree(carried, fit.homography):
+            if carried is not None and self.pending is None:
+                self.pending = fit.homography
+                self.current = carried
+                self.carried += 1
+                return self.current
+            self.pending = None
+            self.current = fit.homography
+            return self.current
+        self.pending = None
+        blend = self.smoothing * carried + (1 - self.smoothing) * fit.homography
+        self.current = blend / blend[2, 2]
+        return self.current
+
+    def _disagree(self, a: np.ndarray, b: np.ndarray) -> bool:
+        """More than 4 % of the frame width apart on a grid over the picture."""
+        w, h = self.size
+        grid = np.array([[x, y] for x in (0.2 * w, 0.5 * w, 0.8 * w) for y in (0.4 * h, 0.8 * h)])
+        try:
+            pa = image_to_pitch(a, grid)
+            back = apply_h(b, pa)
+        except np.linalg.LinAlgError:
+            return True
+        return bool(np.median(np.linalg.norm(back - grid, axis=1)) > 0.04 * w)

@@ -1,0 +1,20 @@
+"""The training report: the exported model scored on the valid split of both real sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..datasets import load_detection_split, load_pitch_split
+from ..scoring import predictor, score_detections, score_pitch
+from .runtime import FootNet
+
+
+def valid_report(weights: Path, players: Path, pitch: Path, split: str = "valid") -> dict[str, Any]:
+    net = FootNet(weights)
+    detect, keypoints = predictor(net)
+    return {
+        "split": split,
+        "detections": score_detections(load_detection_split(players, split), detect).to_json(),
+        "pitch": score_pitch(load_pitch_split(pitch, split), keypoints).to_json(),
+    }

@@ -1,0 +1,196 @@
+"""Run the shipped net on a frame and decode its heads: `Detections` and pitch keypoints.
+
+No TensorFlow here: the flat buffer runs in the LiteRT interpreter (``ai-edge-litert``);
+``backend="tensorflow"`` and ``"opencv"`` exist for the runtime comparison benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.native import quiet_native_stderr
+
+from ..detections import Detections
+from .spec import (
+    BALL,
+    HEATMAP_CHANNELS,
+    KEYPOINT_CHANNELS,
+    NET,
+    OFFSET_CHANNELS,
+    SIZE_CHANNELS,
+)
+
+BACKENDS = ("litert", "opencv", "tensorflow")
+PERSON_THRESHOLD = 0.3  # centre-heatmap score that makes a box (chosen on the valid split)
+BALL_THRESHOLD = 0.2
+KEYPOINT_THRESHOLD = 0.3
+MAX_PERSONS = 60
+
+
+@dataclass(frozen=True)
+class PitchKeypoints:
+    """The 32 pitch keypoints as seen in one frame: pixel xy and confidence (0 when unseen)."""
+
+    xy: np.ndarray  # (32, 2) pixels of the original frame
+    confidence: np.ndarray  # (32,)
+
+    def visible(self, threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+        return self.confidence >= threshold
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    detections: Detections
+    keypoints: PitchKeypoints
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cells that are the maximum of their 3×3 neighbourhood and above ``threshold``."""
+    local_max = cv2.dilate(heat, np.ones((3, 3), np.uint8))
+    ys, xs = np.nonzero((heat >= local_max) & (heat >= threshold))
+    return ys, xs
+
+
+def decode(raw: np.ndarray, frame_size: tuple[int, int]) -> FrameResult:
+    """Heads (h, w, C) at the net's stride → detections and keypoints in frame pixels."""
+    sx, sy = frame_size[0] / NET.width, frame_size[1] / NET.height
+    stride = NET.stride
+    heat = _sigmoid(raw[..., HEATMAP_CHANNELS])
+    boxes, classes, scores = [], [], []
+    for c in range(heat.shape[-1]):
+        ys, xs = _peaks(
+            np.ascontiguousarray(heat[..., c]), BALL_THRESHOLD if c == BALL else PERSON_THRESHOLD
+        )
+        if len(ys) == 0:
+            continue
+        off = raw[ys, xs][:, OFFSET_CHANNELS]
+        size = np.exp(np.clip(raw[ys, xs][:, SIZE_CHANNELS], -2, 6))
+        cx = (xs + off[:, 0] + 0.5) * stride
+        cy = (ys + off[:, 1] + 0.5) * stride
+        boxes.append(
+            np.stack(
+                [
+                    cx - size[:, 0] / 2,
+                    cy - size[:, 1] / 2,
+                    cx + size[:, 0] / 2,
+                    cy + size[:, 1] / 2,
+                ],
+                axis=1,
+            )
+        )
+        classes.append(np.full(len(ys), c))
+        scores.append(heat[ys, xs, c])
+    if boxes:
+        xyxy = np.concatenate(boxes) * [sx, sy, sx, sy]
+        dets = Detections(xyxy, np.concatenate(classes), np.concatenate(scores))
+        dets = _one_role_per_person(dets)
+    else:
+        dets = Detections.empty()
+    xy, conf = _keypoints(raw[..., KEYPOINT_CHANNELS])
+    xy = (xy + 0.5) * stride * [sx, sy]
+    return FrameResult(dets, PitchKeypoints(xy, conf))
+
+
+def _keypoints(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel: the peak cell, refined to the heat-weighted centre of its 3×3 (cell units)."""
+    heat = _sigmoid(logits)
+    _, w, k = heat.shape
+    flat = heat.reshape(-1, k).argmax(axis=0)
+    iy, ix = np.divmod(flat, w)
+    conf = heat[iy, ix, np.arange(k)]
+    padded = np.pad(heat, ((1, 1), (1, 1), (0, 0)))
+    offsets = np.array([-1, 0, 1])
+    rows = (iy[:, None, None] + 1 + offsets[None, :, None]).repeat(3, axis=2)
+    cols = (ix[:, None, None] + 1 + offsets[None, None, :]).repeat(3, axis=1)
+    patch = padded[rows, cols, np.arange(k)[:, None, None]]  # (k, 3, 3), zero outside the map
+    total = patch.sum(axis=(1, 2))
+    dy = (patch.sum(axis=2) * offsets).sum(axis=1) / total
+    dx = (patch.sum(axis=1) * offsets).sum(axis=1) / total
+    return np.stack([ix + dx, iy + dy], axis=1), conf
+
+
+def _one_role_per_person(dets: Detections) -> Detections:
+    """A person peaks in more than one role map when the net hesitates: keep the surest role."""
+    persons = np.nonzero(dets.class_id != BALL)[0]
+    order = persons[np.argsort(-dets.score[persons])]
+    keep = np.ones(len(dets), bool)
+    centres = dets.centres
+    widths = dets.xyxy[:, 2] - dets.xyxy[:, 0]
+    for n, i in enumerate(order):
+        if not keep[i]:
+            continue
+        for j in order[n + 1 :]:
+            if keep[j] and np.linalg.norm(centres[i] - centres[j]) < 0.35 * max(widths[i], 1.0):
+                keep[j] = False
+    dets = dets[keep]
+    # Highest-scoring persons first, capped: a frame never holds more than ~30 people.
+    persons = dets.class_id != BALL
+    return Detections.concat(
+        [dets[persons][np.argsort(-dets.score[persons])[:MAX_PERSONS]], dets[~persons]]
+    )
+
+
+def preprocess(image_bgr: np.ndarray) -> np.ndarray:
+    small = cv2.resize(image_bgr, (NET.width, NET.height), interpolation=cv2.INTER_AREA)
+    return (cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0))[None]
+
+
+class FootNet:
+    """The learned detector and keypoint model, loaded once, called per frame."""
+
+    def __init__(self, weights: Path, backend: str = "litert", threads: int | None = None) -> None:
+        if backend not in BACKENDS:
+            raise InputFileError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
+        self.weights, self.backend = Path(weights), backend
+        threads = threads or min(os.cpu_count() or 1, 4)
+        if backend == "litert":
+            from ai_edge_litert.interpreter import Interpreter
+
+            try:
+                with quiet_native_stderr():  # "Created TensorFlow Lite XNNPACK delegate"
+                    self._interp = Interpreter(model_path=str(weights), num_threads=threads)
+                    self._interp.allocate_tensors()
+            except (ValueError, RuntimeError) as exc:
+                raise InputFileError(f"{weights}: not a Foot AI model ({exc})") from None
+            self._in = self._interp.get_input_details()[0]
+            self._out = self._interp.get_output_details()[0]
+            shape = tuple(self._in["shape"])
+            if shape != (1, NET.height, NET.width, 3):
+                raise InputFileError(
+                    f"{weights}: input shape {shape}, expected (1, {NET.height}, {NET.width}, 3)"
+                )
+        elif backend == "opencv":
+            cv2.setNumThreads(threads)
+            self._net = cv2.dnn.readNet(str(weights))
+        else:
+            import keras
+
+            self._keras = keras.models.load_model(
+                Path(weights).with_suffix(".keras"), compile=False
+            )
+
+    def raw(self, image_bgr: np.ndarray) -> np.ndarray:
+        x = preprocess(image_bgr)
+        if self.backend == "litert":
+            self._interp.set_tensor(self._in["index"], x)
+            self._interp.invoke()
+            return self._interp.get_tensor(self._out["index"])[0]
+        if self.backend == "opencv":
+            self._net.setInput(x)
+            return self._net.forward().reshape(
+                NET.height // NET.stride, NET.width // NET.stride, -1
+            )
+        return np.asarray(self._keras(x, training=False))[0]
+
+    def __call__(self, image_bgr: np.ndarray) -> FrameResult:
+        h, w = image_bgr.shape[:2]
+        return decode(self.raw(image_bgr), (w, h))

@@ -1,0 +1,75 @@
+"""What the learned Foot AI net sees and says: input size, classes, heads and the 32 pitch keypoints.
+
+Kept free of TensorFlow so that inference, evaluation and the pipeline can read it without
+importing a training framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import pitch
+
+# Detection classes, in the order of the real dataset's labels (YOLO class ids).
+CLASSES: tuple[str, ...] = ("ball", "goalkeeper", "player", "referee")
+BALL, GOALKEEPER, PLAYER, REFEREE = range(4)
+PERSON_CLASSES = (GOALKEEPER, PLAYER, REFEREE)
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """Input size (16:9-ish, divisible by 32) and the output stride of every head."""
+
+    width: int = 512
+    height: int = 288
+    stride: int = 4
+
+    @property
+    def out_size(self) -> tuple[int, int]:
+        return self.width // self.stride, self.height // self.stride
+
+
+NET = NetSpec()
+
+# Output channels of the single head tensor, in order.
+N_CLASSES = len(CLASSES)
+N_KEYPOINTS = 32
+HEATMAP_CHANNELS = slice(0, N_CLASSES)
+SIZE_CHANNELS = slice(N_CLASSES, N_CLASSES + 2)  # log box width/height in input pixels
+OFFSET_CHANNELS = slice(N_CLASSES + 2, N_CLASSES + 4)  # sub-cell centre offset
+KEYPOINT_CHANNELS = slice(N_CLASSES + 4, N_CLASSES + 4 + N_KEYPOINTS)
+OUT_CHANNELS = N_CLASSES + 4 + N_KEYPOINTS
+
+
+def _pitch_keypoints() -> np.ndarray:
+    """The 32 keypoints in pitch metres (origin at the centre spot, +y toward the near touchline).
+
+    Index i is vertex i+1 of roboflow/sports' ``SoccerPitchConfiguration`` (x from the left
+    goal line, y from the far touchline, a 120 × 70 layout), mapped to the *marking* it names on
+    the 105 × 68 pitch rather than scaled: a penalty-box corner is 16.5 m in, 20.16 m off centre.
+    """
+    L, W = pitch.HALF_L, pitch.HALF_W
+    pb, pbw = L - pitch.PENALTY_DEPTH, pitch.PENALTY_HALF_W
+    gb, gbw = L - pitch.GOAL_AREA_DEPTH, pitch.GOAL_AREA_HALF_W
+    spot, r = L - pitch.PENALTY_SPOT, pitch.CIRCLE_R
+    ys = (-W, -pbw, -gbw, gbw, pbw, W)  # the goal line's six crossings, far to near
+    left = [(-L, y) for y in ys] + [(-gb, -gbw), (-gb, gbw), (-spot, 0.0)]
+    left += [(-pb, -pbw), (-pb, -gbw), (-pb, gbw), (-pb, pbw)]
+    middle = [(0.0, -W), (0.0, -r), (0.0, r), (0.0, W)]
+    right = [(pb, -pbw), (pb, -gbw), (pb, gbw), (pb, pbw), (spot, 0.0), (gb, -gbw), (gb, gbw)]
+    right += [(L, y) for y in ys]
+    centre = [(-r, 0.0), (r, 0.0)]
+    pts = np.array(left + middle + right + centre, dtype=np.float64)
+    assert pts.shape == (N_KEYPOINTS, 2)
+    return pts
+
+
+PITCH_KEYPOINTS = _pitch_keypoints()
+
+# Horizontal flip: keypoint i becomes FLIP_INDEX[i] (the dataset's own flip_idx).
+FLIP_INDEX = np.array(
+    [24, 25, 26, 27, 28, 29, 22, 23, 21, 17, 18, 19, 20, 13, 14, 15,
+     16, 9, 10, 11, 12, 8, 6, 7, 0, 1, 2, 3, 4, 5, 31, 30]
+)  # fmt: skip

@@ -1,0 +1,134 @@
+"""Training samples: augment a labelled frame, then draw its CenterNet targets (NumPy only).
+
+Augmentation imitates what broadcasts vary: zoom and framing (a random crop rescaled to the
+training size), left/right (a flip that also swaps mirrored keypoints), light and colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..datasets import LabelledFrame
+from .spec import BALL, FLIP_INDEX, N_CLASSES, N_KEYPOINTS
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: np.ndarray  # (H, W, 3) float32 RGB 0..1
+    heatmaps: np.ndarray  # (h, w, 4 + 32) float32 Gaussian targets
+    size: np.ndarray  # (h, w, 2) log box size in input pixels
+    offset: np.ndarray  # (h, w, 2) centre offset within the cell
+    centre_mask: np.ndarray  # (h, w) 1 where a box centre lies
+    task_mask: np.ndarray  # (2,) [labels boxes, labels keypoints]
+
+
+def gaussian(grid: np.ndarray, cx: float, cy: float, sigma: float) -> None:
+    """Draw a Gaussian centred at (cx, cy) (cell units, cell i centred at i) into ``grid``.
+
+    The nearest cell is set to exactly 1: it is the positive of the focal loss, while the
+    fractional centre shapes its neighbours, which is what sub-cell decoding reads back.
+    """
+    h, w = grid.shape
+    ix, iy = round(cx), round(cy)
+    if not (0 <= ix < w and 0 <= iy < h):
+        return
+    r = int(3 * sigma) + 1
+    x0, x1 = max(0, int(cx) - r), min(w, int(cx) + r + 1)
+    y0, y1 = max(0, int(cy) - r), min(h, int(cy) + r + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    xs = np.arange(x0, x1) - cx
+    ys = np.arange(y0, y1)[:, None] - cy
+    g = np.exp(-(xs**2 + ys**2) / (2 * sigma**2))
+    np.maximum(grid[y0:y1, x0:x1], g, out=grid[y0:y1, x0:x1])
+    grid[iy, ix] = 1.0
+
+
+def make_sample(
+    frame: LabelledFrame,
+    size: tuple[int, int],
+    stride: int,
+    rng: np.random.Generator | None,
+) -> Sample:
+    """One training (or, with ``rng=None``, un-augmented) sample at ``size`` (w, h)."""
+    width, height = size
+    fh, fw = frame.image.shape[:2]
+    if rng is None:
+        scale = width / fw
+        crop_w, x0, y0 = fw, 0.0, 0.0
+    else:
+        # Crop covering 55–100 % of the width: zoom variety around the inference scale.
+        crop_w = fw * rng.uniform(0.55, 1.0)
+        x0 = rng.uniform(0, fw - crop_w)
+        crop_h = crop_w * height / width
+        y0 = rng.uniform(min(0.0, fh - crop_h), max(0.0, fh - crop_h))
+        scale = width / crop_w
+    flip = rng is not None and rng.random() < 0.5
+    m = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]])
+    if flip:
+        m = np.array([[-1, 0, width], [0, 1, 0]]) @ np.vstack([m, [0, 0, 1]])
+    image = cv2.warpAffine(
+        frame.image, m, (width, height), flags=cv2.INTER_AREA, borderValue=(0, 0, 0)
+    )
+    image = image[:, :, ::-1].astype(np.float32) / 255.0
+    if rng is not None:
+        image = _photometric(image, rng)
+
+    def warp(points: np.ndarray) -> np.ndarray:
+        return points @ m[:, :2].T + m[:, 2]
+
+    gw, gh = width // stride, height // stride
+    heat = np.zeros((N_CLASSES + N_KEYPOINTS, gh, gw), np.float32)
+    box_size = np.zeros((gh, gw, 2), np.float32)
+    offset = np.zeros((gh, gw, 2), np.float32)
+    centres = np.zeros((gh, gw), np.float32)
+    if frame.has_boxes and len(frame.boxes):
+        corners = warp(frame.boxes.reshape(-1, 2)).reshape(-1, 4)
+        bx0 = np.minimum(corners[:, 0], corners[:, 2]).clip(0, width)
+        bx1 = np.maximum(corners[:, 0], corners[:, 2]).clip(0, width)
+        by0, by1 = corners[:, 1].clip(0, height), corners[:, 3].clip(0, height)
+        for c, a, b, cc, d in zip(frame.classes, bx0, by0, bx1, by1, strict=True):
+            bw, bh = cc - a, d - b
+            if bw < 1 or bh < 1:
+                continue
+            gx, gy = (a + cc) / 2 / stride - 0.5, (b + d) / 2 / stride - 0.5
+            ix, iy = min(max(round(gx), 0), gw - 1), min(max(round(gy), 0), gh - 1)
+            sigma = 0.8 if c == BALL else max(0.8, 0.3 * bw / stride)
+            gaussian(heat[c], gx, gy, sigma)
+            box_size[iy, ix] = np.log([bw, bh])
+            offset[iy, ix] = (gx - ix, gy - iy)
+            centres[iy, ix] = 1.0
+    if frame.has_keypoints:
+        pts = warp(frame.keypoints)
+        order = FLIP_INDEX if flip else np.arange(N_KEYPOINTS)
+        for k in range(N_KEYPOINTS):
+            src = order[k]
+            if not frame.visible[src]:
+                continue
+            x, y = pts[src]
+            if 0 <= x < width and 0 <= y < height:
+                gaussian(heat[N_CLASSES + k], x / stride - 0.5, y / stride - 0.5, 1.2)
+    return Sample(
+        image,
+        heat.transpose(1, 2, 0),
+        box_size,
+        offset,
+        centres,
+        np.array([frame.has_boxes, frame.has_keypoints], np.float32),
+    )
+
+
+def _photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Brightness, contrast, saturation and a slight colour cast; sometimes blur (motion, focus)."""
+    image = image * rng.uniform(0.7, 1.3) + rng.uniform(-0.08, 0.08)
+    mean = image.mean()
+    image = (image - mean) * rng.uniform(0.7, 1.3) + mean
+    grey = image.mean(axis=2, keepdims=True)
+    image = grey + (image - grey) * rng.uniform(0.6, 1.4)
+    image = image * rng.uniform(0.92, 1.08, size=3)
+    if rng.random() < 0.25:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.2))
+    return np.clip(image, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,293 @@
+"""Train the Foot AI net: one story from labelled frames to shipped weights and a report.
+
+1. load the real players set, the real pitch-keypoint set and synthetic renders;
+2. build the net (`net.build_net`);
+3. fit: random crops, flips and colour changes; focal loss on the heatmaps, L1 on box size and
+   offset; each loss masked to the samples that label it (a real set labels one task);
+   AdamW with warm-up and cosine decay; a checkpoint every epoch (``--resume`` continues);
+4. finish: export the inference model, write curves, history and a report on the valid split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.fsutil import write_json_atomic
+
+from ..datasets import LabelledFrame, load_detection_split, load_pitch_split, synthetic_frames
+from .spec import HEATMAP_CHANNELS, KEYPOINT_CHANNELS, NET, OFFSET_CHANNELS, SIZE_CHANNELS
+from .targets import Sample, make_sample
+
+SYNTHETIC_SEED0 = 1000  # training renders use seeds from here; benchmarks use small seeds
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    players: Path
+    pitch: Path
+    out: Path
+    epochs: int = 40
+    steps_per_epoch: int = 60
+    batch: int = 16
+    train_size: tuple[int, int] = (384, 224)  # crops: 0.58× the inference pixels per image
+    synthetic: int = 160  # synthetic frames (2 per rendered clip, 6 frames apart)
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    seed: int = 0
+    resume: bool = False
+    max_minutes: float | None = None
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    person: float
+    ball: float
+    keypoints: float
+    size: float
+    offset: float
+    valid_loss: float
+    seconds: float  # cumulative training time
+    lr: float
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    history: list[EpochRecord] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class TrainingError(PortfolioError):
+    pass
+
+
+# --- 1. data ----------------------------------------------------------------------------------
+
+
+def load_training_frames(
+    cfg: TrainConfig, log: Callable[[str], None]
+) -> tuple[list[LabelledFrame], list[LabelledFrame]]:
+    train = load_detection_split(cfg.players, "train") + load_pitch_split(cfg.pitch, "train")
+    valid = load_detection_split(cfg.players, "valid") + load_pitch_split(cfg.pitch, "valid")
+    log(f"real frames: {len(train)} train, {len(valid)} valid")
+    if cfg.synthetic > 0:
+        # Many short clips rather than a few long ones: kits, cameras and light vary per seed,
+        # and the renderer pays for every frame up to the last one kept.
+        per_seed = 2
+        seeds = range(SYNTHETIC_SEED0, SYNTHETIC_SEED0 + math.ceil(cfg.synthetic / per_seed))
+        synth = list(
+            synthetic_frames(seeds, every=6, per_seed=per_seed, cache=cfg.out / "synthetic")
+        )
+        synth = synth[: cfg.synthetic]
+        log(f"synthetic frames: {len(synth)} (seeds {seeds.start}–{seeds.stop - 1})")
+        train += synth
+    if not train:
+        raise TrainingError("no training frames found")
+    return train, valid
+
+
+def stack(samples: list[Sample]) -> dict[str, np.ndarray]:
+    return {
+        "image": np.stack([s.image for s in samples]),
+        "heat": np.stack([s.heatmaps for s in samples]),
+        "size": np.stack([s.size for s in samples]),
+        "offset": np.stack([s.offset for s in samples]),
+        "centres": np.stack([s.centre_mask for s in samples]),
+        "task": np.stack([s.task_mask for s in samples]),
+    }
+
+
+class BatchFeeder:
+    """Augmented batches made on a background thread while TensorFlow trains on the last one."""
+
+    def __init__(self, frames: list[LabelledFrame], cfg: TrainConfig, seed: int) -> None:
+        self.frames, self.cfg = frames, cfg
+        self.rng = np.random.default_rng(seed)
+        self.queue: queue.Queue[dict[str, np.ndarray]] = queue.Queue(maxsize=3)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._fill, daemon=True)
+        self.thread.start()
+
+    def _fill(self) -> None:
+        while not self.stop.is_set():
+            picks = self.rng.integers(0, len(self.frames), self.cfg.batch)
+            batch = stack(
+                [
+                    make_sample(self.frames[i], self.cfg.train_size, NET.stride, self.rng)
+                    for i in picks
+                ]
+            )
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(batch, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    def next(self) -> dict[str, np.ndarray]:
+        return self.queue.get()
+
+    def close(self) -> None:
+        self.stop.set()
+
+
+# --- 3. losses ----------------------------------------------------------------------------------
+
+
+def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
+    """CenterNet losses, each masked to the samples whose source labels that task."""
+    box_task = batch["task"][:, 0][:, None, None, None]
+    kp_task = batch["task"][:, 1][:, None, None, None]
+    heat_gt = batch["heat"]
+    logits = tf.concat([pred[..., HEATMAP_CHANNELS], pred[..., KEYPOINT_CHANNELS]], axis=-1)
+
+    def focal(channels: slice, mask: Any) -> Any:
+        gt = heat_gt[..., channels]
+        lg = logits[..., channels]
+        p = tf.clip_by_value(tf.sigmoid(lg), 1e-4, 1 - 1e-4)
+        pos = tf.cast(gt >= 1.0, tf.float32) * mask
+        neg = (1.0 - tf.cast(gt >= 1.0, tf.float32)) * mask
+        pos_loss = -tf.math.log(p) * tf.square(1 - p) * pos
+        neg_loss = -tf.math.log(1 - p) * tf.square(p) * tf.pow(1 - gt, 4) * neg
+        return (tf.reduce_sum(pos_loss) + tf.reduce_sum(neg_loss)) / tf.maximum(
+            tf.reduce_sum(pos), 1.0
+        )
+
+    n_cls = HEATMAP_CHANNELS.stop
+    centres = batch["centres"][..., None] * box_task
+    n_centres = tf.maximum(tf.reduce_sum(centres), 1.0)
+    size = tf.reduce_sum(tf.abs(pred[..., SIZE_CHANNELS] - batch["size"]) * centres) / n_centres
+    offset = (
+        tf.reduce_sum(tf.abs(pred[..., OFFSET_CHANNELS] - batch["offset"]) * centres) / n_centres
+    )
+    out = {
+        "person": focal(slice(1, n_cls), box_task),
+        "ball": focal(slice(0, 1), box_task),
+        "keypoints": focal(slice(n_cls, None), kp_task),
+        "size": size,
+        "offset": offset,
+    }
+    out["loss"] = out["person"] + out["ball"] + out["keypoints"] + 0.5 * out["size"] + out["offset"]
+    return out
+
+
+# --- the story ----------------------------------------------------------------------------------
+
+
+def train(
+    cfg: TrainConfig,
+    log: Callable[[str], None] = print,
+    progress: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> TrainResult:
+    import keras
+    import tensorflow as tf
+
+    from .export import export_model
+    from .net import build_net
+
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    train_frames, valid_frames = load_training_frames(cfg, log)
+    valid = stack([make_sample(f, (NET.width, NET.height), NET.stride, None) for f in valid_frames])
+
+    model = build_net(None)  # any input size: trained on crops, run on whole frames
+    total_steps = cfg.epochs * cfg.steps_per_epoch
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        total_steps - cfg.warmup_steps,
+        alpha=0.02,
+        warmup_target=cfg.learning_rate,
+        warmup_steps=cfg.warmup_steps,
+    )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0)
+    optimizer.build(model.trainable_variables)
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(cfg.out / "checkpoints"), max_to_keep=2)
+    history_path = cfg.out / "history.json"
+    history: list[EpochRecord] = []
+    if cfg.resume:
+        if manager.latest_checkpoint is None:
+            raise TrainingError(f"--resume: no checkpoint in {cfg.out / 'checkpoints'}")
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        if history_path.exists():
+            history = [EpochRecord(**r) for r in json.loads(history_path.read_text())]
+        log(f"resumed after epoch {int(epoch_var.numpy())}")
+
+    @tf.function
+    def train_step(batch: dict[str, Any]) -> dict[str, Any]:
+        with tf.GradientTape() as tape:
+            pred = model(batch["image"], training=True)
+            parts = losses(tf, pred, batch)
+        grads = tape.gradient(parts["loss"], model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return parts
+
+    @tf.function
+    def valid_loss(batch: dict[str, Any]) -> Any:
+        return losses(tf, model(batch["image"], training=False), batch)["loss"]
+
+    feeder = BatchFeeder(train_frames, cfg, cfg.seed + int(epoch_var.numpy()))
+    spent = history[-1].seconds if history else 0.0
+    try:
+        for epoch in range(int(epoch_var.numpy()) + 1, cfg.epochs + 1):
+            start = time.perf_counter()
+            sums: dict[str, float] = {}
+            for step in range(cfg.steps_per_epoch):
+                parts = train_step(feeder.next())
+                for k, v in parts.items():
+                    sums[k] = sums.get(k, 0.0) + float(v)
+                if progress is not None:
+                    progress(epoch, step + 1, {k: v / (step + 1) for k, v in sums.items()})
+            spent += time.perf_counter() - start
+            vl = np.mean(
+                [
+                    float(valid_loss({k: v[i : i + 8] for k, v in valid.items()}))
+                    for i in range(0, len(valid["image"]), 8)
+                ]
+            )
+            means = {k: v / cfg.steps_per_epoch for k, v in sums.items()}
+            record = EpochRecord(
+                epoch,
+                valid_loss=float(vl),
+                seconds=round(spent, 1),
+                lr=float(schedule(optimizer.iterations)),
+                **means,
+            )
+            history.append(record)
+            epoch_var.assign(epoch)
+            manager.save()
+            write_json_atomic(history_path, [asdict(r) for r in history])
+            log(
+                f"epoch {epoch}/{cfg.epochs}: loss {record.loss:.3f} (person {record.person:.3f}, ball {record.ball:.3f}, keypoints {record.keypoints:.3f}) valid {vl:.3f} · {spent / 60:.1f} min"
+            )
+            if cfg.max_minutes is not None and spent > cfg.max_minutes * 60:
+                log(f"stopping: the {cfg.max_minutes:g}-minute budget is spent")
+                break
+    finally:
+        feeder.close()
+
+    # --- 4. finish ------------------------------------------------------------------------------
+    weights = export_model(model, cfg.out)
+    from .curves import write_curves
+    from .report import valid_report
+
+    write_curves(history, cfg.out / "curves.png")
+    report = valid_report(weights, cfg.players, cfg.pitch)
+    report["training_minutes"] = round(spent / 60, 1)
+    report["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    write_json_atomic(cfg.out / "report.json", report)
+    return TrainResult(cfg.out, history, report)

@@ -1,0 +1,232 @@
+"""The learned net: shipped weights, a training step, decoding, detection on real frames."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.models import IntegrityError
+from portfolio_ml_footai.datasets import load_detection_split, synthetic_frames
+from portfolio_ml_footai.model.export import sha256
+from portfolio_ml_footai.model.runtime import FootNet, decode
+from portfolio_ml_footai.model.spec import (
+    CLASSES,
+    FLIP_INDEX,
+    NET,
+    OUT_CHANNELS,
+    PITCH_KEYPOINTS,
+    PLAYER,
+)
+from portfolio_ml_footai.model.weights import SHIPPED, resolve_footai_model, shipped_sha256
+from portfolio_ml_footai.scoring import greedy_match
+
+from .conftest import invoke
+
+
+def test_shipped_weights_load_and_match_their_checksum():
+    assert SHIPPED.stat().st_size <= 10_000_000
+    assert sha256(SHIPPED) == shipped_sha256()
+    assert resolve_footai_model() == SHIPPED
+    net = FootNet(SHIPPED)
+    result = net(np.zeros((720, 1280, 3), np.uint8))
+    assert len(result.detections) == 0  # a black frame holds nobody
+    assert result.keypoints.xy.shape == (32, 2)
+    provenance = (SHIPPED.parent / "PROVENANCE.md").read_text()
+    assert "CC BY 4.0" in provenance and "footai train" in provenance
+
+
+def test_model_resolution_prefers_a_retrained_model(tmp_path, monkeypatch):
+    retrained = tmp_path / "mine.tflite"
+    shutil.copy(SHIPPED, retrained)
+    assert resolve_footai_model(retrained) == retrained
+    monkeypatch.setenv("PORTFOLIO_ML_FOOTAI_MODEL", str(retrained))
+    assert resolve_footai_model() == retrained
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        resolve_footai_model(tmp_path / "missing.tflite")
+    fake = tmp_path / "fake.tflite"
+    fake.write_bytes(b"\0" * 200_000)
+    with pytest.raises(IntegrityError, match="TFL3"):
+        resolve_footai_model(fake)
+
+
+def test_run_with_a_model_that_is_not_one(static_clip, tmp_path):
+    fake = tmp_path / "fake.tflite"
+    fake.write_bytes(b"\0" * 200_000)
+    res = invoke("run", static_clip.video, "--out", tmp_path / "o", "--model", fake)
+    assert res.exit_code != 0
+    assert "TFL3" in res.output and "Traceback" not in res.output
+
+
+def test_keypoint_layout_matches_the_pitch():
+    pts = PITCH_KEYPOINTS
+    assert pts.shape == (32, 2)
+    assert np.abs(pts[:, 0]).max() == 52.5 and np.abs(pts[:, 1]).max() == 34.0
+    # The flip index mirrors each keypoint across the halfway line.
+    mirrored = pts[FLIP_INDEX] * [-1, 1]
+    np.testing.assert_allclose(mirrored, pts, atol=1e-9)
+    assert (FLIP_INDEX[FLIP_INDEX] == np.arange(32)).all()
+    # Penalty-box corner (vertex 10) is 16.5 m in from the goal line and 20.16 m off centre.
+    np.testing.assert_allclose(pts[9], [-36.0, -20.16])
+
+
+def test_decode_finds_a_planted_box_and_keypoint():
+    w, h = NET.out_size
+    raw = np.full((h, w, OUT_CHANNELS), -10.0, np.float32)
+    raw[20, 30, PLAYER] = 5.0  # a player centred in cell (30, 20)
+    raw[20, 30, 4:6] = np.log([10.0, 24.0])  # 10 × 24 input pixels
+    raw[20, 30, 6:8] = 0.0
+    raw[10, 40, 8 + 13] = 5.0  # keypoint 14 (halfway line, far touchline)
+    out = decode(raw, (NET.width * 2, NET.height * 2))
+    d = out.detections
+    assert len(d) == 1 and CLASSES[d.class_id[0]] == "player"
+    cx, cy = d.centres[0]
+    assert cx == pytest.approx((30 + 0.5) * NET.stride * 2) and cy == pytest.approx(
+        (20 + 0.5) * NET.stride * 2
+    )
+    assert d.xyxy[0, 2] - d.xyxy[0, 0] == pytest.approx(20.0, rel=1e-3)
+    assert out.keypoints.visible().sum() == 1 and out.keypoints.visible()[13]
+    np.testing.assert_allclose(out.keypoints.xy[13], [(40 + 0.5) * 8, (10 + 0.5) * 8], atol=1e-6)
+
+
+def test_a_few_training_steps_lower_the_loss():
+    import keras
+    import tensorflow as tf
+    from portfolio_ml_footai.model.net import build_net
+    from portfolio_ml_footai.model.targets import make_sample
+    from portfolio_ml_footai.model.train import losses, stack
+
+    keras.utils.set_random_seed(0)
+    frames = list(synthetic_frames(range(1000, 1001), every=3, per_seed=2))
+    batch = {
+        k: tf.constant(v)
+        for k, v in stack([make_sample(f, (192, 128), NET.stride, None) for f in frames]).items()
+    }
+    model = build_net(None)
+    opt = keras.optimizers.Adam(2e-3)
+
+    def step() -> float:
+        with tf.GradientTape() as tape:
+            loss = losses(tf, model(batch["image"], training=True), batch)["loss"]
+        opt.apply_gradients(
+            zip(
+                tape.gradient(loss, model.trainable_variables),
+                model.trainable_variables,
+                strict=True,
+            )
+        )
+        return float(loss)
+
+    first = step()
+    for _ in range(12):
+        last = step()
+    assert last < 0.7 * first
+
+
+@pytest.mark.realdata
+def test_detect_finds_the_labelled_players_on_real_frames(players_data, tmp_path):
+    frames = load_detection_split(players_data, "test")[:3]
+    images = tmp_path / "in"
+    images.mkdir()
+    src = sorted((players_data / "test" / "images").iterdir())[:3]
+    for p in src:
+        shutil.copy(p, images / p.name)
+    res = invoke("detect", images, "--out", tmp_path / "out")
+    assert res.exit_code == 0, res.output
+    found = matched = 0
+    for frame, path in zip(frames, src, strict=True):
+        txt = (tmp_path / "out" / "labels" / f"{path.stem}.txt").read_text().split("\n")
+        rows = np.array([[float(v) for v in line.split()] for line in txt if line.strip()]).reshape(
+            -1, 5
+        )
+        # YOLO rows are normalised: scale them to the 16:9 frame the labels were loaded at.
+        xy = rows[:, 1:] * [1280, 720, 1280, 720]
+        pred = np.c_[xy[:, :2] - xy[:, 2:] / 2, xy[:, :2] + xy[:, 2:] / 2]
+        gt = frame.boxes[frame.classes == PLAYER]
+        found += len(gt)
+        matched += len(
+            greedy_match(gt, pred[rows[:, 0] != 0], np.ones(int((rows[:, 0] != 0).sum())))
+        )
+        assert (tmp_path / "out" / "annotated" / f"{path.stem}.jpg").exists()
+    assert matched >= 0.8 * found
+    assert (tmp_path / "out" / "detections.csv").read_text().startswith("image,class_id,role")
+
+
+def test_detect_bad_inputs(tmp_path):
+    res = invoke("detect", tmp_path / "nope.jpg", "--out", tmp_path / "o")
+    assert res.exit_code != 0 and "not found" in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = invoke("detect", empty, "--out", tmp_path / "o")
+    assert res.exit_code != 0 and "no images" in res.output
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    res = invoke("detect", bad, "--out", tmp_path / "o")
+    assert res.exit_code != 0 and "not a readable image" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_train_bad_inputs(tmp_path):
+    res = invoke(
+        "train",
+        "--players",
+        tmp_path / "none",
+        "--pitch",
+        tmp_path / "none",
+        "--out",
+        tmp_path / "o",
+    )
+    assert res.exit_code != 0 and "not a folder" in res.output
+    (tmp_path / "p" / "train" / "images").mkdir(parents=True)
+    res = invoke(
+        "train", "--players", tmp_path / "p", "--pitch", tmp_path / "p", "--out", tmp_path / "o"
+    )
+    assert res.exit_code != 0 and "no split 'valid'" in res.output
+    res = invoke(
+        "train",
+        "--players",
+        tmp_path / "p",
+        "--pitch",
+        tmp_path / "p",
+        "--out",
+        tmp_path / "o",
+        "--epochs",
+        "0",
+    )
+    assert res.exit_code != 0 and "--epochs" in res.output
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_train_command_runs_end_to_end_and_resumes(players_data, pitch_data, tmp_path):
+    args = [
+        "train",
+        "--players",
+        players_data,
+        "--pitch",
+        pitch_data,
+        "--out",
+        tmp_path / "t",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--synthetic",
+        "2",
+    ]
+    res = invoke(*args, "--epochs", "1")
+    assert res.exit_code == 0, res.output
+    for name in (
+        "footai_net.tflite",
+        "footai_net.keras",
+        "curves.png",
+        "history.json",
+        "report.json",
+    ):
+        assert (tmp_path / "t" / name).exists(), name
+    res = invoke(*args, "--epochs", "2", "--resume")
+    assert res.exit_code == 0, res.output
+    assert "resumed after epoch 1" in res.output
+    assert Path(tmp_path / "t" / "footai_net.tflite").stat().st_size < 10_000_000

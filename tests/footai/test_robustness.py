@@ -1,0 +1,70 @@
+"""Footage that used to crash `footai run`: no players, a tactical camera, letterboxing, cuts."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from portfolio_ml_core.video import VideoSink, VideoSource
+from portfolio_ml_footai.synth import SampleConfig, render_sample
+from portfolio_ml_footai.teams import TeamModel
+
+from .conftest import invoke
+
+
+def _write(path, frames, fps=25.0):
+    h, w = frames[0].shape[:2]
+    with VideoSink(path, fps, (w, h)) as sink:
+        for f in frames:
+            sink.write(f)
+    return path
+
+
+def _run(video, out):
+    res = invoke("run", video, "--out", out, "--no-video")
+    assert res.exit_code == 0, res.output
+    assert "Traceback" not in res.output
+    return json.loads((out / "summary.json").read_text()), res.output
+
+
+def test_team_model_without_colours_is_none_not_a_crash():
+    assert TeamModel.fit(np.empty((0, 3), np.float32)) is None
+    assert TeamModel.fit(np.full((40, 3), np.nan, np.float32)) is None
+
+
+def test_empty_pitch_without_players(tmp_path):
+    grass = np.zeros((360, 640, 3), np.uint8)
+    grass[:] = (40, 140, 50)
+    cv2.line(grass, (0, 200), (640, 180), (230, 230, 230), 3)
+    summary, output = _run(_write(tmp_path / "empty.mp4", [grass] * 12), tmp_path / "o")
+    assert summary["tracks"] == 0 and summary["frames"] == 12
+    assert "no players were tracked" in output
+    assert (tmp_path / "o" / "tracks.csv").read_text().startswith("frame,")
+
+
+@pytest.fixture(scope="module")
+def tactical_clip(tmp_path_factory):
+    return render_sample(
+        tmp_path_factory.mktemp("tactical"),
+        SampleConfig("tactical", seconds=1.2, seed=3, width=960, height=540),
+    )
+
+
+def test_tactical_camera_clip(tactical_clip, tmp_path):
+    summary, _ = _run(tactical_clip.video, tmp_path / "o")
+    assert summary["frames"] == tactical_clip.frames
+
+
+def test_letterboxed_clip_with_a_cut(static_clip, pan_clip, tmp_path):
+    frames = []
+    for clip in (static_clip, pan_clip):
+        with VideoSource(clip.video) as v:
+            for fr in v.frames(max_frames=10):
+                img = fr.image.copy()
+                img[:60] = 0  # letterbox bars
+                img[-60:] = 0
+                frames.append(img)
+    summary, _ = _run(_write(tmp_path / "cut.mp4", frames), tmp_path / "o")
+    assert summary["frames"] == 20

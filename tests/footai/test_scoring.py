@@ -1,0 +1,178 @@
+"""eval-detections / eval-pitch: known answers on small fixtures, and the homography from keypoints."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from portfolio_ml_footai.camera import BroadcastCamera
+from portfolio_ml_footai.datasets import LabelledFrame, load_detection_split, load_pitch_split
+from portfolio_ml_footai.detections import Detections
+from portfolio_ml_footai.homography import HomographyTracker, fit_keypoints, image_to_pitch
+from portfolio_ml_footai.model.runtime import PitchKeypoints
+from portfolio_ml_footai.model.spec import BALL, PITCH_KEYPOINTS, PLAYER, REFEREE
+from portfolio_ml_footai.scoring import frame_error_m, score_detections, score_pitch
+
+from .conftest import invoke
+
+CAMERA = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, 1280, 720).looking_at(-20.0, -4.0)
+
+
+def _frame(boxes, classes) -> LabelledFrame:
+    return LabelledFrame(
+        "f",
+        np.zeros((720, 1280, 3), np.uint8),
+        np.array(boxes, float).reshape(-1, 4),
+        np.array(classes),
+        np.zeros((32, 2)),
+        np.zeros(32, bool),
+        True,
+        False,
+    )
+
+
+def _write_yolo(root, split, frames_rows):
+    (root / split / "images").mkdir(parents=True)
+    (root / split / "labels").mkdir(parents=True)
+    for i, rows in enumerate(frames_rows):
+        cv2.imwrite(
+            str(root / split / "images" / f"clip{i}_f.jpg"), np.full((64, 64, 3), 60, np.uint8)
+        )
+        (root / split / "labels" / f"clip{i}_f.txt").write_text("\n".join(rows) + "\n")
+
+
+def test_detection_scores_known_answers():
+    gt = _frame(
+        [[100, 100, 120, 150], [300, 100, 320, 150], [500, 100, 520, 150], [700, 300, 706, 306]],
+        [PLAYER, PLAYER, REFEREE, BALL],
+    )
+    # Two players found (one as a referee: a role error), one box on nothing, the ball 5 px off.
+    pred = Detections(
+        np.array(
+            [[101, 101, 121, 151], [300, 100, 320, 150], [900, 100, 920, 150], [705, 305, 711, 311]]
+        ),
+        np.array([PLAYER, REFEREE, PLAYER, BALL]),
+        np.array([0.9, 0.8, 0.7, 0.6]),
+    )
+    s = score_detections([gt], lambda image: pred)
+    assert (s.persons.tp, s.persons.fp, s.persons.fn) == (2, 1, 1)
+    assert s.persons.f1 == pytest.approx(2 / 3)
+    assert s.role_accuracy == pytest.approx(0.5)
+    assert s.ball_recall == 1.0
+    assert (s.per_class["player"].tp, s.per_class["player"].fp, s.per_class["player"].fn) == (
+        1,
+        1,
+        1,
+    )
+    perfect = score_detections([gt], lambda image: Detections(gt.boxes, gt.classes, np.ones(4)))
+    assert perfect.persons.f1 == 1.0 and perfect.map50 == pytest.approx(1.0)
+    assert perfect.role_accuracy == 1.0
+
+
+def test_pitch_scores_known_answers():
+    h = CAMERA.homography()
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    inside = (img[:, 0] > 0) & (img[:, 0] < 1280) & (img[:, 1] > 0) & (img[:, 1] < 720)
+    assert inside.sum() >= 6
+    frame = LabelledFrame(
+        "f",
+        np.zeros((720, 1280, 3), np.uint8),
+        np.zeros((0, 4)),
+        np.zeros(0, int),
+        img,
+        inside,
+        False,
+        True,
+    )
+    exact = score_pitch([frame], lambda image: PitchKeypoints(img, inside.astype(float)))
+    assert exact.keypoint_error_px == pytest.approx(0.0, abs=1e-6)
+    assert exact.within_1m == 1.0 and exact.calibrated == 1
+    assert frame_error_m(h, frame) == pytest.approx(0.0, abs=1e-6)
+    # Every keypoint 40 px to the right: calibrated, but metres off.
+    shifted = score_pitch(
+        [frame], lambda image: PitchKeypoints(img + np.array([40.0, 0.0]), inside.astype(float))
+    )
+    assert shifted.keypoint_error_px == pytest.approx(40.0)
+    assert shifted.within_1m == 0.0
+    nothing = score_pitch([frame], lambda image: PitchKeypoints(img, np.zeros(32)))
+    assert nothing.calibrated == 0 and nothing.within_1m == 0.0
+
+
+def test_fit_keypoints_survives_an_outlier_and_needs_four_points():
+    h = CAMERA.homography()
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    inside = (img[:, 0] > 0) & (img[:, 0] < 1280) & (img[:, 1] > 0) & (img[:, 1] < 720)
+    conf = inside.astype(float)
+    wrong = img.copy()
+    first = int(np.nonzero(inside)[0][0])
+    wrong[first] += [300, 120]  # one keypoint confused with another marking
+    fit = fit_keypoints(PitchKeypoints(wrong, conf), 1280)
+    assert fit is not None and not fit.inliers[first]
+    grid = np.array([[-30.0, -10.0], [-10.0, 20.0], [-40.0, 25.0]])
+    back = image_to_pitch(
+        fit.homography, cv2.perspectiveTransform(grid.reshape(-1, 1, 2), h).reshape(-1, 2)
+    )
+    np.testing.assert_allclose(back, grid, atol=0.05)
+    three = np.zeros(32)
+    three[np.nonzero(inside)[0][:3]] = 1.0
+    assert fit_keypoints(PitchKeypoints(img, three), 1280) is None
+
+
+def test_homography_tracker_carries_through_motion_and_gives_up():
+    h = CAMERA.homography()
+    tracker = HomographyTracker((1280, 720))
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    fit = fit_keypoints(PitchKeypoints(img, np.ones(32)), 1280)
+    assert fit is not None
+    assert np.allclose(tracker.update(fit, None), fit.homography)
+    shift = np.array([[1.0, 0, 5.0], [0, 1.0, 0], [0, 0, 1.0]])  # the picture moves 5 px right
+    carried = tracker.update(None, shift)
+    assert carried is not None
+    np.testing.assert_allclose(carried, shift @ fit.homography / (shift @ fit.homography)[2, 2])
+    for _ in range(60):
+        last = tracker.update(None, np.eye(3))
+    assert last is None  # two seconds without a fit: no pitch rather than a drifting one
+
+
+def test_eval_commands_on_small_fixtures(tmp_path):
+    # Labels no net can match: an empty frame labelled with one player far off.
+    _write_yolo(
+        tmp_path / "det",
+        "test",
+        [["2 0.5 0.5 0.02 0.05"], ["2 0.2 0.5 0.02 0.05", "0 0.7 0.7 0.005 0.008"]],
+    )
+    res = invoke("eval-detections", "--data", tmp_path / "det", "--json", tmp_path / "d.json")
+    assert res.exit_code == 0, res.output
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert data["frames"] == 2 and data["persons"]["fn"] == 2 and data["persons"]["tp"] == 0
+    assert data["ball_frames"] == 1
+    kp = " ".join(["0.5 0.5 0"] * 32)
+    _write_yolo(tmp_path / "pitch", "valid", [[f"0 0.5 0.5 1 1 {kp}"]])
+    res = invoke(
+        "eval-pitch",
+        "--data",
+        tmp_path / "pitch",
+        "--split",
+        "valid",
+        "--json",
+        tmp_path / "p.json",
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "p.json").read_text())["frames"] == 1
+    res = invoke("eval-pitch", "--data", tmp_path / "pitch", "--split", "test")
+    assert res.exit_code != 0 and "no split 'test'" in res.output and "found valid" in res.output
+
+
+@pytest.mark.realdata
+def test_eval_commands_on_the_real_test_split(players_data, pitch_data, tmp_path):
+    res = invoke("eval-detections", "--data", players_data, "--json", tmp_path / "d.json")
+    assert res.exit_code == 0, res.output
+    det = json.loads((tmp_path / "d.json").read_text())
+    assert det["frames"] == len(load_detection_split(players_data, "test"))
+    assert 0.0 <= det["map50"] <= 1.0 and det["persons"]["tp"] > 0
+    res = invoke("eval-pitch", "--data", pitch_data, "--json", tmp_path / "p.json")
+    assert res.exit_code == 0, res.output
+    pit = json.loads((tmp_path / "p.json").read_text())
+    assert pit["frames"] == len(load_pitch_split(pitch_data, "test")) and pit["calibrated"] > 0
