@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import types
 from importlib import metadata
+from typing import ClassVar
 
 import pytest
 import typer
@@ -194,7 +195,7 @@ def test_plugin_failing_inside_a_hook_does_not_break_the_cli():
 class WrappingPlugin:
     """A hook wrapper sees every call: only true when hooks go through pluggy's caller."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     @hookimpl(wrapper=True)
     def register_benchmarks(self, registry):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
-from portfolio_ml_core.smoothing import ExponentialSmoother, OneEuroFilter
+from portfolio_ml_core.smoothing import OneEuroFilter
 
 
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):
@@ -37,7 +37,3 @@ def test_filters_ignore_missing_samples():
     f(np.array([1.0, 2.0]), 0.0)
     out = f(np.array([np.nan, 2.0]), 0.1)
     assert out[0] == pytest.approx(1.0)
-    ema = ExponentialSmoother(0.5)
-    ema(10.0)
-    assert float(ema(np.nan)) == 10.0
-    assert float(ema(20.0)) == 15.0

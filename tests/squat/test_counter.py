@@ -27,7 +27,7 @@ def count(frames, exercise: str = "squat", preset: str | None = None) -> RepCoun
     analyzer = FrameAnalyzer(get_exercise(exercise), preset)
     for t, pose in frames:
         analyzer.step([pose] if pose is not None else [], t)
-    analyzer.counter.update(PoseSample.missing(frames[-1][0] + 1.0))  # let the last rep settle
+    analyzer.finish(frames[-1][0])  # the end of input, as `squat run` and `squat live` end
     return analyzer.counter
 
 
@@ -297,3 +297,43 @@ def test_side_view_trusts_the_visible_leg_over_a_guessed_far_leg() -> None:
         )
         frames.append((t, type(pose)(lm, pose.world, pose.image_size)))
     assert count(frames).reps == 4
+
+
+def _cut(frames, at_s: float):
+    return [(t, pose) for t, pose in frames if t <= at_s]
+
+
+@pytest.mark.parametrize("yaw", [0, 90])
+def test_a_clip_ending_while_rising_from_the_last_rep_counts_it(yaw: float) -> None:
+    # Four reps of 2 s from 1.5 s (0.5 s rest): the 4th reaches the bottom at 9.5 s and the
+    # clip stops at 10.2 s, on the way up.
+    frames, _ = squats(4, yaw=yaw)
+    counter = count(_cut(frames, 10.2))
+    assert counter.reps == 4
+    last = [e for e in counter.events if e.kind is RepKind.FULL][-1]
+    assert last.cut_short and not any(e.cut_short for e in counter.events[:-1])
+    assert last.to_dict()["cut_short"] is True
+
+
+def test_a_clip_ending_before_the_last_rep_reaches_depth_does_not_count_it() -> None:
+    frames, _ = squats(4)
+    counter = count(_cut(frames, 9.0))  # the 4th rep is still going down
+    assert counter.reps == 3
+    assert not any(e.cut_short for e in counter.events)
+
+
+def test_pushups_and_lunges_count_a_last_rep_cut_short() -> None:
+    angle_at, duration = squat_profile(3, period_s=1.4, bottom_deg=80, top_deg=170, rest_s=0.3)
+    frames = film_sequence(lambda t: pushup_body(angle_at(t)), duration, noise_px=1.0)
+    # 3rd push-up: starts at 1.5 + 2 × 1.7 = 4.9 s, bottom at 5.6 s; stop at 6.0 s.
+    assert count(_cut(frames, 6.0), "pushup").reps == 3
+
+    def depth(t: float) -> float:
+        if not 1.0 < t < 1.0 + 3 * 2.5:
+            return 0.0
+        phase = min(1.0, ((t - 1.0) % 2.5) / 2.0)
+        return (1 - math.cos(2 * math.pi * phase)) / 2
+
+    lunges = film_sequence(lambda t: lunge_body(depth(t)), 10.0, noise_px=1.0, seed=9)
+    # 3rd lunge: starts at 6.0 s, deepest at 7.0 s; stop at 7.5 s.
+    assert count(_cut(lunges, 7.5), "lunge").reps == 3

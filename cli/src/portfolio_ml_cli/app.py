@@ -7,6 +7,7 @@ import os
 import sys
 
 import typer
+from portfolio_ml_core import distribution_version
 from portfolio_ml_core.errors import PortfolioError
 from rich.console import Console
 from typer.core import TyperGroup
@@ -15,15 +16,6 @@ from portfolio_ml_cli.commands import bench, models, plugins, ui
 from portfolio_ml_cli.plugins import PortfolioPluginManager, create_plugin_manager
 
 err_console = Console(stderr=True)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("portfolio-ml")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class _WarningLine(logging.Handler):
@@ -72,7 +64,7 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
 
     def show_version(value: bool) -> None:
         if value:
-            typer.echo(f"portfolio-ml {_version()}")
+            typer.echo(f"portfolio-ml {distribution_version('portfolio-ml') or 'unknown'}")
             raise typer.Exit()
 
     @app.callback()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
-from portfolio_ml_core import hookspecs
+from portfolio_ml_core import distribution_version, hookspecs
 
 BUILTIN_PLUGIN = "core"
 
@@ -134,16 +134,9 @@ def create_plugin_manager(*, load_entry_points: bool = True) -> PortfolioPluginM
     manager.register(
         core_plugin,
         BUILTIN_PLUGIN,
-        version=_version("portfolio-ml-core"),
+        version=distribution_version("portfolio-ml-core"),
         distribution="portfolio-ml-core",
     )
     if load_entry_points:
         manager.load_entry_points()
     return manager
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None

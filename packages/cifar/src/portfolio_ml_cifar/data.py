@@ -68,12 +68,10 @@ class CifarData:
 
 
 def cache_dir() -> Path:
-    explicit = os.environ.get("PORTFOLIO_ML_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    from platformdirs import user_cache_dir
+    """Decoded datasets: ``cifar/`` under the one cache root core owns."""
+    from portfolio_ml_core.models import cache_dir as core_cache_dir
 
-    return Path(user_cache_dir("portfolio-ml")) / "cifar"
+    return core_cache_dir() / "cifar"
 
 
 def load_cifar(source: str | os.PathLike[str] | None, *, use_cache: bool = True) -> CifarData:

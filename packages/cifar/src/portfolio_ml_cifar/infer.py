@@ -88,14 +88,6 @@ class Evaluation:
     confusion: np.ndarray  # (true, predicted) counts
     count: int
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "accuracy": self.accuracy,
-            "per_class_accuracy": self.per_class_accuracy,
-            "confusion_matrix": self.confusion.tolist(),
-            "count": self.count,
-        }
-
 
 def evaluate_predictions(labels: np.ndarray, predicted: np.ndarray) -> Evaluation:
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)

@@ -86,16 +86,6 @@ def train_dataset(
     return ds.map(load, num_parallel_calls=2, deterministic=True).prefetch(2)
 
 
-def eval_dataset(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 500) -> Any:
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y.astype(np.int32)))
-    ds = ds.batch(batch_size)
-    if y is None:
-        return ds.map(lambda b: tf.cast(b, tf.float32)).prefetch(2)
-    return ds.map(lambda b, lab: (tf.cast(b, tf.float32), lab)).prefetch(2)
-
-
 def plain_train_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
     """The textbook pipeline (per-image map, shuffle buffer) the benchmark compares against."""
     import tensorflow as tf

@@ -77,10 +77,10 @@ BUILTIN_PRESETS: dict[str, TrainConfig] = {
 
 
 def presets_dir() -> Path:
-    from portfolio_ml_cifar.data import cache_dir
+    from portfolio_ml_core.models import cache_dir
 
     explicit = os.environ.get("PORTFOLIO_ML_CIFAR_PRESETS")
-    return Path(explicit) if explicit else cache_dir().parent / "cifar-presets"
+    return Path(explicit) if explicit else cache_dir() / "cifar-presets"
 
 
 def resolve_preset(name_or_path: str) -> TrainConfig:

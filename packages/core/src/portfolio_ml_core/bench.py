@@ -15,10 +15,10 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from portfolio_ml_core import distribution_version
 from portfolio_ml_core.errors import InputFileError
 
 
@@ -224,13 +224,6 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -260,10 +253,10 @@ def environment() -> dict[str, Any]:
         else os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "numpy": _version("numpy"),
-        "opencv": _version("opencv-contrib-python"),
-        "mediapipe": _version("mediapipe"),
-        "tensorflow": _version("tensorflow"),
+        "numpy": distribution_version("numpy"),
+        "opencv": distribution_version("opencv-contrib-python"),
+        "mediapipe": distribution_version("mediapipe"),
+        "tensorflow": distribution_version("tensorflow"),
         "git_commit": _git_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -53,22 +53,3 @@ class OneEuroFilter:
         self._x, self._dx = x_hat, np.nan_to_num(dx_hat)
         return x_hat.copy()
 
-
-class ExponentialSmoother:
-    """Plain exponential moving average; ``alpha`` = weight of the newest sample."""
-
-    def __init__(self, alpha: float = 0.5) -> None:
-        if not 0 < alpha <= 1:
-            raise ValueError("alpha must be in (0, 1]")
-        self.alpha = alpha
-        self._value: np.ndarray | None = None
-
-    def __call__(self, value: np.ndarray | float) -> np.ndarray:
-        x = np.asarray(value, dtype=np.float64)
-        if self._value is None:
-            self._value = x.copy()
-        else:
-            self._value = np.where(
-                np.isfinite(x), self.alpha * x + (1 - self.alpha) * self._value, self._value
-            )
-        return self._value.copy()

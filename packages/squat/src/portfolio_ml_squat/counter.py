@@ -64,6 +64,7 @@ class RepEvent:
     depth: float  # (top − min angle) / (top − bottom): 1.0 = reached the target depth
     faults: tuple[str, ...] = ()
     reason: str = ""  # why it was rejected
+    cut_short: bool = False  # the input ended while this rep was rising back to the top
 
     @property
     def duration_s(self) -> float:
@@ -82,6 +83,7 @@ class RepEvent:
             "depth_reached": self.kind is RepKind.FULL,
             "faults": list(self.faults),
             "reason": self.reason,
+            "cut_short": self.cut_short,
         }
 
 
@@ -142,6 +144,7 @@ class RepCounter:
     """
 
     _rep: _Rep | None
+    _pending: list[_Pending]
     _top: tuple[float, float, float, float, tuple[float, float], float] | None
     _last_seen: float | None
     phase: Phase
@@ -171,6 +174,35 @@ class RepCounter:
         self.rejected = 0
         self.events: list[RepEvent] = []
         self._restart()
+
+    def finish(self, t: float) -> CounterUpdate:
+        """The input ended (the file, or a live session stopped by the user) at time ``t``.
+
+        Reps waiting out their settle window are confirmed (no later frame can show a jump),
+        and a rep in progress that already reached the target depth counts, marked
+        ``cut_short``: a lifter who ends the clip on the way up did that rep.
+        """
+        events: list[RepEvent] = []
+        for p in self._pending:
+            self._confirm(p, events)
+        self._pending = []
+        rep = self._rep
+        in_rep = self.phase in (Phase.DESCENDING, Phase.BOTTOM, Phase.ASCENDING) or (
+            self.phase is Phase.PAUSED
+            and self._resume_phase in (Phase.BOTTOM, Phase.ASCENDING, Phase.DESCENDING)
+        )
+        if rep is not None and in_rep and rep.min_angle <= self.thresholds.bottom:
+            rep.end_t = t
+            reason = self._implausible(rep, RepKind.FULL, cut_short=True)
+            if reason:
+                self._reject(rep, reason, events)
+            else:
+                self._confirm(
+                    _Pending(rep, RepKind.FULL, self._faults(rep), t), events, cut_short=True
+                )
+        self._rep = None
+        self.phase = Phase.READY
+        return self._update(t, math.nan, events)
 
     def lose_track(self) -> None:
         """Another person (or nobody) is now in view: drop the rep in progress, keep the counts."""
@@ -280,7 +312,7 @@ class RepCounter:
     def _restart(self) -> None:
         self.phase = Phase.READY
         self._rep = None
-        self._pending: list[_Pending] = []
+        self._pending = []
         self._top = None
         self._last_seen = None
         self._resume_phase = Phase.READY
@@ -391,14 +423,14 @@ class RepCounter:
                 still.append(p)
         self._pending = still
 
-    def _confirm(self, p: _Pending, events: list[RepEvent]) -> None:
+    def _confirm(self, p: _Pending, events: list[RepEvent], cut_short: bool = False) -> None:
         if p.kind is RepKind.FULL:
             self.reps += 1
             index = self.reps
         else:
             self.partial_reps += 1
             index = self.partial_reps
-        event = self._event(p.rep, p.kind, index, faults=p.faults)
+        event = self._event(p.rep, p.kind, index, faults=p.faults, cut_short=cut_short)
         self.events.append(event)
         events.append(event)
         by_name = {c.name: c.message for c in self.rule.form_checks}
@@ -431,6 +463,7 @@ class RepCounter:
         *,
         faults: tuple[str, ...] = (),
         reason: str = "",
+        cut_short: bool = False,
     ) -> RepEvent:
         th = self.thresholds
         depth = (th.top - rep.min_angle) / (th.top - th.bottom)
@@ -444,13 +477,14 @@ class RepCounter:
             depth=float(depth),
             faults=faults,
             reason=reason,
+            cut_short=cut_short,
         )
 
-    def _implausible(self, rep: _Rep, kind: RepKind) -> str:
+    def _implausible(self, rep: _Rep, kind: RepKind, cut_short: bool = False) -> str:
         """Why this trip down and up is not a rep of the exercise ('' when it is)."""
         lim = self.rule.limits
         duration = rep.end_t - rep.start_t
-        if duration < lim.min_rep_s:
+        if duration < lim.min_rep_s and not cut_short:  # a cut rep is short by nature
             return f"too quick ({duration:.2f} s)"
         if duration > lim.max_rep_s:
             return f"too slow ({duration:.1f} s)"

@@ -24,9 +24,8 @@ from portfolio_ml_core.models import ModelSource, model_file
 from portfolio_ml_core.pose import PoseEstimator
 from portfolio_ml_core.video import VideoSink, VideoSource
 
-from portfolio_ml_squat.counter import RepEvent, RepKind
+from portfolio_ml_squat.counter import RepEvent
 from portfolio_ml_squat.exercises import get_exercise
-from portfolio_ml_squat.features import PoseSample
 from portfolio_ml_squat.overlay import draw_hud
 from portfolio_ml_squat.pipeline import (
     FrameAnalyzer,
@@ -178,9 +177,8 @@ def run_live(
                 if sink is not None:
                     sink.close()
         fps = video.fps
-    if rows:  # a rep still waiting out its settle window when the source ended
-        tail = analyzer.counter.update(PoseSample.missing(rows[-1].time_s + 1.0))
-        events.extend(e for e in tail.events if e.kind is not RepKind.REJECTED)
+    if rows:  # the end of input: pending reps are judged, a rep cut short at depth counts
+        events.extend(analyzer.finish(rows[-1].time_s))
     th = analyzer.counter.thresholds
     result = RunResult(
         extra={"live": stats.to_dict(), "source": "camera" if camera else "file"},

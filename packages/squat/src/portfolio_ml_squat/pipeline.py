@@ -126,6 +126,7 @@ class RunResult:
             "fps_processed": round(self.fps_processed, 2),
             "wall_s": round(self.wall_s, 2),
             "thresholds": self.thresholds,
+            "last_rep_cut_short": any(e.cut_short for e in self.events),
             "rep_details": by_kind[RepKind.FULL],
             "partial_details": by_kind[RepKind.PARTIAL],
             "rejected_details": by_kind[RepKind.REJECTED],
@@ -197,6 +198,10 @@ class FrameAnalyzer:
         self.calibrator.update(sample.ext_ratio, t)
         return person, sample, self.counter.update(sample)
 
+    def finish(self, t: float) -> tuple[RepEvent, ...]:
+        """End of input at ``t``: the counter's last events (`RepCounter.finish`)."""
+        return self.counter.finish(t).events
+
     def reset(self) -> None:
         self.counter.reset()
         self.selector.reset()
@@ -258,10 +263,8 @@ def analyze_video(
         loop_s = time.perf_counter() - loop_start
         loop_cpu_s = time.process_time() - cpu_start  # all threads: decode, pose, encode
         fps = video.fps
-    # A rep still waiting out its settle window at the end of the clip is judged now.
-    if rows:
-        tail = analyzer.counter.update(PoseSample.missing(rows[-1].time_s + 1.0))
-        events.extend(e for e in tail.events if e.kind is not RepKind.REJECTED)
+    if rows:  # the end of input: pending reps are judged, a rep cut short at depth counts
+        events.extend(analyzer.finish(rows[-1].time_s))
 
     frames_with_person = sum(r.person for r in rows)
     warnings: list[str] = []
