@@ -334,6 +334,9 @@ def train(
     ] = 160,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    size: Annotated[
+        str, typer.Option("--size", help="Inference input WxH (multiples of 32); crops are 3/4 of it.")
+    ] = "512x288",
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
     ] = False,
@@ -358,6 +361,14 @@ def train(
     for root in (players, pitch_data):
         split_dir(root, "train")
         split_dir(root, "valid")
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+    except ValueError:
+        raise PortfolioError(f"--size must look like 512x288, not {size!r}") from None
+    if width % 32 or height % 32 or not (128 <= width <= 1920 and 96 <= height <= 1088):
+        raise PortfolioError("--size: width and height must be multiples of 32, 128x96 to 1920x1088")
+    # Training crops: 3/4 of the input size, rounded to multiples of 32.
+    crop = (round(width * 0.75 / 32) * 32, round(height * 0.75 / 32) * 32)
     cfg = TrainConfig(
         players,
         pitch_data,
@@ -367,6 +378,8 @@ def train(
         batch=batch,
         synthetic=synthetic,
         learning_rate=lr,
+        input_size=(width, height),
+        train_size=crop,
         seed=seed,
         resume=resume,
         max_minutes=max_minutes,

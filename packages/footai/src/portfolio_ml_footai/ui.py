@@ -121,12 +121,12 @@ def render() -> None:
     use_gt_calibration = False
     if source == "Synthetic sample":
         c1, c2, c3, c4 = st.columns(4)
-        camera = c1.selectbox("Camera", ["static", "pan"])
+        camera = c1.selectbox("Camera", ["static", "pan", "tactical"])
         seconds = c2.number_input("Seconds", min_value=1.0, max_value=60.0, value=4.0, step=1.0)
         seed = c3.number_input("Seed", min_value=0, max_value=10_000, value=0, step=1)
         size = c4.selectbox("Size", SIZES, index=SIZES.index("960x540"))
         use_gt_calibration = st.checkbox(
-            "Use the sample's exact calibration (instead of fitting the pitch markings)"
+            "Use the sample's exact calibration (instead of the net's pitch keypoints)"
         )
         sample_args = (str(camera), float(seconds), int(seed), str(size))
     else:

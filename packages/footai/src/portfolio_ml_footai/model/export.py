@@ -28,13 +28,15 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def export_model(model: Any, out_dir: Path) -> Path:
+def export_model(model: Any, out_dir: Path, input_size: tuple[int, int] | None = None) -> Path:
     """Save ``model`` as ``footai_net.keras`` and ``footai_net.tflite`` (+ ``.sha256``) in out_dir."""
     import tensorflow as tf
 
     from .net import build_net
+    from .spec import NET, NetSpec
 
-    fixed = build_net()  # the inference input size, so the flat buffer has static shapes
+    w, h = input_size or NET.size
+    fixed = build_net(NetSpec(w, h))  # a fixed input size: the flat buffer has static shapes
     fixed.set_weights(model.get_weights())
     model = fixed
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -60,10 +60,15 @@ def _peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     return ys, xs
 
 
-def decode(raw: np.ndarray, frame_size: tuple[int, int]) -> FrameResult:
-    """Heads (h, w, C) at the net's stride → detections and keypoints in frame pixels."""
-    sx, sy = frame_size[0] / NET.width, frame_size[1] / NET.height
-    stride = NET.stride
+def decode(
+    raw: np.ndarray, frame_size: tuple[int, int], input_size: tuple[int, int] = NET.size
+) -> FrameResult:
+    """Heads (h, w, C) → detections and keypoints in frame pixels.
+
+    ``input_size`` is the (w, h) the frame was resized to; the stride follows from the heads.
+    """
+    sx, sy = frame_size[0] / input_size[0], frame_size[1] / input_size[1]
+    stride = input_size[0] / raw.shape[1]
     heat = _sigmoid(raw[..., HEATMAP_CHANNELS])
     boxes, classes, scores = [], [], []
     for c in range(heat.shape[-1]):
@@ -139,8 +144,8 @@ def _one_role_per_person(dets: Detections) -> Detections:
     )
 
 
-def preprocess(image_bgr: np.ndarray) -> np.ndarray:
-    small = cv2.resize(image_bgr, (NET.width, NET.height), interpolation=cv2.INTER_AREA)
+def preprocess(image_bgr: np.ndarray, size: tuple[int, int] = NET.size) -> np.ndarray:
+    small = cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
     return (cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0))[None]
 
 
@@ -151,6 +156,7 @@ class FootNet:
         if backend not in BACKENDS:
             raise InputFileError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
         self.weights, self.backend = Path(weights), backend
+        self.input_size: tuple[int, int] = NET.size
         threads = threads or min(os.cpu_count() or 1, 4)
         if backend == "litert":
             from ai_edge_litert.interpreter import Interpreter
@@ -163,11 +169,11 @@ class FootNet:
                 raise InputFileError(f"{weights}: not a Foot AI model ({exc})") from None
             self._in = self._interp.get_input_details()[0]
             self._out = self._interp.get_output_details()[0]
-            shape = tuple(self._in["shape"])
-            if shape != (1, NET.height, NET.width, 3):
-                raise InputFileError(
-                    f"{weights}: input shape {shape}, expected (1, {NET.height}, {NET.width}, 3)"
-                )
+            shape = tuple(int(v) for v in self._in["shape"])
+            if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
+                raise InputFileError(f"{weights}: input shape {shape}, expected (1, H, W, 3)")
+            # A retrained model may use another input size: it is read from the file.
+            self.input_size = (shape[2], shape[1])
         elif backend == "opencv":
             cv2.setNumThreads(threads)
             self._net = cv2.dnn.readNet(str(weights))
@@ -177,20 +183,21 @@ class FootNet:
             self._keras = keras.models.load_model(
                 Path(weights).with_suffix(".keras"), compile=False
             )
+            _, h, w, _ = self._keras.input_shape
+            self.input_size = (int(w), int(h))
 
     def raw(self, image_bgr: np.ndarray) -> np.ndarray:
-        x = preprocess(image_bgr)
+        x = preprocess(image_bgr, self.input_size)
         if self.backend == "litert":
             self._interp.set_tensor(self._in["index"], x)
             self._interp.invoke()
             return self._interp.get_tensor(self._out["index"])[0]
         if self.backend == "opencv":
             self._net.setInput(x)
-            return self._net.forward().reshape(
-                NET.height // NET.stride, NET.width // NET.stride, -1
-            )
+            w, h = self.input_size
+            return self._net.forward().reshape(h // NET.stride, w // NET.stride, -1)
         return np.asarray(self._keras(x, training=False))[0]
 
     def __call__(self, image_bgr: np.ndarray) -> FrameResult:
         h, w = image_bgr.shape[:2]
-        return decode(self.raw(image_bgr), (w, h))
+        return decode(self.raw(image_bgr), (w, h), self.input_size)

@@ -27,6 +27,10 @@ class NetSpec:
     stride: int = 4
 
     @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
     def out_size(self) -> tuple[int, int]:
         return self.width // self.stride, self.height // self.stride
 

@@ -39,6 +39,7 @@ class TrainConfig:
     epochs: int = 40
     steps_per_epoch: int = 60
     batch: int = 16
+    input_size: tuple[int, int] = NET.size  # (w, h) whole frames are resized to at inference
     train_size: tuple[int, int] = (384, 224)  # crops: 0.58× the inference pixels per image
     synthetic: int = 160  # synthetic frames (2 per rendered clip, 6 frames apart)
     learning_rate: float = 2e-3
@@ -201,7 +202,7 @@ def train(
     cfg.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
     train_frames, valid_frames = load_training_frames(cfg, log)
-    valid = stack([make_sample(f, (NET.width, NET.height), NET.stride, None) for f in valid_frames])
+    valid = stack([make_sample(f, cfg.input_size, NET.stride, None) for f in valid_frames])
 
     model = build_net(None)  # any input size: trained on crops, run on whole frames
     total_steps = cfg.epochs * cfg.steps_per_epoch
@@ -281,7 +282,7 @@ def train(
         feeder.close()
 
     # --- 4. finish ------------------------------------------------------------------------------
-    weights = export_model(model, cfg.out)
+    weights = export_model(model, cfg.out, cfg.input_size)
     from .curves import write_curves
     from .report import valid_report
 
