@@ -58,7 +58,7 @@ def _app():  # type: ignore[no-untyped-def]
 def test_page_is_registered() -> None:
     registry = UIPageRegistry()
     plugin.register_ui_pages(registry)
-    page = registry.pages["cifar"]
+    page = registry.get("cifar")
     assert (page.title, page.order) == ("CIFAR-10", 30)
 
 

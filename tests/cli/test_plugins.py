@@ -222,3 +222,29 @@ def test_bench_table_keeps_values_on_a_narrow_terminal(monkeypatch):
     result = runner.invoke(create_app(manager), ["bench", "greeter"])
     assert result.exit_code == 0, result.output
     assert "12" in result.output and "pass" in result.output
+
+
+class ModelPlugin:
+    @hookimpl
+    def register_models(self, registry) -> None:
+        from portfolio_ml_core.models import ModelSpec
+
+        registry.add(ModelSpec("greeter-model", "greeter.bin", "", "GREETER_MODEL", "test", 1, 100))
+
+
+def test_registered_models_feed_resolve_model(tmp_path, monkeypatch):
+    from portfolio_ml_core.models import resolve_model, use_registry
+
+    model = tmp_path / "greeter.bin"
+    model.write_bytes(b"x" * 10)
+    monkeypatch.setenv("GREETER_MODEL", str(model))
+    manager = fresh_manager()
+    manager.register(ModelPlugin(), "modeller")
+    try:
+        create_app(manager)
+        # No registry passed: the one the CLI built from register_models is used.
+        assert resolve_model("greeter-model") == model
+        listed = runner.invoke(create_app(manager), ["models", "list"])
+        assert "greeter-model" in listed.output and "pose_landmarker_full" in listed.output
+    finally:
+        use_registry(create_plugin_manager().model_registry())

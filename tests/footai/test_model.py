@@ -15,10 +15,15 @@ from portfolio_ml_footai.model.runtime import FootNet, decode
 from portfolio_ml_footai.model.spec import (
     CLASSES,
     FLIP_INDEX,
+    KEYPOINT_CHANNELS,
     NET,
+    OFFSET_CHANNELS,
     OUT_CHANNELS,
+    PERSON_CHANNEL,
     PITCH_KEYPOINTS,
     PLAYER,
+    ROLE_CHANNELS,
+    SIZE_CHANNELS,
 )
 from portfolio_ml_footai.model.weights import SHIPPED, resolve_footai_model, shipped_sha256
 from portfolio_ml_footai.scoring import greedy_match
@@ -75,10 +80,11 @@ def test_keypoint_layout_matches_the_pitch():
 def test_decode_finds_a_planted_box_and_keypoint():
     w, h = NET.out_size
     raw = np.full((h, w, OUT_CHANNELS), -10.0, np.float32)
-    raw[20, 30, PLAYER] = 5.0  # a player centred in cell (30, 20)
-    raw[20, 30, 4:6] = np.log([10.0, 24.0])  # 10 × 24 input pixels
-    raw[20, 30, 6:8] = 0.0
-    raw[10, 40, 8 + 13] = 5.0  # keypoint 14 (halfway line, far touchline)
+    raw[20, 30, PERSON_CHANNEL] = 5.0  # a person centred in cell (30, 20)…
+    raw[20, 30, ROLE_CHANNELS] = [0.0, 3.0, 1.0]  # …whose likeliest role is "player"
+    raw[20, 30, SIZE_CHANNELS] = np.log([10.0, 24.0])  # 10 × 24 input pixels
+    raw[20, 30, OFFSET_CHANNELS] = 0.0
+    raw[10, 40, KEYPOINT_CHANNELS.start + 13] = 5.0  # keypoint 14 (halfway line, far touchline)
     out = decode(raw, (NET.width * 2, NET.height * 2))
     d = out.detections
     assert len(d) == 1 and CLASSES[d.class_id[0]] == "player"

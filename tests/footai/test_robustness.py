@@ -68,3 +68,13 @@ def test_letterboxed_clip_with_a_cut(static_clip, pan_clip, tmp_path):
                 frames.append(img)
     summary, _ = _run(_write(tmp_path / "cut.mp4", frames), tmp_path / "o")
     assert summary["frames"] == 20
+
+
+def test_calibrate_auto_never_writes_fewer_than_four_pairs(tmp_path):
+    grass = np.zeros((360, 640, 3), np.uint8)
+    grass[:] = (40, 140, 50)  # a pitch with no marking in view
+    video = _write(tmp_path / "grass.mp4", [grass] * 3)
+    res = invoke("calibrate", video, "--out", tmp_path / "c.json", "--auto")
+    assert res.exit_code != 0
+    assert "too few pitch markings" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "c.json").exists()

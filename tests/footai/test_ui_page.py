@@ -28,7 +28,7 @@ def _metric(app, label: str) -> str:
 def test_page_is_registered() -> None:
     registry = UIPageRegistry()
     plugin.register_ui_pages(registry)
-    page = registry.pages["footai"]
+    page = registry.get("footai")
     assert (page.title, page.order) == ("Foot AI", 10)
 
 

@@ -9,6 +9,7 @@ import sys
 import typer
 from portfolio_ml_core import distribution_version
 from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.models import use_registry
 from rich.console import Console
 from typer.core import TyperGroup
 
@@ -88,6 +89,8 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     ui.register(app, manager)
     # A failing plugin is recorded in manager.problems and reported once, by main_callback.
     manager.call_each("register_commands", app=app)
+    # Model lookups anywhere in the process (squat's pose model, …) read the plugins' models.
+    use_registry(manager.model_registry())
     return app
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pluggy
 from portfolio_ml_core import distribution_version, hookspecs
+from portfolio_ml_core.models import ModelRegistry
 
 BUILTIN_PLUGIN = "core"
 
@@ -110,6 +111,12 @@ class PortfolioPluginManager:
                 if problem not in self.problems:
                     self.problems.append(problem)
         return found
+
+    def model_registry(self) -> ModelRegistry:
+        """Every model file the plugins declare (``register_models``)."""
+        registry = ModelRegistry()
+        self.call_each("register_models", registry=registry)
+        return registry
 
     def plugins(self) -> list[PluginInfo]:
         infos = []

@@ -66,13 +66,13 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
         console = Console()
         if target == "list":
             table = Table("benchmark", "group", "description")
-            for b in registry.benchmarks.values():
+            for b in registry.values():
                 table.add_row(b.name, b.group, b.description)
             console.print(table)
             return
         chosen = registry.select(target)
         if not chosen:
-            known = sorted({b.group for b in registry.benchmarks.values()})
+            known = sorted({b.group for b in registry.values()})
             raise PortfolioError(
                 f"no benchmark {target!r} (try: all, {', '.join(known)}, or `bench list`)"
             )

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import typer
-from portfolio_ml_core.models import ModelRegistry, check_file, download, locate, resolve_model
+from portfolio_ml_core.models import check_file, download, locate, resolve_model
 from rich.console import Console
 from rich.table import Table
 
 from portfolio_ml_cli.plugins import PortfolioPluginManager
-
-
-def _registry(manager: PortfolioPluginManager) -> ModelRegistry:
-    registry = ModelRegistry()
-    for problem in manager.call_each("register_models", registry=registry):
-        typer.secho(f"warning: plugin {problem.name}: {problem.message}", fg="yellow", err=True)
-    return registry
 
 
 def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
@@ -25,7 +18,7 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
     def list_models() -> None:
         """Every known model, where it was found (or that it is missing)."""
         table = Table("name", "status", "path", "description")
-        for spec in _registry(manager).specs.values():
+        for spec in manager.model_registry().values():
             found = locate(spec)
             if found.path is None:
                 status = "[yellow]missing[/]"
@@ -42,7 +35,7 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
         model: str | None = typer.Option(None, "--model", help="An explicit file to check."),
     ) -> None:
         """Print the checked local path of a model (never downloads)."""
-        path = resolve_model(name, model, registry=_registry(manager), allow_download=False)
+        path = resolve_model(name, model, registry=manager.model_registry(), allow_download=False)
         typer.echo(str(path))
 
     @models_app.command("fetch")
@@ -51,7 +44,7 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
         force: bool = typer.Option(False, "--force", help="Download even if already present."),
     ) -> None:
         """Download a model into the user cache (with a progress bar and integrity check)."""
-        registry = _registry(manager)
+        registry = manager.model_registry()
         spec = registry.get(name)
         found = locate(spec)
         if found.path is not None and found.path.is_file() and not force:

@@ -14,12 +14,13 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from portfolio_ml_core import distribution_version
 from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -79,21 +80,14 @@ class Benchmark:
     run: Callable[[BenchContext], list[Metric]]
 
 
-@dataclass
-class BenchmarkRegistry:
-    benchmarks: dict[str, Benchmark] = field(default_factory=dict)
-
-    def add(self, benchmark: Benchmark) -> None:
-        if benchmark.name in self.benchmarks:
-            raise ValueError(f"benchmark {benchmark.name!r} is registered twice")
-        self.benchmarks[benchmark.name] = benchmark
+class BenchmarkRegistry(Registry[Benchmark]):
+    kind = "benchmark"
 
     def select(self, name: str) -> list[Benchmark]:
         """``all``, a group name (``squat``) or one benchmark's full name."""
         if name == "all":
-            return list(self.benchmarks.values())
-        chosen = [b for b in self.benchmarks.values() if name in (b.name, b.group)]
-        return chosen
+            return self.values()
+        return [b for b in self if name in (b.name, b.group)]
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,13 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from platformdirs import user_cache_dir
 
 from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.registry import Registry
 
 MODELS_DIR_ENV = "PORTFOLIO_ML_MODELS_DIR"
 OFFLINE_ENV = "PORTFOLIO_ML_OFFLINE"
@@ -91,24 +92,27 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
 )
 
 
-@dataclass
-class ModelRegistry:
-    specs: dict[str, ModelSpec] = field(default_factory=dict)
+class ModelRegistry(Registry[ModelSpec]):
+    kind = "model"
 
-    def add(self, spec: ModelSpec) -> None:
-        if spec.name in self.specs:
-            raise ValueError(f"model {spec.name!r} is registered twice")
-        self.specs[spec.name] = spec
+    def unknown(self, name: str) -> Exception:
+        known = ", ".join(sorted(self.items)) or "none"
+        return ModelNotFoundError(f"unknown model {name!r} (known: {known})")
 
-    def get(self, name: str) -> ModelSpec:
-        try:
-            return self.specs[name]
-        except KeyError:
-            known = ", ".join(sorted(self.specs)) or "none"
-            raise ModelNotFoundError(f"unknown model {name!r} (known: {known})") from None
+
+_ACTIVE: list[ModelRegistry] = []
+
+
+def use_registry(registry: ModelRegistry) -> None:
+    """Make ``registry`` (built by the CLI from every plugin's ``register_models``) the one
+    `resolve_model` reads when a caller passes none."""
+    _ACTIVE[:] = [registry]
 
 
 def default_registry() -> ModelRegistry:
+    """The registry the plugins fed (`use_registry`), else core's own models (library use)."""
+    if _ACTIVE:
+        return _ACTIVE[0]
     registry = ModelRegistry()
     for spec in BUILTIN_MODELS:
         registry.add(spec)

@@ -52,4 +52,3 @@ class OneEuroFilter:
         x_hat = np.where(valid, a * x + (1 - a) * prev, self._x)
         self._x, self._dx = x_hat, np.nan_to_num(dx_hat)
         return x_hat.copy()
-

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from portfolio_ml_core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,11 @@ class UIPage:
     order: int = 100
 
 
-@dataclass
-class UIPageRegistry:
-    pages: dict[str, UIPage] = field(default_factory=dict)
-
-    def add(self, page: UIPage) -> None:
-        if page.name in self.pages:
-            raise ValueError(f"UI page {page.name!r} is registered twice")
-        self.pages[page.name] = page
+class UIPageRegistry(Registry[UIPage]):
+    kind = "UI page"
 
     def ordered(self) -> list[UIPage]:
-        return sorted(self.pages.values(), key=lambda p: (p.order, p.title))
+        return sorted(self, key=lambda p: (p.order, p.title))
 
 
 def file_sha256(path: Path) -> str:

@@ -174,7 +174,7 @@ def _real_detections(ctx: BenchContext) -> list[Metric]:
 
     root = _real_split(ctx, "football-players-detection.tar.gz", "football-players-detection")
     net = FootNet(resolve_footai_model())
-    s = score_detections(load_detection_split(root, "test"), lambda image: net(image).detections)
+    s = score_detections(load_detection_split(root, "test"), lambda image: net(image).reported)
     note = f"real Bundesliga test split, {s.frames} frames"
     return [
         Metric("persons F1 (IoU≥0.5)", s.persons.f1, "", 0.90, note=note),

@@ -170,10 +170,11 @@ def demo(
     camera: Annotated[str, typer.Option("--camera", help="static or pan.")] = "pan",
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length.")] = 8.0,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
-    auto_calibration: Annotated[
+    exact_calibration: Annotated[
         bool,
         typer.Option(
-            "--auto-calibration", help="Fit the markings instead of using the sample's calibration."
+            "--exact-calibration",
+            help="Use the renderer's exact calibration instead of the net's pitch keypoints.",
         ),
     ] = False,
 ) -> None:
@@ -183,17 +184,17 @@ def demo(
     from portfolio_ml_footai.evaluate import evaluate as run_eval
     from portfolio_ml_footai.pipeline import RunOptions
     from portfolio_ml_footai.runner import run_video
-    from portfolio_ml_footai.synth import SampleConfig, render_sample
+    from portfolio_ml_footai.synth import CAMERAS, SampleConfig, render_sample
     from portfolio_ml_footai.tracks_io import read_tracks
 
-    if camera not in ("static", "pan"):
-        raise PortfolioError(f"--camera must be static or pan, not {camera!r}")
+    if camera not in CAMERAS:
+        raise PortfolioError(f"--camera must be one of {', '.join(CAMERAS)}, not {camera!r}")
     if not 0 < seconds <= 600:
         raise PortfolioError("--seconds must be in (0, 600]")
     console.print(f"rendering a {seconds:g} s synthetic broadcast clip ({camera} camera) …")
     sample_res = render_sample(out / "sample", SampleConfig(camera, seconds, seed))
     console.print("running the pipeline …")
-    opts = RunOptions(calibration=None if auto_calibration else sample_res.calibration)
+    opts = RunOptions(calibration=sample_res.calibration if exact_calibration else None)
     summary = run_video(sample_res.video, out / "run", opts, write_video=True)
     for w in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {w}")
@@ -262,7 +263,7 @@ def eval_detections(
 
     frames = load_detection_split(data, split)
     net = _net(model)
-    scores = score_detections(frames, lambda image: net(image).detections)
+    scores = score_detections(frames, lambda image: net(image).reported)
     table = Table(title=f"footai eval-detections · {data.name}/{split} · {scores.frames} frames")
     for col in ("class", "precision", "recall", "F1", "AP50"):
         table.add_column(col, justify="right" if col != "class" else "left")
@@ -335,7 +336,8 @@ def train(
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     size: Annotated[
-        str, typer.Option("--size", help="Inference input WxH (multiples of 32); crops are 3/4 of it.")
+        str,
+        typer.Option("--size", help="Inference input WxH (multiples of 32); crops are 3/4 of it."),
     ] = "512x288",
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
@@ -366,7 +368,9 @@ def train(
     except ValueError:
         raise PortfolioError(f"--size must look like 512x288, not {size!r}") from None
     if width % 32 or height % 32 or not (128 <= width <= 1920 and 96 <= height <= 1088):
-        raise PortfolioError("--size: width and height must be multiples of 32, 128x96 to 1920x1088")
+        raise PortfolioError(
+            "--size: width and height must be multiples of 32, 128x96 to 1920x1088"
+        )
     # Training crops: 3/4 of the input size, rounded to multiples of 32.
     crop = (round(width * 0.75 / 32) * 32, round(height * 0.75 / 32) * 32)
     cfg = TrainConfig(

@@ -88,7 +88,7 @@ def detect_images(inputs: list[Path], out: Path, net: FootNet) -> DetectSummary:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise InputFileError(f"{path}: not a readable image")
-        dets = net(image).detections
+        dets = net(image).reported
         h, w = image.shape[:2]
         with atomic_path(out / "labels" / f"{path.stem}.txt") as tmp:
             tmp.write_text("".join(f"{line}\n" for line in yolo_lines(dets, w, h)))

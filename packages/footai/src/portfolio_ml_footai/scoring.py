@@ -300,4 +300,4 @@ def score_pitch(
 def predictor(
     net: Callable[[np.ndarray], FrameResult],
 ) -> tuple[Callable[[np.ndarray], Detections], Callable[[np.ndarray], PitchKeypoints]]:
-    return (lambda img: net(img).detections), (lambda img: net(img).keypoints)
+    return (lambda img: net(img).reported), (lambda img: net(img).keypoints)

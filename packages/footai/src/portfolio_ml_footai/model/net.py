@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from .spec import N_CLASSES, NET, OUT_CHANNELS, NetSpec
+from .spec import N_KEYPOINTS, NET, OUT_CHANNELS, NetSpec
 
 # Channels per stride (4, 8, 16, 32) and blocks per stage: sized so that one 512×288 frame
 # runs in about 20 ms on two CPU cores, leaving time for the rest of the pipeline.
@@ -67,7 +67,8 @@ def build_net(spec: NetSpec | None = NET) -> keras.Model:
         y = _block(y, NECK, 1, name=f"fuse{level}")
     y = _conv_bn(y, NECK, 3, name="head")
     # Heatmaps start near "nothing here"; box sizes near 20 px (log 3), offsets at the centre.
-    bias = [-4.6] * N_CLASSES + [3.0, 3.0, 0.0, 0.0] + [-4.6] * (OUT_CHANNELS - N_CLASSES - 4)
+    bias = [-4.6, -4.6] + [0.0, 0.0, 0.0] + [3.0, 3.0, 0.0, 0.0] + [-4.6] * N_KEYPOINTS
+    assert len(bias) == OUT_CHANNELS
     out = layers.Conv2D(
         OUT_CHANNELS,
         1,

@@ -18,17 +18,24 @@ from portfolio_ml_core.native import quiet_native_stderr
 from ..detections import Detections
 from .spec import (
     BALL,
-    HEATMAP_CHANNELS,
+    BALL_CHANNEL,
     KEYPOINT_CHANNELS,
     NET,
     OFFSET_CHANNELS,
+    PERSON_CHANNEL,
+    ROLE_CHANNELS,
+    ROLE_CLASSES,
     SIZE_CHANNELS,
 )
 
 BACKENDS = ("litert", "opencv", "tensorflow")
-PERSON_THRESHOLD = 0.3  # centre-heatmap score that makes a box (chosen on the valid split)
+# Thresholds chosen on the valid split (docs/footai.md): persons above CANDIDATE_THRESHOLD feed
+# the tracker (ByteTrack keeps weak ones for its second association stage); `detect` and the
+# eval commands report those above REPORT_THRESHOLD, where F1 peaks.
+PERSON_THRESHOLD = 0.3
+REPORT_THRESHOLD = 0.5
 BALL_THRESHOLD = 0.2
-KEYPOINT_THRESHOLD = 0.3
+KEYPOINT_THRESHOLD = 0.2  # RANSAC drops the wrong ones; more points calibrate more frames
 MAX_PERSONS = 60
 
 
@@ -45,8 +52,14 @@ class PitchKeypoints:
 
 @dataclass(frozen=True)
 class FrameResult:
-    detections: Detections
+    detections: Detections  # every candidate (persons ≥ PERSON_THRESHOLD, balls ≥ BALL_THRESHOLD)
     keypoints: PitchKeypoints
+
+    @property
+    def reported(self) -> Detections:
+        """What `detect` writes and the eval commands score: confident persons and the balls."""
+        d = self.detections
+        return d[(d.class_id == BALL) | (d.score >= REPORT_THRESHOLD)]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -69,16 +82,19 @@ def decode(
     """
     sx, sy = frame_size[0] / input_size[0], frame_size[1] / input_size[1]
     stride = input_size[0] / raw.shape[1]
-    heat = _sigmoid(raw[..., HEATMAP_CHANNELS])
     boxes, classes, scores = [], [], []
-    for c in range(heat.shape[-1]):
-        ys, xs = _peaks(
-            np.ascontiguousarray(heat[..., c]), BALL_THRESHOLD if c == BALL else PERSON_THRESHOLD
-        )
+    for channel, threshold in ((BALL_CHANNEL, BALL_THRESHOLD), (PERSON_CHANNEL, PERSON_THRESHOLD)):
+        heat = _sigmoid(raw[..., channel])
+        ys, xs = _peaks(np.ascontiguousarray(heat), threshold)
         if len(ys) == 0:
             continue
-        off = raw[ys, xs][:, OFFSET_CHANNELS]
-        size = np.exp(np.clip(raw[ys, xs][:, SIZE_CHANNELS], -2, 6))
+        if channel == PERSON_CHANNEL and len(ys) > MAX_PERSONS:
+            # A frame never holds more than ~30 people: keep the surest peaks.
+            keep = np.argsort(-heat[ys, xs])[:MAX_PERSONS]
+            ys, xs = ys[keep], xs[keep]
+        cell = raw[ys, xs]
+        off = cell[:, OFFSET_CHANNELS]
+        size = np.exp(np.clip(cell[:, SIZE_CHANNELS], -2, 6))
         cx = (xs + off[:, 0] + 0.5) * stride
         cy = (ys + off[:, 1] + 0.5) * stride
         boxes.append(
@@ -92,12 +108,14 @@ def decode(
                 axis=1,
             )
         )
-        classes.append(np.full(len(ys), c))
-        scores.append(heat[ys, xs, c])
+        if channel == BALL_CHANNEL:
+            classes.append(np.full(len(ys), BALL))
+        else:  # the role whose logit is highest at the person's centre
+            classes.append(np.asarray(ROLE_CLASSES)[np.argmax(cell[:, ROLE_CHANNELS], axis=1)])
+        scores.append(heat[ys, xs])
     if boxes:
         xyxy = np.concatenate(boxes) * [sx, sy, sx, sy]
         dets = Detections(xyxy, np.concatenate(classes), np.concatenate(scores))
-        dets = _one_role_per_person(dets)
     else:
         dets = Detections.empty()
     xy, conf = _keypoints(raw[..., KEYPOINT_CHANNELS])
@@ -121,27 +139,6 @@ def _keypoints(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dy = (patch.sum(axis=2) * offsets).sum(axis=1) / total
     dx = (patch.sum(axis=1) * offsets).sum(axis=1) / total
     return np.stack([ix + dx, iy + dy], axis=1), conf
-
-
-def _one_role_per_person(dets: Detections) -> Detections:
-    """A person peaks in more than one role map when the net hesitates: keep the surest role."""
-    persons = np.nonzero(dets.class_id != BALL)[0]
-    order = persons[np.argsort(-dets.score[persons])]
-    keep = np.ones(len(dets), bool)
-    centres = dets.centres
-    widths = dets.xyxy[:, 2] - dets.xyxy[:, 0]
-    for n, i in enumerate(order):
-        if not keep[i]:
-            continue
-        for j in order[n + 1 :]:
-            if keep[j] and np.linalg.norm(centres[i] - centres[j]) < 0.35 * max(widths[i], 1.0):
-                keep[j] = False
-    dets = dets[keep]
-    # Highest-scoring persons first, capped: a frame never holds more than ~30 people.
-    persons = dets.class_id != BALL
-    return Detections.concat(
-        [dets[persons][np.argsort(-dets.score[persons])[:MAX_PERSONS]], dets[~persons]]
-    )
 
 
 def preprocess(image_bgr: np.ndarray, size: tuple[int, int] = NET.size) -> np.ndarray:

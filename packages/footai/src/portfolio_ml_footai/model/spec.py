@@ -37,14 +37,23 @@ class NetSpec:
 
 NET = NetSpec()
 
-# Output channels of the single head tensor, in order.
+# Output channels of the single head tensor, in order. One class-agnostic person heatmap (every
+# player, keeper and referee is a positive of it) and role logits read at its peaks: the rare
+# roles then cost the detector nothing, and the role is a 3-way choice at each person.
 N_CLASSES = len(CLASSES)
 N_KEYPOINTS = 32
-HEATMAP_CHANNELS = slice(0, N_CLASSES)
-SIZE_CHANNELS = slice(N_CLASSES, N_CLASSES + 2)  # log box width/height in input pixels
-OFFSET_CHANNELS = slice(N_CLASSES + 2, N_CLASSES + 4)  # sub-cell centre offset
-KEYPOINT_CHANNELS = slice(N_CLASSES + 4, N_CLASSES + 4 + N_KEYPOINTS)
-OUT_CHANNELS = N_CLASSES + 4 + N_KEYPOINTS
+BALL_CHANNEL = 0
+PERSON_CHANNEL = 1
+HEATMAP_CHANNELS = slice(0, 2)  # ball, person
+ROLE_CHANNELS = slice(2, 5)  # goalkeeper, player, referee logits (softmax)
+SIZE_CHANNELS = slice(5, 7)  # log box width/height in input pixels
+OFFSET_CHANNELS = slice(7, 9)  # sub-cell centre offset
+KEYPOINT_CHANNELS = slice(9, 9 + N_KEYPOINTS)
+OUT_CHANNELS = 9 + N_KEYPOINTS
+ROLE_CLASSES = (GOALKEEPER, PLAYER, REFEREE)  # class id of each role logit
+# Role loss weights ~ 1/sqrt(frequency) in the real training set (players 85 %, referees 10 %,
+# goalkeepers 3.5 %): the rare roles are not drowned, nor overweighted into false alarms.
+ROLE_WEIGHTS = (5.0, 1.0, 3.0)
 
 
 def _pitch_keypoints() -> np.ndarray:

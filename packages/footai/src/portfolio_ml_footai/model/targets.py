@@ -12,13 +12,14 @@ import cv2
 import numpy as np
 
 from ..datasets import LabelledFrame
-from .spec import BALL, FLIP_INDEX, N_CLASSES, N_KEYPOINTS
+from .spec import BALL, BALL_CHANNEL, FLIP_INDEX, N_KEYPOINTS, PERSON_CHANNEL, ROLE_CLASSES
 
 
 @dataclass(frozen=True)
 class Sample:
     image: np.ndarray  # (H, W, 3) float32 RGB 0..1
-    heatmaps: np.ndarray  # (h, w, 4 + 32) float32 Gaussian targets
+    heatmaps: np.ndarray  # (h, w, 2 + 32) float32 Gaussian targets: ball, person, keypoints
+    role: np.ndarray  # (h, w) int32 role index (into ROLE_CLASSES) at person centres, else -1
     size: np.ndarray  # (h, w, 2) log box size in input pixels
     offset: np.ndarray  # (h, w, 2) centre offset within the cell
     centre_mask: np.ndarray  # (h, w) 1 where a box centre lies
@@ -81,7 +82,8 @@ def make_sample(
         return points @ m[:, :2].T + m[:, 2]
 
     gw, gh = width // stride, height // stride
-    heat = np.zeros((N_CLASSES + N_KEYPOINTS, gh, gw), np.float32)
+    heat = np.zeros((2 + N_KEYPOINTS, gh, gw), np.float32)
+    role = np.full((gh, gw), -1, np.int32)
     box_size = np.zeros((gh, gw, 2), np.float32)
     offset = np.zeros((gh, gw, 2), np.float32)
     centres = np.zeros((gh, gw), np.float32)
@@ -97,7 +99,9 @@ def make_sample(
             gx, gy = (a + cc) / 2 / stride - 0.5, (b + d) / 2 / stride - 0.5
             ix, iy = min(max(round(gx), 0), gw - 1), min(max(round(gy), 0), gh - 1)
             sigma = 0.8 if c == BALL else max(0.8, 0.3 * bw / stride)
-            gaussian(heat[c], gx, gy, sigma)
+            gaussian(heat[BALL_CHANNEL if c == BALL else PERSON_CHANNEL], gx, gy, sigma)
+            if c != BALL:
+                role[iy, ix] = ROLE_CLASSES.index(int(c))
             box_size[iy, ix] = np.log([bw, bh])
             offset[iy, ix] = (gx - ix, gy - iy)
             centres[iy, ix] = 1.0
@@ -110,10 +114,11 @@ def make_sample(
                 continue
             x, y = pts[src]
             if 0 <= x < width and 0 <= y < height:
-                gaussian(heat[N_CLASSES + k], x / stride - 0.5, y / stride - 0.5, 1.2)
+                gaussian(heat[2 + k], x / stride - 0.5, y / stride - 0.5, 1.2)
     return Sample(
         image,
         heat.transpose(1, 2, 0),
+        role,
         box_size,
         offset,
         centres,

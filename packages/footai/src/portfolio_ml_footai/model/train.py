@@ -25,7 +25,15 @@ from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
 
 from ..datasets import LabelledFrame, load_detection_split, load_pitch_split, synthetic_frames
-from .spec import HEATMAP_CHANNELS, KEYPOINT_CHANNELS, NET, OFFSET_CHANNELS, SIZE_CHANNELS
+from .spec import (
+    HEATMAP_CHANNELS,
+    KEYPOINT_CHANNELS,
+    NET,
+    OFFSET_CHANNELS,
+    ROLE_CHANNELS,
+    ROLE_WEIGHTS,
+    SIZE_CHANNELS,
+)
 from .targets import Sample, make_sample
 
 SYNTHETIC_SEED0 = 1000  # training renders use seeds from here; benchmarks use small seeds
@@ -57,6 +65,7 @@ class EpochRecord:
     person: float
     ball: float
     keypoints: float
+    role: float
     size: float
     offset: float
     valid_loss: float
@@ -104,6 +113,7 @@ def stack(samples: list[Sample]) -> dict[str, np.ndarray]:
     return {
         "image": np.stack([s.image for s in samples]),
         "heat": np.stack([s.heatmaps for s in samples]),
+        "role": np.stack([s.role for s in samples]),
         "size": np.stack([s.size for s in samples]),
         "offset": np.stack([s.offset for s in samples]),
         "centres": np.stack([s.centre_mask for s in samples]),
@@ -153,7 +163,9 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
     box_task = batch["task"][:, 0][:, None, None, None]
     kp_task = batch["task"][:, 1][:, None, None, None]
     heat_gt = batch["heat"]
-    logits = tf.concat([pred[..., HEATMAP_CHANNELS], pred[..., KEYPOINT_CHANNELS]], axis=-1)
+    logits = tf.concat(
+        [pred[..., HEATMAP_CHANNELS], pred[..., KEYPOINT_CHANNELS]], axis=-1
+    )  # 2 + 32
 
     def focal(channels: slice, mask: Any) -> Any:
         gt = heat_gt[..., channels]
@@ -167,21 +179,38 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
             tf.reduce_sum(pos), 1.0
         )
 
-    n_cls = HEATMAP_CHANNELS.stop
+    n_heat = HEATMAP_CHANNELS.stop
     centres = batch["centres"][..., None] * box_task
     n_centres = tf.maximum(tf.reduce_sum(centres), 1.0)
     size = tf.reduce_sum(tf.abs(pred[..., SIZE_CHANNELS] - batch["size"]) * centres) / n_centres
     offset = (
         tf.reduce_sum(tf.abs(pred[..., OFFSET_CHANNELS] - batch["offset"]) * centres) / n_centres
     )
+    # Role: weighted cross-entropy of the 3 role logits at each person centre.
+    role_gt = batch["role"]
+    has_role = tf.cast(role_gt >= 0, tf.float32) * batch["task"][:, 0][:, None, None]
+    safe = tf.maximum(role_gt, 0)
+    weight = tf.gather(tf.constant(ROLE_WEIGHTS, tf.float32), safe) * has_role
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=safe, logits=pred[..., ROLE_CHANNELS]
+    )
+    role = tf.reduce_sum(ce * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
     out = {
-        "person": focal(slice(1, n_cls), box_task),
+        "person": focal(slice(1, 2), box_task),
         "ball": focal(slice(0, 1), box_task),
-        "keypoints": focal(slice(n_cls, None), kp_task),
+        "keypoints": focal(slice(n_heat, None), kp_task),
+        "role": role,
         "size": size,
         "offset": offset,
     }
-    out["loss"] = out["person"] + out["ball"] + out["keypoints"] + 0.5 * out["size"] + out["offset"]
+    out["loss"] = (
+        out["person"]
+        + out["ball"]
+        + out["keypoints"]
+        + out["role"]
+        + 0.5 * out["size"]
+        + out["offset"]
+    )
     return out
 
 
@@ -273,7 +302,7 @@ def train(
             manager.save()
             write_json_atomic(history_path, [asdict(r) for r in history])
             log(
-                f"epoch {epoch}/{cfg.epochs}: loss {record.loss:.3f} (person {record.person:.3f}, ball {record.ball:.3f}, keypoints {record.keypoints:.3f}) valid {vl:.3f} · {spent / 60:.1f} min"
+                f"epoch {epoch}/{cfg.epochs}: loss {record.loss:.3f} (person {record.person:.3f}, ball {record.ball:.3f}, keypoints {record.keypoints:.3f}, role {record.role:.3f}) valid {vl:.3f} · {spent / 60:.1f} min"
             )
             if cfg.max_minutes is not None and spent > cfg.max_minutes * 60:
                 log(f"stopping: the {cfg.max_minutes:g}-minute budget is spent")
