@@ -135,7 +135,8 @@ def bench_pipeline(ctx: BenchContext) -> list[Metric]:
     from portfolio_ml_cifar.model import NetConfig, build_model, whitening_filters
     from portfolio_ml_cifar.pipeline import plain_train_dataset
     from portfolio_ml_cifar.presets import BUILTIN_PRESETS
-    from portfolio_ml_cifar.train import EpochRecord, train
+    from portfolio_ml_cifar.history import EpochRecord
+    from portfolio_ml_cifar.train import train
 
     data = load_cifar(dataset_path(ctx))
     config = BUILTIN_PRESETS["cpu"].with_overrides(batch_size=256 if ctx.quick else None)

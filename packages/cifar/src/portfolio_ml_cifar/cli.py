@@ -77,8 +77,8 @@ def train(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from portfolio_ml_cifar.data import load_cifar
+    from portfolio_ml_cifar.history import EpochRecord
     from portfolio_ml_cifar.presets import resolve_preset
-    from portfolio_ml_cifar.train import EpochRecord
     from portfolio_ml_cifar.train import train as run_training
 
     config = resolve_preset(preset).with_overrides(

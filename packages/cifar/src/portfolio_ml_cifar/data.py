@@ -247,7 +247,7 @@ def _tar_image_members(tar: tarfile.TarFile, names: list[str]) -> Iterator[Image
 
 
 def _from_image_folder(members: Iterable[ImageMember], source: str) -> CifarData:
-    from PIL import Image, UnidentifiedImageError
+    from portfolio_ml_cifar.images import ImageDecodeError, to_net_rgb
 
     images: dict[str, list[np.ndarray]] = {"train": [], "test": []}
     labels: dict[str, list[int]] = {"train": [], "test": []}
@@ -258,12 +258,8 @@ def _from_image_folder(members: Iterable[ImageMember], source: str) -> CifarData
             unknown.add(cls)
             continue
         try:
-            with Image.open(io.BytesIO(blob)) as im:
-                rgb = im.convert("RGB")
-            if rgb.size != (32, 32):
-                rgb = rgb.resize((32, 32), Image.Resampling.BILINEAR)
-            images[split].append(np.asarray(rgb, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            images[split].append(to_net_rgb(blob))
+        except ImageDecodeError as exc:
             raise InputFileError(f"corrupt image {display} in {source}: {exc}") from None
         labels[split].append(index[cls])
     if unknown:

@@ -10,7 +10,7 @@ import numpy as np
 from portfolio_ml_core.fsutil import atomic_path
 
 if TYPE_CHECKING:
-    from portfolio_ml_cifar.train import EpochRecord
+    from portfolio_ml_cifar.history import EpochRecord
 
 
 def _figure(*args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,19 +60,12 @@ class Predictor:
 
 
 def decode_image(blob: bytes) -> np.ndarray:
-    """Image file bytes (any size, any PIL format) → (32, 32, 3) float32 RGB."""
-    from PIL import Image, UnidentifiedImageError
+    """Image file bytes → (32, 32, 3) float32 RGB, by the one rule of `images.to_net_rgb`."""
+    from portfolio_ml_cifar.images import ImageDecodeError, to_net_rgb
 
     try:
-        with Image.open(io.BytesIO(blob)) as im:
-            rgb = im.convert("RGB")
-        w, h = rgb.size
-        side = min(w, h)  # centre square crop keeps the aspect ratio the net trained on
-        rgb = rgb.crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
-        if rgb.size != (32, 32):
-            rgb = rgb.resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return np.asarray(rgb, dtype=np.float32)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        return to_net_rgb(blob).astype(np.float32)
+    except ImageDecodeError as exc:
         raise BadRequest(f"not a decodable image: {exc}") from None
 
 

@@ -25,6 +25,7 @@ from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
 
 from portfolio_ml_cifar.data import CifarData
+from portfolio_ml_cifar.history import EpochRecord
 from portfolio_ml_cifar.infer import evaluate_predictions, predict_logits
 from portfolio_ml_cifar.model import (
     CLASS_NAMES,
@@ -38,18 +39,6 @@ from portfolio_ml_cifar.pipeline import train_dataset
 from portfolio_ml_cifar.presets import Precision, TrainConfig
 
 CHECKPOINT = "checkpoint.npz"
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    test_loss: float
-    test_accuracy: float
-    train_seconds: float  # cumulative, training steps only (evaluation excluded)
-    images_per_second: float
-    lr: float
 
 
 @dataclass
