@@ -132,10 +132,10 @@ def bench_pipeline(ctx: BenchContext) -> list[Metric]:
     import keras
 
     from portfolio_ml_cifar.data import load_cifar
+    from portfolio_ml_cifar.history import EpochRecord
     from portfolio_ml_cifar.model import NetConfig, build_model, whitening_filters
     from portfolio_ml_cifar.pipeline import plain_train_dataset
     from portfolio_ml_cifar.presets import BUILTIN_PRESETS
-    from portfolio_ml_cifar.history import EpochRecord
     from portfolio_ml_cifar.train import train
 
     data = load_cifar(dataset_path(ctx))
