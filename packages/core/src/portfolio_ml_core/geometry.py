@@ -37,9 +37,14 @@ def segment_inclination(top: np.ndarray, bottom: np.ndarray) -> float:
 
 
 def apply_homography(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Map ``(N, 2)`` points through a 3x3 homography."""
+    """Map ``(N, 2)`` points through a 3x3 homography.
+
+    A point on the horizon line (w ≈ 0) maps far away rather than to inf/NaN, so callers can
+    range-check results without special cases.
+    """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    ones = np.ones((len(pts), 1))
-    mapped = np.hstack([pts, ones]) @ np.asarray(h, dtype=np.float64).T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return mapped[:, :2] / mapped[:, 2:3]
+    h = np.asarray(h, dtype=np.float64)
+    mapped = pts @ h[:, :2].T + h[:, 2]
+    w = mapped[:, 2:3]
+    w = np.where(np.abs(w) < 1e-12, 1e-12, w)
+    return mapped[:, :2] / w

@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.geometry import apply_homography as apply_h
 
 from . import pitch
 
@@ -36,15 +37,6 @@ class Calibration:
             "image_points": np.round(self.image_points, 2).tolist(),
             "pitch_points": np.round(self.pitch_points, 3).tolist(),
         }
-
-
-def apply_h(h: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Apply a 3×3 homography to (N, 2) points."""
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    hom = pts @ h[:, :2].T + h[:, 2]
-    w = hom[:, 2:3]
-    w = np.where(np.abs(w) < 1e-12, 1e-12, w)
-    return hom[:, :2] / w
 
 
 def load_calibration(path: str | Path) -> Calibration:

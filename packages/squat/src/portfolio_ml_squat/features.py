@@ -21,6 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from portfolio_ml_core.geometry import joint_angle, segment_inclination
 from portfolio_ml_core.pose import PoseLandmark as LM
 from portfolio_ml_core.pose import PoseResult
 
@@ -66,15 +67,6 @@ class PoseSample:
     def missing(t: float) -> PoseSample:
         """A frame where nobody (or not enough of them) is seen."""
         return PoseSample(t=t, angle=NAN)
-
-
-def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
-    ba, bc = a - b, c - b
-    norm = math.hypot(*ba) * math.hypot(*bc)
-    if norm < 1e-12:
-        return NAN
-    cos = float(np.dot(ba, bc)) / norm
-    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> float:
@@ -184,8 +176,8 @@ def extract(
         a, b, c = (j if side == "left" else mirror(j) for j in (a_l, b_l, c_l))
         req = [j if side == "left" else mirror(j) for j in rule.required]
         v = float(np.min(vis[req]))
-        a2 = _angle(pts[a], pts[b], pts[c])
-        a3 = _angle(world[a], world[b], world[c])
+        a2 = joint_angle(pts[a], pts[b], pts[c])
+        a3 = joint_angle(world[a], world[b], world[c])
         ratio = extension_ratio(pts[a], pts[b], pts[c]) if rule.use_extension else NAN
         ae = extension_angle(ratio, straight_ratio[0 if side == "left" else 1])
         fused = a2
@@ -199,7 +191,7 @@ def extract(
         per_side["3d"].append(a3)
         per_side["ext"].append(ae)
         per_side["ratio"].append(ratio)
-        per_side["hip"].append(_angle(pts[shoulder], pts[hip], pts[knee]))
+        per_side["hip"].append(joint_angle(pts[shoulder], pts[hip], pts[knee]))
         per_side["vis"].append(v)
 
     usable = [x for x in per_side["fused"] if math.isfinite(x)]
@@ -237,7 +229,7 @@ def extract(
             - world[LM.RIGHT_HIP]) / 2  # fmt: skip
     w_norm = float(np.linalg.norm(w_up))
     lean_3d = math.degrees(math.acos(max(-1.0, min(1.0, -w_up[1] / w_norm)))) if w_norm else NAN
-    lean_2d = _inclination(sh_mid, hip_mid)
+    lean_2d = segment_inclination(sh_mid, hip_mid)
     metrics = {
         # From the side the image angle is exact; the 3D estimate weighs in as the body turns.
         "torso_lean": lean_2d + front * max(0.0, lean_3d - lean_2d)
@@ -249,8 +241,8 @@ def extract(
         "body_line": float(
             np.nanmean(
                 [
-                    _angle(pts[LM.LEFT_SHOULDER], pts[LM.LEFT_HIP], pts[LM.LEFT_ANKLE]),
-                    _angle(pts[LM.RIGHT_SHOULDER], pts[LM.RIGHT_HIP], pts[LM.RIGHT_ANKLE]),
+                    joint_angle(pts[LM.LEFT_SHOULDER], pts[LM.LEFT_HIP], pts[LM.LEFT_ANKLE]),
+                    joint_angle(pts[LM.RIGHT_SHOULDER], pts[LM.RIGHT_HIP], pts[LM.RIGHT_ANKLE]),
                 ]
             )
         ),
@@ -277,14 +269,6 @@ def extract(
         ),
         metrics=metrics,
     )
-
-
-def _inclination(top: np.ndarray, bottom: np.ndarray) -> float:
-    """Angle of bottom→top from the image's upward vertical, degrees (0 upright, 90 level)."""
-    dx, dy = top[0] - bottom[0], top[1] - bottom[1]
-    if math.hypot(dx, dy) < 1e-12:
-        return NAN
-    return math.degrees(math.atan2(abs(dx), -dy))
 
 
 def _width_ratio(pts: np.ndarray) -> float:
