@@ -23,27 +23,39 @@ def collect_pages(manager: PortfolioPluginManager) -> list[UIPage]:
     return registry.ordered()
 
 
-def home() -> None:
+def home(demos: list[tuple[UIPage, st.Page]]) -> None:
+    """What each installed demo does, a picture the tool made, and a link to its page."""
     manager = plugin_manager()
     st.title("portfolio-ml")
-    st.write("Three machine-learning demos as one tool. Pick a demo in the sidebar.")
-    rows = [
-        {"plugin": p.name, "version": p.version or "-", "hooks": ", ".join(p.hooks)}
-        for p in manager.plugins()
-    ]
-    st.table(rows)
+    st.write("Three machine-learning demos as one tool. Each runs offline on a CPU.")
+    for page, target in demos:
+        picture, text = st.columns([2, 3])
+        if page.picture is not None and page.picture.is_file():
+            picture.image(str(page.picture))
+        text.subheader(page.title)
+        text.write(page.summary or f"The {page.title} demo.")
+        text.page_link(target, label=f"Open {page.title}", icon=":material/arrow_forward:")
     for problem in manager.problems:
         st.warning(f"plugin {problem.name} not loaded: {problem.message}")
+    with st.expander("Installed plugins (for developers)"):
+        st.table(
+            [
+                {"plugin": p.name, "version": p.version or "-", "hooks": ", ".join(p.hooks)}
+                for p in manager.plugins()
+            ]
+        )
 
 
 def main() -> None:
-    st.set_page_config(page_title="portfolio-ml", page_icon="📊", layout="wide")
-    pages = [st.Page(home, title="Home", icon="🏠", url_path="home", default=True)]
-    pages += [
-        st.Page(page.render, title=page.title, icon=page.icon or None, url_path=page.name)
+    st.set_page_config(page_title="portfolio-ml", page_icon=":material/analytics:", layout="wide")
+    demos = [
+        (page, st.Page(page.render, title=page.title, icon=page.icon or None, url_path=page.name))
         for page in collect_pages(plugin_manager())
     ]
-    st.navigation(pages).run()
+    landing = st.Page(
+        lambda: home(demos), title="Home", icon=":material/home:", url_path="home", default=True
+    )
+    st.navigation([landing, *(target for _, target in demos)]).run()
 
 
 main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portfolio_ml_core.hookspecs import hookimpl
@@ -33,4 +34,15 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
 
     from portfolio_ml_cifar.ui import render
 
-    registry.add(UIPage("cifar", "CIFAR-10", render, icon="🖼️", order=30))
+    registry.add(
+        UIPage(
+            "cifar",
+            "CIFAR-10",
+            render,
+            icon=":material/image_search:",
+            order=30,
+            summary="A CIFAR-10 classifier trained fast on the CPU with TensorFlow/Keras: upload "
+            "an image and see the ten class probabilities; the same model serves an HTTP API.",
+            picture=Path(__file__).with_name("assets") / "home.jpg",
+        )
+    )

@@ -23,8 +23,10 @@ class UIPage:
     name: str
     title: str
     render: Callable[[], None]
-    icon: str = ""
+    icon: str = ""  # a Material icon (":material/sports_soccer:"): no emoji font needed
     order: int = 100
+    summary: str = ""  # one or two sentences for the home page: what the demo does
+    picture: Path | None = None  # an image the tool made, shipped in the plugin package
 
 
 class UIPageRegistry(Registry[UIPage]):

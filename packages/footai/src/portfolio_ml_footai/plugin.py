@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
@@ -37,4 +39,16 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
 
     from portfolio_ml_footai.ui import render
 
-    registry.add(UIPage("footai", "Foot AI", render, icon="⚽", order=10))
+    registry.add(
+        UIPage(
+            "footai",
+            "Foot AI",
+            render,
+            icon=":material/sports_soccer:",
+            order=10,
+            summary="Broadcast football video → players, keepers, referees and ball found by a "
+            "small net trained on real broadcast frames, tracked, split into teams and mapped "
+            "onto the pitch: annotated video, tactical map, heatmaps, tracks CSV.",
+            picture=Path(__file__).with_name("assets") / "home.jpg",
+        )
+    )

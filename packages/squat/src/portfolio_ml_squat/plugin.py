@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
@@ -29,4 +31,15 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
 
     preload_webrtc()
 
-    registry.add(UIPage("squat", "Squat counter", render, icon="🏋️", order=20))
+    registry.add(
+        UIPage(
+            "squat",
+            "Squat counter",
+            render,
+            icon=":material/fitness_center:",
+            order=20,
+            summary="Counts squats, push-ups and lunges from a webcam or a video with MediaPipe "
+            "Pose: joint angles, a hysteresis state machine, form feedback and a live gauge.",
+            picture=Path(__file__).with_name("assets") / "home.jpg",
+        )
+    )
