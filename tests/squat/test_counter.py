@@ -10,7 +10,7 @@ import pytest
 from portfolio_ml_squat.counter import Phase, RepCounter, RepKind
 from portfolio_ml_squat.exercises import get_exercise
 from portfolio_ml_squat.features import PoseSample, extract
-from portfolio_ml_squat.pipeline import FrameAnalyzer
+from portfolio_ml_squat.session import FrameAnalyzer
 from portfolio_ml_squat.synthetic import (
     Camera,
     film_sequence,

@@ -17,7 +17,8 @@ from portfolio_ml_core.pose import PoseResult
 from portfolio_ml_squat.counter import RepCounter
 from portfolio_ml_squat.exercises import get_exercise
 from portfolio_ml_squat.features import PoseSample, extract
-from portfolio_ml_squat.pipeline import FRAME_COLUMNS, RunConfig, RunResult, analyze_video
+from portfolio_ml_squat.pipeline import RunConfig, analyze_video
+from portfolio_ml_squat.session import FRAME_COLUMNS, RunResult
 
 pytestmark = pytest.mark.realdata
 

@@ -41,7 +41,7 @@ def _check_exercise(exercise: str, preset: str | None) -> None:
 
 
 def _rep_table(result: object) -> Table:
-    from portfolio_ml_squat.pipeline import RunResult
+    from portfolio_ml_squat.session import RunResult
 
     assert isinstance(result, RunResult)
     table = Table(title=f"{result.exercise}: {result.reps} reps, {result.partial_reps} partial")

@@ -24,16 +24,9 @@ from portfolio_ml_core.models import ModelSource, model_file
 from portfolio_ml_core.pose import PoseEstimator
 from portfolio_ml_core.video import VideoSink, VideoSource
 
-from portfolio_ml_squat.counter import RepEvent
-from portfolio_ml_squat.exercises import get_exercise
 from portfolio_ml_squat.overlay import draw_hud
-from portfolio_ml_squat.pipeline import (
-    FrameAnalyzer,
-    FrameRow,
-    RunResult,
-    pose_input,
-    write_outputs,
-)
+from portfolio_ml_squat.pipeline import pose_input
+from portfolio_ml_squat.session import RunResult, Session, write_outputs
 
 WINDOW = "portfolio-ml squat"
 
@@ -85,12 +78,9 @@ def run_live(
     """Run until the source ends, ``q`` is pressed, ``max_frames`` or Ctrl-C."""
     import cv2
 
-    rule = get_exercise(config.exercise)
-    preset = config.preset or rule.default_preset
-    analyzer = FrameAnalyzer(rule, preset)
+    session = Session(config.exercise, config.preset)
+    rule = session.rule
     stats = LiveStats()
-    rows: list[FrameRow] = []
-    events: list[RepEvent] = []
     display = config.display and display_available()
     if config.display and not display:
         log("no display available: running headless")
@@ -118,15 +108,7 @@ def run_live(
                         arrived = max(arrived, due)
                     image = pose_input(frame.image, config.pose_size)
                     people = pose.process(image, frame.timestamp_ms)
-                    person, sample, update = analyzer.step(people, frame.timestamp_s)
-                    events.extend(update.events)
-                    rows.append(
-                        FrameRow(
-                            frame.index, frame.timestamp_s, person is not None,
-                            update.phase.value, update.rep_index, update.reps,
-                            update.partial_reps, update.angle, sample,
-                        )
-                    )  # fmt: skip
+                    person, sample, update = session.step(frame.index, frame.timestamp_s, people)
                     canvas = image.copy() if image is frame.image else image
                     now = time.perf_counter()
                     fps_ema = 0.9 * fps_ema + 0.1 / max(now - last_shown, 1e-6)
@@ -162,7 +144,7 @@ def run_live(
                         if key == ord("q"):
                             break
                         if key == ord("r"):
-                            analyzer.reset()
+                            session.reset()
                         if key == ord(" "):
                             paused_at = time.perf_counter()
                             if _pause(cv2, canvas) == ord("q"):
@@ -177,25 +159,14 @@ def run_live(
                 if sink is not None:
                     sink.close()
         fps = video.fps
-    if rows:  # the end of input: pending reps are judged, a rep cut short at depth counts
-        events.extend(analyzer.finish(rows[-1].time_s))
-    th = analyzer.counter.thresholds
-    result = RunResult(
-        extra={"live": stats.to_dict(), "source": "camera" if camera else "file"},
+    result = session.result(
         video=str(source),
-        exercise=rule.name,
-        preset=preset,
-        frames=len(rows),
-        frames_with_person=sum(r.person for r in rows),
         video_fps=fps,
         fps_processed=stats.shown / stats.wall_s if stats.wall_s else 0.0,
         wall_s=stats.wall_s,
-        events=events,
-        rows=rows,
-        thresholds={"top": th.top, "start": th.start, "partial": th.partial, "bottom": th.bottom},
-        warnings=[] if any(r.person for r in rows) else ["no person was detected"],
+        extra={"live": stats.to_dict(), "source": "camera" if camera else "file"},
     )
-    if out_dir is not None and rows:
+    if out_dir is not None and session.rows:
         write_outputs(result, out_dir, video=sink is not None, plot=True)
     return result, stats
 

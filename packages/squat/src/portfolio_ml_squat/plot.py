@@ -11,7 +11,7 @@ from portfolio_ml_core.fsutil import atomic_path
 from portfolio_ml_squat.counter import RepKind
 
 if TYPE_CHECKING:
-    from portfolio_ml_squat.pipeline import RunResult
+    from portfolio_ml_squat.session import RunResult
 
 _SPAN = {RepKind.FULL: "tab:green", RepKind.PARTIAL: "tab:orange", RepKind.REJECTED: "0.6"}
 

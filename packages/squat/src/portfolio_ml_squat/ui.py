@@ -209,18 +209,19 @@ def show_result(run: PageRun) -> None:
 
 
 class LiveCounter:
-    """Camera frames → pose → ``FrameAnalyzer`` → HUD, as ``squat live`` does, one frame at a time.
+    """Camera frames → pose → a `Session` → HUD, as ``squat live`` does, one frame at a time.
 
     streamlit-webrtc calls ``process`` from its own thread; the reps are read from the page.
     """
 
     def __init__(self, model: Path, exercise: str, preset: str) -> None:
-        from portfolio_ml_squat.exercises import get_exercise
-        from portfolio_ml_squat.pipeline import FrameAnalyzer
+        from portfolio_ml_squat.live import LiveConfig
+        from portfolio_ml_squat.session import Session
 
         self.model = model
-        self.rule = get_exercise(exercise)
-        self.analyzer = FrameAnalyzer(self.rule, preset)
+        self.session = Session(exercise, preset)
+        self.rule = self.session.rule
+        self.pose_size = LiveConfig().pose_size  # the same pose input as `squat live`
         self.pose: Any = None
         self.start = time.monotonic()
         self.lock = threading.Lock()
@@ -238,9 +239,9 @@ class LiveCounter:
             if self.pose is None:
                 self.pose = PoseEstimator(self.model, mode="video")
             t = time.monotonic() - self.start
-            image = pose_input(image_bgr, 640)
+            image = pose_input(image_bgr, self.pose_size)
             people = self.pose.process(image, round(t * 1000))
-            person, sample, update = self.analyzer.step(people, t)
+            person, sample, update = self.session.step(self.frames, t, people)
             self.reps, self.partial_reps = update.reps, update.partial_reps
             self.frames += 1
             canvas = image.copy() if image is image_bgr else image
