@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.models import IntegrityError
 from portfolio_ml_footai.datasets import load_detection_split, synthetic_frames
-from portfolio_ml_footai.model.export import sha256
 from portfolio_ml_footai.model.runtime import FootNet, decode
 from portfolio_ml_footai.model.spec import (
     CLASSES,
@@ -33,7 +33,7 @@ from .conftest import invoke
 
 def test_shipped_weights_load_and_match_their_checksum():
     assert SHIPPED.stat().st_size <= 10_000_000
-    assert sha256(SHIPPED) == shipped_sha256()
+    assert file_sha256(SHIPPED) == shipped_sha256()
     assert resolve_footai_model() == SHIPPED
     net = FootNet(SHIPPED)
     result = net(np.zeros((720, 1280, 3), np.uint8))

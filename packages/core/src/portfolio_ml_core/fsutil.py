@@ -7,6 +7,7 @@ only when complete; on error the temporary file is removed and the old output (i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -64,3 +65,12 @@ def write_image_atomic(path: str | os.PathLike[str], image_bgr: Any) -> Path:
         if not cv2.imwrite(str(tmp), image_bgr):
             raise OSError(f"could not encode image {path}")
     return Path(path)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

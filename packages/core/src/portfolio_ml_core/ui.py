@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.registry import Registry
 
 
@@ -34,14 +35,6 @@ class UIPageRegistry(Registry[UIPage]):
 
     def ordered(self) -> list[UIPage]:
         return sorted(self, key=lambda p: (p.order, p.title))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

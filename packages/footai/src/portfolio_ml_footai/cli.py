@@ -32,6 +32,7 @@ ModelOption = Annotated[
     ),
 ]
 SplitOption = Annotated[str, typer.Option("--split", help="Which split: train, valid or test.")]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")]
 
 
 def _net(model: Path | None):
@@ -253,9 +254,7 @@ def eval_detections(
     ],
     split: SplitOption = "test",
     model: ModelOption = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the figures as JSON.")
-    ] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Precision, recall, F1 at IoU 0.5 per class, role accuracy, ball recall, mAP50 (pycocotools)."""
     from portfolio_ml_footai.datasets import load_detection_split
@@ -291,9 +290,7 @@ def eval_pitch(
     ],
     split: SplitOption = "test",
     model: ModelOption = None,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the figures as JSON.")
-    ] = None,
+    json_out: JsonOption = None,
 ) -> None:
     """Keypoint error in pixels and metres; share of frames calibrated to within 1 m."""
     from portfolio_ml_footai.datasets import load_pitch_split

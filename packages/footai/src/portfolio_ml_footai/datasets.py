@@ -76,21 +76,25 @@ def _load_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
+def _labelled_images(root: Path, split: str) -> Iterator[tuple[Path, Path]]:
+    """(image, its label file) for every image of a YOLO export's split."""
+    d = split_dir(root, split)
+    for img in image_files(d / "images"):
+        yield img, d / "labels" / f"{img.stem}.txt"
+
+
 def load_detection_split(
     root: Path, split: str, size: tuple[int, int] = FRAME_SIZE
 ) -> list[LabelledFrame]:
     """A YOLO detection export (classes ball, goalkeeper, player, referee) as 16:9 frames."""
-    d = split_dir(root, split)
     out = []
     w, h = size
-    for img in image_files(d / "images"):
-        rows = [r for r in _read_rows(d / "labels" / f"{img.stem}.txt") if len(r) == 5]
+    for img, label in _labelled_images(root, split):
+        rows = [r for r in _read_rows(label) if len(r) == 5]
         arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
         cls = arr[:, 0].astype(int)
         if len(cls) and (cls.min() < 0 or cls.max() >= len(CLASSES)):
-            raise InputFileError(
-                f"{d / 'labels' / img.stem}.txt: class ids must be 0..{len(CLASSES) - 1}"
-            )
+            raise InputFileError(f"{label}: class ids must be 0..{len(CLASSES) - 1}")
         cx, cy, bw, bh = arr[:, 1] * w, arr[:, 2] * h, arr[:, 3] * w, arr[:, 4] * h
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
         out.append(
@@ -112,13 +116,10 @@ def load_pitch_split(
     root: Path, split: str, size: tuple[int, int] = FRAME_SIZE
 ) -> list[LabelledFrame]:
     """A YOLO-pose export (one object, 32 keypoints, visibility 0 or 2) as 16:9 frames."""
-    d = split_dir(root, split)
     out = []
     w, h = size
-    for img in image_files(d / "images"):
-        rows = [
-            r for r in _read_rows(d / "labels" / f"{img.stem}.txt") if len(r) == 5 + 3 * N_KEYPOINTS
-        ]
+    for img, label in _labelled_images(root, split):
+        rows = [r for r in _read_rows(label) if len(r) == 5 + 3 * N_KEYPOINTS]
         kp = np.zeros((N_KEYPOINTS, 2))
         vis = np.zeros(N_KEYPOINTS, bool)
         if rows:

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from portfolio_ml_core.ui import PageCache, file_sha256
+from portfolio_ml_core.fsutil import file_sha256
+from portfolio_ml_core.ui import PageCache
 
 SIZES = ("1280x720", "960x540", "640x360")
 STATE_KEY = "footai_result"

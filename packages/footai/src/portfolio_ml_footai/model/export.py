@@ -8,24 +8,15 @@ The Keras model is kept beside it for further training and for the TensorFlow co
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 from pathlib import Path
 from typing import Any
 
-from portfolio_ml_core.fsutil import atomic_path
+from portfolio_ml_core.fsutil import atomic_path, file_sha256
 from portfolio_ml_core.native import quiet_native_stderr
 
 WEIGHTS_NAME = "footai_net.tflite"
 KERAS_NAME = "footai_net.keras"
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def export_model(model: Any, out_dir: Path, input_size: tuple[int, int] | None = None) -> Path:
@@ -48,5 +39,5 @@ def export_model(model: Any, out_dir: Path, input_size: tuple[int, int] | None =
     target = out_dir / WEIGHTS_NAME
     with atomic_path(target) as tmp:
         tmp.write_bytes(flat)
-    (out_dir / f"{WEIGHTS_NAME}.sha256").write_text(f"{sha256(target)}  {WEIGHTS_NAME}\n")
+    (out_dir / f"{WEIGHTS_NAME}.sha256").write_text(f"{file_sha256(target)}  {WEIGHTS_NAME}\n")
     return target

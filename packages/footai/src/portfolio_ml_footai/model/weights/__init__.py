@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from portfolio_ml_core.errors import ModelNotFoundError
+from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.models import IntegrityError, ModelRegistry, ModelSpec, resolve_model
 
-from ..export import WEIGHTS_NAME, sha256
+from ..export import WEIGHTS_NAME
 
 SHIPPED = Path(__file__).with_name(WEIGHTS_NAME)
 TFLITE_MAGIC = b"TFL3"
@@ -29,7 +30,7 @@ def validate_flatbuffer(path: Path) -> None:
         head = fh.read(8)
     if head[4:8] != TFLITE_MAGIC:
         raise IntegrityError(f"{path} is not a LiteRT/TFLite model (no TFL3 header)")
-    if path.resolve() == SHIPPED.resolve() and sha256(path) != shipped_sha256():
+    if path.resolve() == SHIPPED.resolve() and file_sha256(path) != shipped_sha256():
         raise IntegrityError(
             f"{path}: the shipped weights do not match their checksum (reinstall the package)"
         )
