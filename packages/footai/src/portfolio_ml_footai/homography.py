@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .calibration import apply_h, homography_is_plausible
-from .model.runtime import KEYPOINT_THRESHOLD, PitchKeypoints
+from .model.runtime import PitchKeypoints
 from .model.spec import PITCH_KEYPOINTS
 
 MIN_INLIERS = 4
@@ -33,7 +33,7 @@ class KeypointFit:
 
 
 def fit_keypoints(
-    keypoints: PitchKeypoints, frame_width: int, threshold: float = KEYPOINT_THRESHOLD
+    keypoints: PitchKeypoints, frame_width: int, threshold: float | None = None
 ) -> KeypointFit | None:
     """RANSAC homography from the confident keypoints; None without 4 consistent, spread points."""
     seen = np.nonzero(keypoints.visible(threshold))[0]
