@@ -55,7 +55,7 @@ def test_scorebug_and_crowd_are_not_players(real_run):
 
 def test_automatic_calibration_gives_plausible_positions(real_run):
     summary = json.loads((real_run / "summary.json").read_text())
-    assert summary["calibration"]["method"] == "auto"
+    assert summary["calibration"]["method"] == "keypoints"
     tracks = read_tracks(real_run / "tracks.csv")
     people = tracks.subset(tracks.role != "ball")
     ok = np.isfinite(people.pitch).all(axis=1)

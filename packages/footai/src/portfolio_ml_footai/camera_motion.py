@@ -45,8 +45,9 @@ class CameraMotion:
         the stands, and a free fit lets perspective errors build up over a long pan.
         """
         # Any resolution in (a working copy saves decoding-size work); motion out in frame pixels.
-        gray = cv2.cvtColor(
-            cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+        # Grey first, then a bilinear shrink: a third of the work of an area-averaged colour one.
+        gray = cv2.resize(
+            cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), self.size, interpolation=cv2.INTER_LINEAR
         )
         prev, self.prev = self.prev, gray
         eye = np.eye(3)

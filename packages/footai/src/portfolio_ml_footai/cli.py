@@ -77,8 +77,6 @@ def run(
     from portfolio_ml_footai.pipeline import DETECTORS, RunOptions
     from portfolio_ml_footai.runner import run_video
 
-    if not video.is_file():
-        raise InputFileError(f"video not found: {video}")
     if calibration is not None and not calibration.exists():
         raise InputFileError(f"calibration file not found: {calibration}")
     if detector not in DETECTORS:

@@ -43,8 +43,6 @@ from .segmentation import GrassModel, PitchMasks, learn_grass, segment
 from .teams import TeamModel, kit_changes, shirt_colours, track_votes
 from .tracking import ByteTracker, Detection, Track
 
-PLAYER_ROLE = 2  # the net's class id for an outfield player (model.spec.PLAYER)
-
 
 class NotFootballError(InputFileError):
     """The video shows no football pitch."""
@@ -113,6 +111,7 @@ class Analysis:
     calibration_method: str = "none"
     calibration_detail: str = ""
     detector: str = "classic"
+    team_model: TeamModel | None = None  # the two kits, as decided after the run
     keypoint_fits: int = 0  # frames whose homography came from the net's pitch keypoints
     warnings: list[str] = field(default_factory=list)
     processing_seconds: float = 0.0
@@ -349,7 +348,7 @@ class FrameProcessor:
         return BallObs(-1, obs.centre, obs.radius, obs.score, ground)
 
 
-def _revote_teams(analysis: Analysis, roles_known: bool = False) -> None:
+def _revote_teams(analysis: Analysis) -> None:
     """Replace the online team votes by ones from whole-track kit colours (see `track_votes`).
 
     Tracks that change kit for good mid-life (an identity swapped between opponents) are cut
@@ -359,9 +358,6 @@ def _revote_teams(analysis: Analysis, roles_known: bool = False) -> None:
     def by_track() -> dict[int, list[PlayerObs]]:
         out: dict[int, list[PlayerObs]] = {}
         for p in analysis.players:
-            # With the net's roles, only players shape the two kits (keepers, referees differ).
-            if roles_known and p.role != PLAYER_ROLE:
-                continue
             if p.key in analysis.track_ids and p.colour is not None:
                 out.setdefault(p.key, []).append(p)
         return out
@@ -395,6 +391,7 @@ def _revote_teams(analysis: Analysis, roles_known: bool = False) -> None:
             return
     analysis.track_votes.update(votes)
     analysis.team_colours = model.bgr()
+    analysis.team_model = model
 
 
 def _initial_homography(
@@ -592,7 +589,9 @@ def analyse_learned(
                 on_frame(
                     FrameOutput(fr.index, fr.image, out.tracks, [], None, out.homography), analysis
                 )
-        _revote_teams(analysis, roles_known=True)
+        # Every track votes, whatever role the net gave it: the kits are the two worn by two
+        # people at once, so referees and keepers stay outliers, and a mislabelled player shows.
+        _revote_teams(analysis)
         analysis.processing_seconds = time.perf_counter() - start
     n = len(analysis.frames)
     if grass is None and not analysis.track_ids and not analysis.keypoint_fits:

@@ -27,6 +27,8 @@ from .tracking import ByteTracker, Detection, Track, TrackerConfig
 # A default grass range for frames where none could be learnt (close-ups, replays).
 DEFAULT_GRASS = GrassModel(hue_lo=30, hue_hi=85, sat_min=40, val_min=40)
 TEAM_POOL = 150  # player kit colours gathered before the two teams are fitted
+COLOUR_EVERY = 2  # kit colours on every 2nd frame: votes over a track need no more, 4 ms saved
+MOTION_WIDTH = 320  # camera motion on a 320-px grey copy (Lucas–Kanade needs no more)
 BALL_GATE_PX = 40.0  # how far the ball may move between frames at 1280×720 (scaled)
 # The net's scores are calibrated probabilities, not the classic detector's blob scores.
 TRACKER = TrackerConfig(high=0.5, new_track=0.55, match_cost=0.8, low_match_cost=0.7, max_misses=30)
@@ -55,12 +57,13 @@ class TeamStage:
         self.pool: list[np.ndarray] = []
 
     def __call__(
-        self, image: np.ndarray, dets: Detections
+        self, image: np.ndarray, dets: Detections, measure: bool = True
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         xywh = np.c_[dets.xyxy[:, :2], dets.xyxy[:, 2:] - dets.xyxy[:, :2]]
-        colours = (
-            shirt_colours(image, self.grass, xywh) if len(dets) else np.empty((0, 3), np.float32)
-        )
+        if measure and len(dets):
+            colours = shirt_colours(image, self.grass, xywh)
+        else:  # unmeasured: NaN colours; the track's team comes from its other frames
+            colours = np.full((len(dets), 3), np.nan, np.float32)
         if self.model is None:
             players = colours[(dets.class_id == PLAYER) & np.isfinite(colours).all(axis=1)]
             self.pool.extend(players)
@@ -104,9 +107,12 @@ class LearnedProcessor:
     ) -> None:
         self.size = size
         self.net = net
-        self.motion = CameraMotion(size)
+        self.motion = CameraMotion(size, work_width=MOTION_WIDTH)
         self.pitch = HomographyTracker(size)
         self.pitch.current = homography
+        # A calibration file is exact for its shot: carry it by camera motion, do not blend it
+        # with the (noisier) keypoint fits.
+        self.use_keypoints = homography is None
         self.teams = TeamStage(grass)
         self.tracker = ByteTracker(TRACKER)
         self.ball = BallStage(size[0])
@@ -125,9 +131,10 @@ class LearnedProcessor:
             self.tracker = ByteTracker(TRACKER)
             self.ball = BallStage(self.size[0])
             self.pitch.current = None
-        fit = fit_keypoints(found.keypoints, self.size[0])
-        h = self.pitch.update(fit, motion)
-        team, conf, colours = self.teams(image, persons)
+            self.use_keypoints = True  # a calibration file holds for its own shot only
+        fit = fit_keypoints(found.keypoints, self.size[0]) if self.use_keypoints else None
+        h = self.pitch.update(fit, motion) if self.use_keypoints else self._carry(motion)
+        team, conf, colours = self.teams(image, persons, measure=self.n % COLOUR_EVERY == 0)
         dets = [
             Detection(xywh[i], float(persons.score[i]), int(team[i]), float(conf[i]), colours[i])
             for i in range(len(persons))
@@ -169,6 +176,12 @@ class LearnedProcessor:
             h,
             fit is not None,
         )
+
+    def _carry(self, motion: np.ndarray | None) -> np.ndarray | None:
+        if self.pitch.current is not None and motion is not None:
+            carried = motion @ self.pitch.current
+            self.pitch.current = carried / carried[2, 2]
+        return self.pitch.current
 
     def _is_cut(self, image: np.ndarray) -> bool:
         """A hard cut between shots: the picture changes all at once."""

@@ -124,17 +124,20 @@ def decode(
 
 
 def _keypoints(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel: the peak cell, refined to the heat-weighted centre of its 3×3 (cell units)."""
-    heat = _sigmoid(logits)
-    _, w, k = heat.shape
-    flat = heat.reshape(-1, k).argmax(axis=0)
+    """Per channel: the peak cell, refined to the heat-weighted centre of its 3×3 (cell units).
+
+    The peak is found on the logits (the sigmoid is monotonic), and the sigmoid is taken on the
+    32 small patches only: a whole-map sigmoid cost more than the rest of decoding.
+    """
+    _, w, k = logits.shape
+    flat = logits.reshape(-1, k).argmax(axis=0)
     iy, ix = np.divmod(flat, w)
-    conf = heat[iy, ix, np.arange(k)]
-    padded = np.pad(heat, ((1, 1), (1, 1), (0, 0)))
+    padded = np.pad(logits, ((1, 1), (1, 1), (0, 0)), constant_values=-30.0)
     offsets = np.array([-1, 0, 1])
     rows = (iy[:, None, None] + 1 + offsets[None, :, None]).repeat(3, axis=2)
     cols = (ix[:, None, None] + 1 + offsets[None, None, :]).repeat(3, axis=1)
-    patch = padded[rows, cols, np.arange(k)[:, None, None]]  # (k, 3, 3), zero outside the map
+    patch = _sigmoid(padded[rows, cols, np.arange(k)[:, None, None]])  # (k, 3, 3)
+    conf = patch[:, 1, 1]
     total = patch.sum(axis=(1, 2))
     dy = (patch.sum(axis=2) * offsets).sum(axis=1) / total
     dx = (patch.sum(axis=1) * offsets).sum(axis=1) / total
@@ -142,8 +145,10 @@ def _keypoints(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def preprocess(image_bgr: np.ndarray, size: tuple[int, int] = NET.size) -> np.ndarray:
-    small = cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA)
-    return (cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0))[None]
+    # Bilinear, as the training samples were warped; INTER_AREA cost 6 ms a frame more here.
+    small = cv2.resize(image_bgr, size, interpolation=cv2.INTER_LINEAR)
+    rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+    return cv2.multiply(rgb, 1.0 / 255.0, dtype=cv2.CV_32F)[None]
 
 
 class FootNet:
