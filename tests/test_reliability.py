@@ -118,7 +118,9 @@ def test_no_person_is_a_warning_not_an_error(bad_files, tmp_path, pose_model_pat
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg's H.264 clip")
-def test_truncated_video_is_processed_up_to_the_damage_with_a_warning(bad_files, tmp_path):
+def test_truncated_video_is_processed_up_to_the_damage_with_a_warning(
+    bad_files, tmp_path, pose_model_path
+):
     # The clip is H.264 with its index up front, so the cut file decodes up to the damage.
     proc = run_cli("squat", "run", bad_files["truncated"], "--out", tmp_path / "o", "--no-video")
     text = proc.stdout + proc.stderr

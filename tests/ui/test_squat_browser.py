@@ -69,7 +69,7 @@ def test_squat_upload_counts_the_real_clip(ui_url, page, squat_excerpt):
     assert shot.stat().st_size > 50_000
 
 
-def test_squat_live_mode_streams_the_browser_camera(ui_url, page):
+def test_squat_live_mode_streams_the_browser_camera(ui_url, page, pose_model_path):
     """Chromium's fake camera (a test pattern, no person) goes through pose → counter → HUD."""
     page.goto(f"{ui_url}/squat")
     page.get_by_text("Rep counter").first.wait_for()
