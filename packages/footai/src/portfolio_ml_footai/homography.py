@@ -77,8 +77,6 @@ class HomographyTracker:
         self.current: np.ndarray | None = None
         self.frames_since_fit = 0
         self.pending: np.ndarray | None = None  # a disagreeing fit waiting for confirmation
-        self.fits = 0
-        self.carried = 0
 
     def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
         """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
@@ -90,16 +88,12 @@ class HomographyTracker:
             self.frames_since_fit += 1
             # Motion alone drifts: give up after ~2 s without a keypoint fit.
             self.current = carried if self.frames_since_fit <= 50 else None
-            if self.current is not None:
-                self.carried += 1
             return self.current
-        self.fits += 1
         self.frames_since_fit = 0
         if carried is None or self._disagree(carried, fit.homography):
             if carried is not None and self.pending is None:
                 self.pending = fit.homography
                 self.current = carried
-                self.carried += 1
                 return self.current
             self.pending = None
             self.current = fit.homography

@@ -110,7 +110,6 @@ def score_detections(
     per_class = {c: Counts() for c in CLASSES}
     persons = Counts()
     role_hits = role_total = 0
-    ball_hits = ball_frames = 0
     coco_gt, coco_dt = [], []
     n = 0
     for n, frame in enumerate(frames, start=1):  # noqa: B007
@@ -134,40 +133,28 @@ def score_detections(
         g_roles = frame.classes[gmask]
         role_hits += sum(int(g_roles[i] == pp.class_id[j]) for i, j in pairs)
         role_total += len(pairs)
-        # Ball: a hit when the best ball candidate is within 15 px of the labelled centre.
+        # Ball: a hit when the most confident candidate is within 15 px of the labelled centre;
+        # every other candidate is a false alarm.
         gball = frame.boxes[frame.classes == BALL]
         pb = dets.balls
+        ball = per_class["ball"]
         if len(gball):
-            ball_frames += 1
             gc = (gball[:, :2] + gball[:, 2:]) / 2
-            if len(pb):
-                best = pb.centres[int(np.argmax(pb.score))]
-                ball_hits += int(np.linalg.norm(gc - best, axis=1).min() <= BALL_RADIUS_PX)
-            per_class["ball"].tp += int(
-                len(pb) > 0
-                and np.linalg.norm(gc - pb.centres[int(np.argmax(pb.score))], axis=1).min()
-                <= BALL_RADIUS_PX
-            )
-            per_class["ball"].fn += 1 - int(
-                len(pb) > 0
-                and np.linalg.norm(gc - pb.centres[int(np.argmax(pb.score))], axis=1).min()
-                <= BALL_RADIUS_PX
-            )
-            per_class["ball"].fp += max(len(pb) - 1, 0) + int(
-                len(pb) > 0
-                and np.linalg.norm(gc - pb.centres[int(np.argmax(pb.score))], axis=1).min()
-                > BALL_RADIUS_PX
-            )
+            best = pb.centres[int(np.argmax(pb.score))] if len(pb) else None
+            hit = best is not None and np.linalg.norm(gc - best, axis=1).min() <= BALL_RADIUS_PX
+            ball.tp += int(hit)
+            ball.fn += int(not hit)
+            ball.fp += len(pb) - int(hit)
         else:
-            per_class["ball"].fp += len(pb)
+            ball.fp += len(pb)
     map50, per_map = coco_map50(coco_gt, coco_dt)
     return DetectionScores(
         n,
         per_class,
         persons,
         role_hits / role_total if role_total else 0.0,
-        ball_hits / ball_frames if ball_frames else 0.0,
-        ball_frames,
+        per_class["ball"].recall,
+        per_class["ball"].tp + per_class["ball"].fn,
         map50,
         per_map,
     )

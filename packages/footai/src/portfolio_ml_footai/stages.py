@@ -19,7 +19,7 @@ from .camera_motion import CameraMotion
 from .detections import Detections
 from .homography import HomographyTracker, fit_keypoints, image_to_pitch
 from .model.runtime import FootNet, FrameResult
-from .model.spec import BALL, PLAYER
+from .model.spec import PLAYER
 from .segmentation import GrassModel
 from .teams import TeamModel, shirt_colours
 from .tracking import ByteTracker, Detection, Track, TrackerConfig
@@ -190,6 +190,3 @@ class LearnedProcessor:
         ).astype(np.float32)
         prev, self.thumb = self.thumb, thumb
         return prev is not None and float(np.abs(thumb - prev).mean()) > 25
-
-
-__all__ = ["BALL", "LearnedFrame", "LearnedProcessor"]

@@ -235,12 +235,14 @@ def train(
 
     model = build_net(None)  # any input size: trained on crops, run on whole frames
     total_steps = cfg.epochs * cfg.steps_per_epoch
+    # A short run (a smoke test, a few epochs) warms up for at most a fifth of its steps.
+    warmup = min(cfg.warmup_steps, total_steps // 5)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0,
-        total_steps - cfg.warmup_steps,
+        max(1, total_steps - warmup),
         alpha=0.02,
         warmup_target=cfg.learning_rate,
-        warmup_steps=cfg.warmup_steps,
+        warmup_steps=warmup,
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay, clipnorm=5.0)
     optimizer.build(model.trainable_variables)
