@@ -90,3 +90,15 @@ def pitch_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real broadcast frames with 32 pitch keypoints (YOLO-pose), extracted once."""
     tarball = _require(SHARED / "datasets" / "football-pitch-keypoints.tar.gz", "pitch dataset")
     return _extract(tarball, "football-pitch-keypoints", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray cluster for the session's batch tests (the CLI reuses an initialised Ray
+    instead of starting its own, which saves ~10 s a test)."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    yield ray
+    ray.shutdown()

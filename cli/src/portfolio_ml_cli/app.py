@@ -13,7 +13,7 @@ from portfolio_ml_core.models import use_registry
 from rich.console import Console
 from typer.core import TyperGroup
 
-from portfolio_ml_cli.commands import bench, models, plugins, ui
+from portfolio_ml_cli.commands import batch, bench, models, plugins, ui
 from portfolio_ml_cli.plugins import PortfolioPluginManager, create_plugin_manager
 
 err_console = Console(stderr=True)
@@ -86,6 +86,7 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     plugins.register(app, manager)
     models.register(app, manager)
     bench.register(app, manager)
+    batch.register(app, manager)
     ui.register(app, manager)
     # A failing plugin is recorded in manager.problems and reported once, by main_callback.
     manager.call_each("register_commands", app=app)

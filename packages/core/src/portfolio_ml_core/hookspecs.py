@@ -20,6 +20,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 if TYPE_CHECKING:
     import typer
 
+    from portfolio_ml_core.batch import BatchJobRegistry
     from portfolio_ml_core.bench import BenchmarkRegistry
     from portfolio_ml_core.models import ModelRegistry
     from portfolio_ml_core.ui import UIPageRegistry
@@ -43,3 +44,8 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
 @hookspec
 def register_models(registry: ModelRegistry) -> None:
     """Add downloadable model files the plugin needs (``registry.add(ModelSpec(...))``)."""
+
+
+@hookspec
+def register_batch_jobs(registry: BatchJobRegistry) -> None:
+    """Offer the plugin's per-input job to ``portfolio-ml batch`` (``registry.add(BatchJob(...))``)."""

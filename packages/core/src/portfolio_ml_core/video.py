@@ -31,6 +31,8 @@ from portfolio_ml_core.lifetime import ClosesOnExit
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+# What `batch` looks for in a folder of videos (an explicit file is tried whatever its name).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".ts")
 
 
 class VideoError(InputFileError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from portfolio_ml_core.batch import BatchJobRegistry
 from portfolio_ml_core.bench import BenchmarkRegistry
 from portfolio_ml_core.hookspecs import hookimpl
 from portfolio_ml_core.ui import UIPage, UIPageRegistry
@@ -43,3 +44,10 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
             picture=Path(__file__).with_name("assets") / "home.jpg",
         )
     )
+
+
+@hookimpl
+def register_batch_jobs(registry: BatchJobRegistry) -> None:
+    from portfolio_ml_squat.batch_job import batch_job
+
+    registry.add(batch_job())
