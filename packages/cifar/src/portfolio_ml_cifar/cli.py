@@ -71,8 +71,23 @@ def train(
             "units, else float32). Weights and the saved model are float32 either way."
         ),
     ] = Precision.auto,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Train on several machines: HOST:PORT of every worker, the same list on each "
+            "(MultiWorkerMirroredStrategy; default: $TF_CONFIG if set, else this process alone).",
+        ),
+    ] = None,
+    worker_index: Annotated[
+        int | None,
+        typer.Option("--worker-index", min=0, help="This worker's place in --workers (0: chief)."),
+    ] = None,
 ) -> None:
     """Train; writes model.keras, metrics.json, curves.png, confusion_matrix.png, logs/."""
+    from portfolio_ml_cifar.cluster import WorkerCluster
+
+    cluster = WorkerCluster.from_flags(workers, worker_index)
     _quiet_tensorflow()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -92,6 +107,11 @@ def train(
     console.print(
         f"preset {preset}: widths {config.widths}, {config.epochs} epochs, batch {config.batch_size}"
     )
+    if cluster is not None:
+        role = "chief" if cluster.is_chief else "worker"
+        console.print(
+            f"{role} {cluster.index} of {cluster.size} workers: {', '.join(cluster.workers)}"
+        )
 
     with Progress(
         TextColumn("[bold]epoch {task.fields[epoch]}"),
@@ -108,10 +128,11 @@ def train(
             progress.update(task, completed=step, total=steps, epoch=epoch, loss=loss)
 
         def on_epoch(r: EpochRecord) -> None:
+            # Only the chief evaluates: a worker's test accuracy is NaN and is left out.
+            test = f"test acc {r.test_accuracy:.4f}  " if r.test_accuracy == r.test_accuracy else ""
             progress.console.print(
                 f"epoch {r.epoch:>3}  loss {r.train_loss:.3f}  train acc {r.train_accuracy:.3f}  "
-                f"test acc {r.test_accuracy:.4f}  {r.images_per_second:.0f} img/s  "
-                f"{r.train_seconds:.0f}s"
+                f"{test}{r.images_per_second:.0f} img/s  {r.train_seconds:.0f}s"
             )
 
         result = run_training(
@@ -123,8 +144,12 @@ def train(
             precision=precision,
             on_step=on_step,
             on_epoch=on_epoch,
+            cluster=cluster,
         )
 
+    if cluster is not None and not cluster.is_chief:
+        console.print(f"worker {cluster.index} of {cluster.size} finished; the chief writes {out}")
+        return
     m = result.metrics
     tta = (
         f" (TTA; plain {m['test_accuracy_plain']:.4f})"

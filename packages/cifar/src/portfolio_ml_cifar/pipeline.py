@@ -67,13 +67,20 @@ def train_dataset(
     epoch: int,
     translate: int = 2,
     flip: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> Any:
-    """One epoch of augmented (float32 images, int32 labels) batches."""
+    """One epoch of augmented (float32 images, int32 labels) batches.
+
+    ``shard=(i, n)`` keeps the i-th of n interleaved slices of every batch: n workers that
+    build the same epoch each train on their own share of each global batch.
+    """
     import tensorflow as tf
 
     images = tf.constant(x)
     labels = tf.constant(y.astype(np.int32))
     perm = epoch_permutation(len(x), batch_size, seed, epoch)
+    index, count = shard
+    perm = perm[:, index::count]
     parity = tf.constant(flip_parity(len(x), seed) ^ bool(epoch % 2))
 
     def load(step: Any, idx: Any) -> tuple[Any, Any]:

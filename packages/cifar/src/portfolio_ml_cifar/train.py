@@ -1,12 +1,16 @@
 """Train the airbench-shaped net: one story from data to ``model.keras`` and ``metrics.json``.
 
-1. pick the device strategy (several GPUs → MirroredStrategy; mixed precision only on a GPU);
-2. build the net with whitening filters computed from the training images;
+`train` reads as build → fit → finalize:
+
+1. `build`: pick the device strategy (several machines → MultiWorkerMirroredStrategy, several
+   GPUs → MirroredStrategy; mixed precision only where it pays off);
+2. the net with whitening filters computed from the training images;
 3. SGD + Nesterov, triangular learning rate, label smoothing, larger learning rate for biases,
    weight decay as in airbench; lookahead every 5 steps toward slow weights;
-4. each epoch: train, evaluate on the test split, write TensorBoard scalars and a checkpoint
-   (one atomic ``.npz`` holding weights, optimizer slots, lookahead weights and history);
-5. at the end: evaluate (with TTA), write the model, metrics, curves and confusion matrix.
+4. `fit`: each epoch trains, evaluates on the test split and calls the epoch-end callbacks —
+   `TensorBoardScalars` and `Checkpointer` (one atomic ``.npz`` holding weights, optimizer
+   slots, lookahead weights and history), then the caller's;
+5. `finalize`: evaluate (with TTA), write the model, metrics, curves and confusion matrix.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +29,7 @@ import numpy as np
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
 
+from portfolio_ml_cifar.cluster import WorkerCluster
 from portfolio_ml_cifar.data import CifarData
 from portfolio_ml_cifar.history import EpochRecord
 from portfolio_ml_cifar.infer import evaluate_predictions, predict_logits
@@ -75,44 +81,107 @@ def lr_factor(step: Any, total_steps: int, config: TrainConfig) -> Any:
     return tf.where(t < peak, rising, falling)
 
 
-def pick_strategy() -> tuple[Any, bool]:
-    """(strategy, on_gpu)."""
+def pick_strategy(cluster: WorkerCluster | None = None) -> tuple[Any, bool]:
+    """(strategy, on_gpu): several machines → MultiWorkerMirroredStrategy; several GPUs →
+    MirroredStrategy; else the default. Must run before any other TensorFlow op."""
     import tensorflow as tf
 
+    if cluster is not None and cluster.size > 1:
+        cluster.export()  # the strategy reads TF_CONFIG
+        comm = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.RING
+        )
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=comm)
+        return strategy, bool(tf.config.list_logical_devices("GPU"))
     gpus = tf.config.list_logical_devices("GPU")
     if len(gpus) > 1:
         return tf.distribute.MirroredStrategy(), True
     return tf.distribute.get_strategy(), bool(gpus)
 
 
-def train(
+@dataclass
+class TrainingRun:
+    """Everything built before the first step: devices, the net, the optimizer, the steps."""
+
+    config: TrainConfig
+    strategy: Any
+    cluster: WorkerCluster | None
+    model: Any
+    net_config: NetConfig
+    policy: str
+    jit: bool
+    lr: float
+    batch_size: int  # the global batch, over every replica of every worker
+    steps_per_epoch: int
+    total_steps: int
+    steps: tuple[Callable[[Any, Any], tuple[Any, Any]], Callable[[Any, Any], tuple[Any, Any]]]
+    lookahead: Callable[[Any], None]
+    lookahead_every: int
+    state_vars: list[Any]  # what a checkpoint holds: weights, optimizer slots, lookahead weights
+
+    @property
+    def replicas(self) -> int:
+        return int(self.strategy.num_replicas_in_sync)
+
+    def train_step(self, epoch: int) -> Callable[[Any, Any], tuple[Any, Any]]:
+        # airbench trains the whitening layer's bias for the first epochs only, then freezes
+        # it: once the net has adapted to it, moving the first layer only disturbs the others.
+        return self.steps[0] if epoch < self.config.whiten_bias_epochs else self.steps[1]
+
+    def batches(self, data: CifarData, epoch: int) -> Any:
+        """One epoch of batches, split over the replicas when there are several."""
+        c = self.config
+        if self.cluster is not None and self.cluster.size > 1:
+            # Each worker builds the same global batches (same seed) and keeps its own share.
+            def per_worker(ctx: Any) -> Any:
+                return train_dataset(
+                    data.x_train, data.y_train, self.batch_size, c.seed, epoch,
+                    translate=c.translate,
+                    shard=(ctx.input_pipeline_id, ctx.num_input_pipelines),
+                )  # fmt: skip
+
+            return self.strategy.distribute_datasets_from_function(per_worker)
+        ds = train_dataset(
+            data.x_train, data.y_train, self.batch_size, c.seed, epoch, translate=c.translate
+        )
+        return self.strategy.experimental_distribute_dataset(ds) if self.replicas > 1 else ds
+
+    def float32_model(self) -> Any:
+        """The variables are float32 whatever the training precision: a float32 copy is what
+        is evaluated and saved (eval, serve and TFLite run in float32)."""
+        if self.policy == "float32":
+            return self.model
+        model = build_model(self.net_config)
+        model.set_weights(self.model.get_weights())  # every variable, whitening filters included
+        return model
+
+
+def build(
     data: CifarData,
     config: TrainConfig,
-    out_dir: str | Path,
     *,
-    resume: bool = False,
     jit: bool | None = None,
     precision: Precision | str = Precision.auto,
-    on_step: StepCallback | None = None,
-    on_epoch: EpochCallback | None = None,
-) -> TrainResult:
+    cluster: WorkerCluster | None = None,
+) -> TrainingRun:
+    """Steps 1-3: devices, the whitened net, the optimizer and the compiled training steps."""
     import keras
     import tensorflow as tf
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    data = data.subset(config.subset, seed=config.seed)
-    keras.utils.set_random_seed(config.seed)
 
     # 1. Devices. XLA is slower than oneDNN for these convolutions on the 2-core CPUs measured
     # (0.6-0.8×), so jit defaults on only for GPUs. Precision: float16 on a GPU, bfloat16 on a
     # CPU with bf16 dot-product units (1.25-1.3× the float32 speed measured), else float32.
-    strategy, on_gpu = pick_strategy()
+    strategy, on_gpu = pick_strategy(cluster)
+    keras.utils.set_random_seed(config.seed)
     jit = on_gpu if jit is None else jit
     policy = dtype_policy(precision, on_gpu)
     loss_scaling = policy == "mixed_float16"
     replicas = strategy.num_replicas_in_sync
     batch_size = min(config.batch_size, len(data.x_train))
+    if batch_size % replicas:
+        raise PortfolioError(
+            f"the batch of {batch_size} images does not split evenly over {replicas} replicas"
+        )
     steps_per_epoch = len(data.x_train) // batch_size
     total_steps = steps_per_epoch * config.epochs
     lr, weight_decay = scaled_hyperparameters(config)
@@ -131,12 +200,9 @@ def train(
 
     smoothing = config.label_smoothing
 
-    def per_example_loss(labels: Any, logits: Any) -> Any:
-        logits = tf.cast(logits, tf.float32)
-        target = tf.one_hot(labels, NUM_CLASSES) * (1 - smoothing) + smoothing / NUM_CLASSES
-        return -tf.reduce_sum(target * tf.nn.log_softmax(logits), axis=-1)
-
     # 3. One optimisation step: gradients of the mean loss, bias lr × bias_scaler, L2 decay.
+    # The optimizer sums the replicas' gradients, so each replica divides by the global batch
+    # and adds its 1/replicas share of the decay.
     def make_train_step(trainable: list[Any]) -> Callable[[Any, Any], tuple[Any, Any]]:
         grad_scales = [config.bias_scaler if is_bias(v) else 1.0 for v in trainable]
 
@@ -144,13 +210,13 @@ def train(
         def replica_step(x: Any, y: Any) -> tuple[Any, Any]:
             with tf.GradientTape() as tape:
                 logits = model(x, training=True)
-                losses = per_example_loss(y, logits)
-                loss = tf.reduce_sum(losses) / (batch_size * replicas)
+                losses = per_example_loss(y, logits, smoothing)
+                loss = tf.reduce_sum(losses) / batch_size
                 if loss_scaling:
                     loss = optimizer.scale_loss(loss)
             grads = tape.gradient(loss, trainable)
             grads = [
-                s * g + weight_decay * v
+                s * g + (weight_decay / replicas) * v
                 for s, g, v in zip(grad_scales, grads, trainable, strict=True)
             ]
             optimizer.apply(grads, trainable)
@@ -169,12 +235,10 @@ def train(
 
         return train_step
 
-    # airbench trains the whitening layer's bias for the first epochs only, then freezes it:
-    # once the net has adapted to it, moving the very first layer only disturbs every later one.
     whiten_bias = model.get_layer("whiten").bias
-    step_with_whiten_bias = make_train_step(model.trainable_variables)
-    step_frozen_whiten = make_train_step(
-        [v for v in model.trainable_variables if v is not whiten_bias]
+    steps = (
+        make_train_step(model.trainable_variables),
+        make_train_step([v for v in model.trainable_variables if v is not whiten_bias]),
     )
 
     @tf.function
@@ -184,77 +248,179 @@ def train(
             s.assign(decay * s + (1 - decay) * tf.cast(v, s.dtype))
             v.assign(tf.cast(s, v.dtype))
 
-    state_vars = [*model.variables, *optimizer.variables, *slow]
-    history: list[EpochRecord] = []
-    start_epoch, train_seconds = 0, 0.0
-    if resume:
-        start_epoch, train_seconds, history = _restore(out / CHECKPOINT, state_vars, config)
-
     # Lookahead ends on the slow weights; a run shorter than one lookahead period never
     # updates them, so ending on them would throw the whole run away.
     lookahead_every = config.lookahead_every if total_steps >= config.lookahead_every else 0
-    writer = tf.summary.create_file_writer(str(out / "logs"))
-    eval_every = 1
-    for epoch in range(start_epoch, config.epochs):
-        ds = train_dataset(
-            data.x_train, data.y_train, batch_size, config.seed, epoch, translate=config.translate
-        )
-        if replicas > 1:
-            ds = strategy.experimental_distribute_dataset(ds)
-        train_step = (
-            step_with_whiten_bias if epoch < config.whiten_bias_epochs else step_frozen_whiten
-        )
-        loss_sum = correct_sum = seen = 0.0
-        epoch_start = time.perf_counter()
-        for i, (x, y) in enumerate(ds):
-            loss, correct = train_step(x, y)
-            step = epoch * steps_per_epoch + i + 1
-            if lookahead_every and step % lookahead_every == 0:
-                lookahead(tf.constant(0.95**5 * (step / total_steps) ** 3, tf.float32))
-            loss_sum += float(loss)
-            correct_sum += float(correct)
-            seen += batch_size
-            if on_step is not None:
-                on_step(epoch + 1, i + 1, steps_per_epoch, loss_sum / seen)
-        epoch_seconds = time.perf_counter() - epoch_start
-        train_seconds += epoch_seconds
-        if epoch + 1 == config.epochs and lookahead_every:
-            lookahead(tf.constant(1.0))  # finish on the slow weights
+    return TrainingRun(
+        config, strategy, cluster, model, net_config, policy, jit, lr, batch_size,
+        steps_per_epoch, total_steps, steps, lookahead, lookahead_every,
+        [*model.variables, *optimizer.variables, *slow],
+    )  # fmt: skip
 
-        # 4. Evaluate, log, checkpoint.
-        test_loss, test_acc = float("nan"), float("nan")
-        if (epoch + 1) % eval_every == 0 or epoch + 1 == config.epochs:
-            logits = predict_logits(model, data.x_test)
-            test_loss = float(np.mean(per_example_loss(data.y_test.astype(np.int32), logits)))
-            test_acc = float(np.mean(np.argmax(logits, -1) == data.y_test))
-        record = EpochRecord(
-            epoch=epoch + 1,
-            train_loss=loss_sum / max(1.0, seen),
-            train_accuracy=correct_sum / max(1.0, seen),
-            test_loss=test_loss,
-            test_accuracy=test_acc,
-            train_seconds=train_seconds,
-            images_per_second=seen / epoch_seconds if epoch_seconds else 0.0,
-            lr=float(lr * lr_factor((epoch + 1) * steps_per_epoch, total_steps, config)),
-        )
-        history.append(record)
-        with writer.as_default(step=epoch + 1):
+
+def per_example_loss(labels: Any, logits: Any, smoothing: float) -> Any:
+    import tensorflow as tf
+
+    logits = tf.cast(logits, tf.float32)
+    target = tf.one_hot(labels, NUM_CLASSES) * (1 - smoothing) + smoothing / NUM_CLASSES
+    return -tf.reduce_sum(target * tf.nn.log_softmax(logits), axis=-1)
+
+
+# --- epoch-end callbacks: each gets the history so far (the last record is the new epoch) ------
+
+EpochEnd = Callable[[list[EpochRecord]], None]
+
+
+class TensorBoardScalars:
+    """Every figure of the epoch's record as a TensorBoard scalar (the chief only)."""
+
+    def __init__(self, log_dir: Path) -> None:
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+
+    def __call__(self, history: list[EpochRecord]) -> None:
+        record = history[-1]
+        with self.writer.as_default(step=record.epoch):
             for name, value in asdict(record).items():
                 if name != "epoch":
                     _scalar(name, value)
-        writer.flush()
-        _save(out / CHECKPOINT, state_vars, config, epoch + 1, train_seconds, history)
-        if on_epoch is not None:
-            on_epoch(record)
+        self.writer.flush()
 
-    # 5. Final evaluation and outputs, from a float32 copy: the variables are float32 whatever
-    # the training precision, so the saved model (and eval, serve, TFLite) runs in float32.
-    if policy != "float32":
-        trained = model
-        model = build_model(net_config)
-        model.set_weights(trained.get_weights())  # every variable, whitening filters included
-    metrics = finalize(model, data, config, out, history, train_seconds, jit=jit, precision=policy)
+
+class Checkpointer:
+    """One atomic ``.npz`` per epoch with the whole training state (see `_save`)."""
+
+    def __init__(self, path: Path, run: TrainingRun) -> None:
+        self.path, self.run = path, run
+
+    def __call__(self, history: list[EpochRecord]) -> None:
+        record = history[-1]
+        _save(self.path, self.run.state_vars, self.run.config, record.epoch,
+              record.train_seconds, history)  # fmt: skip
+
+
+def fit(
+    run: TrainingRun,
+    data: CifarData,
+    history: list[EpochRecord],
+    callbacks: list[EpochEnd],
+    on_step: StepCallback | None = None,
+    evaluate: bool = True,
+) -> list[EpochRecord]:
+    """Step 4: the epochs after those already in ``history`` (a resumed run), each ending
+    with an evaluation on the test split (when ``evaluate``) and the callbacks."""
+    import tensorflow as tf
+
+    config = run.config
+    train_seconds = history[-1].train_seconds if history else 0.0
+    for epoch in range(len(history), config.epochs):
+        train_step = run.train_step(epoch)
+        loss_sum = correct_sum = seen = 0.0
+        epoch_start = time.perf_counter()
+        for i, (x, y) in enumerate(run.batches(data, epoch)):
+            loss, correct = train_step(x, y)
+            step = epoch * run.steps_per_epoch + i + 1
+            if run.lookahead_every and step % run.lookahead_every == 0:
+                run.lookahead(tf.constant(0.95**5 * (step / run.total_steps) ** 3, tf.float32))
+            loss_sum += float(loss)
+            correct_sum += float(correct)
+            seen += run.batch_size
+            if on_step is not None:
+                on_step(epoch + 1, i + 1, run.steps_per_epoch, loss_sum / seen)
+        epoch_seconds = time.perf_counter() - epoch_start
+        train_seconds += epoch_seconds
+        if epoch + 1 == config.epochs and run.lookahead_every:
+            run.lookahead(tf.constant(1.0))  # finish on the slow weights
+
+        test_loss = test_acc = float("nan")
+        if evaluate:
+            logits = predict_logits(run.model, data.x_test)
+            labels = data.y_test.astype(np.int32)
+            test_loss = float(np.mean(per_example_loss(labels, logits, config.label_smoothing)))
+            test_acc = float(np.mean(np.argmax(logits, -1) == data.y_test))
+        history.append(
+            EpochRecord(
+                epoch=epoch + 1,
+                train_loss=loss_sum / max(1.0, seen),
+                train_accuracy=correct_sum / max(1.0, seen),
+                test_loss=test_loss,
+                test_accuracy=test_acc,
+                train_seconds=train_seconds,
+                images_per_second=seen / epoch_seconds if epoch_seconds else 0.0,
+                lr=float(
+                    run.lr * lr_factor((epoch + 1) * run.steps_per_epoch, run.total_steps, config)
+                ),
+            )
+        )
+        for callback in callbacks:
+            callback(history)
+    return history
+
+
+def train(
+    data: CifarData,
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    jit: bool | None = None,
+    precision: Precision | str = Precision.auto,
+    on_step: StepCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+    cluster: WorkerCluster | None = None,
+) -> TrainResult:
+    """Build → fit → finalize. With a ``cluster`` of several workers every worker runs this
+    same function; only the chief (worker 0) evaluates, logs and writes the outputs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = data.subset(config.subset, seed=config.seed)
+    chief = cluster is None or cluster.is_chief
+    run = build(data, config, jit=jit, precision=precision, cluster=cluster)
+
+    # Each worker checkpoints its own (identical) state, so a worker on another machine can
+    # resume without a shared disk.
+    checkpoint = out / CHECKPOINT if chief else out / f".worker-{cluster.index}" / CHECKPOINT  # type: ignore[union-attr]
+    history: list[EpochRecord] = []
+    if resume:
+        history = _restore(checkpoint, run.state_vars, config)
+    callbacks: list[EpochEnd] = [Checkpointer(checkpoint, run)]
+    if chief:
+        callbacks.insert(0, TensorBoardScalars(out / "logs"))
+    if on_epoch is not None:
+        callbacks.append(lambda h: on_epoch(h[-1]))
+    try:
+        history = fit(run, data, history, callbacks, on_step, evaluate=chief)
+    except Exception as exc:
+        _raise_if_worker_lost(exc, cluster)
+        raise
+
+    # 5. Final evaluation and outputs.
+    train_seconds = history[-1].train_seconds if history else 0.0
+    if not chief:
+        return TrainResult(out, {"worker_index": cluster.index, "epochs": len(history)}, history)  # type: ignore[union-attr]
+    metrics = finalize(
+        run.float32_model(), data, config, out, history, train_seconds,
+        jit=run.jit, precision=run.policy,
+    )  # fmt: skip
     return TrainResult(out, metrics, history)
+
+
+def _raise_if_worker_lost(exc: Exception, cluster: WorkerCluster | None) -> None:
+    """A collective op aborted because a peer is gone: one clear line instead of a hang."""
+    import tensorflow as tf
+
+    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+            tf.errors.AbortedError, tf.errors.InternalError)  # fmt: skip
+    if cluster is None or cluster.size < 2 or not isinstance(exc, lost):
+        return
+    # TensorFlow names the task that stopped sending heartbeats ("/job:worker/task:1").
+    others = sorted({int(i) for i in re.findall(r"task:(\d+)", str(exc))} - {cluster.index})
+    who = f"worker {', '.join(map(str, others))}" if others else "another worker"
+    raise PortfolioError(
+        f"worker {cluster.index}: lost contact with {who} ({type(exc).__name__}); training "
+        "stopped: restart every worker with --resume to continue from the last epoch"
+    ) from None
 
 
 def cpu_has_bf16() -> bool:
@@ -415,9 +581,7 @@ def _nan_for_null(record: dict[str, Any]) -> dict[str, Any]:
     return {k: (float("nan") if v is None else v) for k, v in record.items()}
 
 
-def _restore(
-    path: Path, variables: list[Any], config: TrainConfig
-) -> tuple[int, float, list[EpochRecord]]:
+def _restore(path: Path, variables: list[Any], config: TrainConfig) -> list[EpochRecord]:
     if not path.is_file():
         raise PortfolioError(f"--resume: no checkpoint at {path} (start without --resume)")
     try:
@@ -443,4 +607,6 @@ def _restore(
         variable.assign(array)
     records: list[dict[str, Any]] = meta["history"]
     history = [EpochRecord(**_nan_for_null(r)) for r in records]
-    return int(meta["epoch"]), float(meta["train_seconds"]), history
+    if len(history) != int(meta["epoch"]):
+        raise PortfolioError(f"--resume: checkpoint {path} is inconsistent (history length)")
+    return history

@@ -254,8 +254,58 @@ def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Met
     ]
 
 
+def _batch_throughput(ctx: BenchContext) -> list[Metric]:
+    """4 clips: 4 sequential `run`s in this process, then one `batch` on a local Ray cluster.
+
+    The batch's wall time includes Ray's start-up; on 2 cores the ceiling is about 2×.
+    """
+    from portfolio_ml_core.batch import plan
+    from portfolio_ml_core.batch_ray import ClusterOptions, run_batch
+
+    from .batch_job import batch_job
+
+    clips = [_clip(ctx, camera, 40 + i)[0] for i, camera in enumerate(["static", "pan"] * 2)]
+    work = _work_dir(ctx) / f"batch-{time.time_ns()}"
+    start = time.perf_counter()
+    for i, clip in enumerate(clips):
+        run_video(clip, work / "sequential" / str(i), RunOptions(), write_video=False)
+    sequential = time.perf_counter() - start
+    # Distinct stems: the four clips all render to sample.mp4.
+    inputs = []
+    for i, clip in enumerate(clips):
+        link = work / "inputs" / f"clip{i}.mp4"
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(clip, link)
+        inputs.append(link)
+    report = run_batch(
+        batch_job(), plan(inputs, work / "batch"), ["--no-video"], ClusterOptions(None, 1.0)
+    )
+    if report.failed:
+        raise RuntimeError(f"batch failed: {report.failed[0].error}")
+    startup = report.ray_startup_seconds or 0.0
+    batch = report.wall_seconds
+    cpus = f"{report.cluster_cpus:g} CPUs" if report.cluster_cpus else "?"
+    return [
+        Metric("sequential runs", sequential, "s", higher_is_better=False,
+               note="4 clips, `footai run --no-video` one after another, one process"),
+        Metric("batch", batch, "s", higher_is_better=False,
+               note=f"same 4 clips, local Ray cluster ({cpus}), 1 CPU per task, start-up included"),
+        Metric("speed-up", sequential / batch, "×", note="sequential / batch (ceiling ≈ cores)"),
+        Metric("speed-up without start-up", sequential / max(batch - startup, 1e-9), "×",
+               note="what a long batch approaches"),
+        Metric("Ray start-up", startup, "s", higher_is_better=False,
+               note="ray.init of a local cluster"),
+    ]  # fmt: skip
+
+
 def benchmarks() -> list[Benchmark]:
     return [
+        Benchmark(
+            "batch.footai",
+            "batch",
+            "`batch footai` on 4 clips (local Ray) against 4 sequential `footai run`s, same run",
+            _batch_throughput,
+        ),
         Benchmark(
             "footai.speed",
             "footai",

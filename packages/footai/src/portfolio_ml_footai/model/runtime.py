@@ -151,6 +151,15 @@ def preprocess(image_bgr: np.ndarray, size: tuple[int, int] = NET.size) -> np.nd
     return cv2.multiply(rgb, 1.0 / 255.0, dtype=cv2.CV_32F)[None]
 
 
+def default_threads() -> int:
+    """The cores this process may use: a Ray task's share (Ray sets OMP_NUM_THREADS to the
+    task's CPUs, so parallel tasks do not oversubscribe the node), else up to 4."""
+    allotted = os.environ.get("OMP_NUM_THREADS", "")
+    if allotted.isdigit() and int(allotted) > 0:
+        return int(allotted)
+    return min(os.cpu_count() or 1, 4)
+
+
 class FootNet:
     """The learned detector and keypoint model, loaded once, called per frame."""
 
@@ -159,7 +168,7 @@ class FootNet:
             raise InputFileError(f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
         self.weights, self.backend = Path(weights), backend
         self.input_size: tuple[int, int] = NET.size
-        threads = threads or min(os.cpu_count() or 1, 4)
+        threads = threads or default_threads()
         if backend == "litert":
             from ai_edge_litert.interpreter import Interpreter
 
