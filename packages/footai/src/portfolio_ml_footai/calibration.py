@@ -79,7 +79,7 @@ def _spread_ok(points: np.ndarray, min_extent: float) -> bool:
     return bool(sv[-1] / max(len(points), 1) ** 0.5 > min_extent and sv[0] > 0)
 
 
-def _general_position(points: np.ndarray) -> bool:
+def general_position(points: np.ndarray) -> bool:
     """At least two points off every line through two others (a homography needs 4 points,
     no 3 of them collinear; clicks along one line give a fit that folds the rest)."""
     n = len(points)
@@ -114,7 +114,7 @@ def homography_from_calibration(cal: Calibration, source: str = "calibration") -
     if (
         not _spread_ok(cal.pitch_points, 1.0)
         or not _spread_ok(cal.image_points, 5.0)
-        or not _general_position(cal.pitch_points)
+        or not general_position(cal.pitch_points)
     ):
         raise CalibrationError(
             f"{source}: the points are (nearly) collinear or bunched; give 4+ well-spread points, "

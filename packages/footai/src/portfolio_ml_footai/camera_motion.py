@@ -22,6 +22,11 @@ class MotionEstimate:
 
 
 OVERLAY_VOTES = 8.0
+# Lucas–Kanade on the small working copy: a 15-px window and 3 pyramid levels follow a pan of
+# ±30 working pixels a frame; 12 corners per grid cell are plenty for a RANSAC homography.
+LK_WINDOW = (15, 15)
+LK_LEVELS = 2
+CORNERS_PER_CELL = 12
 
 
 class CameraMotion:
@@ -79,7 +84,7 @@ class CameraMotion:
         if pts is None or len(pts) < 8:
             return MotionEstimate(eye, 0, False)
         nxt, status, _ = cv2.calcOpticalFlowPyrLK(
-            prev, gray, pts, None, winSize=(21, 21), maxLevel=3
+            prev, gray, pts, None, winSize=LK_WINDOW, maxLevel=LK_LEVELS
         )
         good = status.ravel() == 1
         a, b = pts[good].reshape(-1, 2), nxt[good].reshape(-1, 2)
@@ -137,7 +142,7 @@ class CameraMotion:
                 y0, y1, x0, x1 = gy * h // 4, (gy + 1) * h // 4, gx * w // 6, (gx + 1) * w // 6
                 sub = cv2.goodFeaturesToTrack(
                     gray[y0:y1, x0:x1],
-                    maxCorners=18,
+                    maxCorners=CORNERS_PER_CELL,
                     qualityLevel=0.02,
                     minDistance=7,
                     mask=mask[y0:y1, x0:x1],

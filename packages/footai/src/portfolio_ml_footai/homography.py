@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .calibration import apply_h, homography_is_plausible
+from .calibration import apply_h, general_position, homography_is_plausible
 from .model.runtime import PitchKeypoints
 from .model.spec import PITCH_KEYPOINTS
 
@@ -45,7 +45,8 @@ def fit_keypoints(
     if h is None or mask is None:
         return None
     ok = mask.ravel().astype(bool)
-    if ok.sum() < MIN_INLIERS or not _spread(world[ok]):
+    # Three keypoints of the halfway line and one more fix no homography: the far side folds.
+    if ok.sum() < MIN_INLIERS or not _spread(world[ok]) or not general_position(world[ok]):
         return None
     h = h / h[2, 2]
     if not homography_is_plausible(h, world[ok]):

@@ -539,7 +539,7 @@ def analyse_learned(
     """
     from .model.runtime import FootNet
     from .model.weights import resolve_footai_model
-    from .stages import LearnedProcessor
+    from .stages import LearnedProcessor, detect_ahead
 
     with VideoSource(video_path, prefetch=4) as video:
         analysis = Analysis(fps=video.fps / opts.stride, size=video.size, detector="learned")
@@ -555,8 +555,8 @@ def analyse_learned(
         proc = LearnedProcessor(video.size, net, grass, h0)
         start = time.perf_counter()
         no_pitch = 0
-        for fr in chain(first, frames):
-            out = proc.step(fr)
+        for fr, found in detect_ahead(chain(first, frames), net):
+            out = proc.step(fr, found)
             analysis.frames.append(fr.index)
             d = out.detections
             for (t, det), role, xy in zip(out.tracks, d.class_id, d.pitch_xy, strict=True):

@@ -8,6 +8,8 @@ whole story. Nothing here draws or writes files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -97,6 +99,23 @@ class BallStage:
         return obs.centre[0], obs.centre[1], obs.radius, obs.score
 
 
+def detect_ahead(frames: Iterable[Frame], net: FootNet) -> Iterator[tuple[Frame, FrameResult]]:
+    """The net on frame n+1 (in a thread) while the caller tracks frame n.
+
+    LiteRT releases the GIL while it runs, so the net and the Python stages (kit colours,
+    motion, tracking) overlap on a 2-core machine instead of taking turns.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footai-net") as pool:
+        pending: tuple[Frame, Future[FrameResult]] | None = None
+        for frame in frames:
+            ahead = (frame, pool.submit(net, frame.image))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = ahead
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
 class LearnedProcessor:
     def __init__(
         self,
@@ -119,9 +138,11 @@ class LearnedProcessor:
         self.n = 0
         self.thumb: np.ndarray | None = None
 
-    def step(self, frame: Frame) -> LearnedFrame:
+    def step(self, frame: Frame, found: FrameResult | None = None) -> LearnedFrame:
+        """One frame; ``found`` is the net's result when it was computed ahead (`detect_ahead`)."""
         image = frame.image
-        found: FrameResult = self.net(image)
+        if found is None:
+            found = self.net(image)
         persons, balls = found.detections.persons, found.detections.balls
         xywh = np.c_[persons.xyxy[:, :2], persons.xyxy[:, 2:] - persons.xyxy[:, :2]]
         cut = self._is_cut(image)
