@@ -9,6 +9,7 @@ from portfolio_ml_cifar.bench import bench_pipeline
 from portfolio_ml_core.bench import BenchContext
 
 
+@pytest.mark.slow  # ~4 min on 2 cores: two real training loops, timed
 @pytest.mark.realdata
 def test_pipeline_benchmark_times_both_loops_over_the_same_stretch(
     jpeg_subset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
