@@ -56,6 +56,13 @@ def test_inputs_that_match_nothing_are_errors(tmp_path: Path, spec: str, message
         expand_inputs([str(tmp_path / spec)], JOB)
 
 
+def test_outputs_inside_an_input_folder_are_not_inputs(clips: Path):
+    (clips / "runs" / "a").mkdir(parents=True)
+    (clips / "runs" / "a" / "annotated.mp4").write_text("an output")
+    found = expand_inputs([str(clips)], JOB, outputs=clips / "runs")
+    assert [p.name for p in found] == ["a.mp4", "b.MP4", "c.mp4"]
+
+
 def test_two_inputs_with_one_stem_are_refused(clips: Path, tmp_path: Path):
     (clips / "more" / "a.mp4").write_text("other")
     with pytest.raises(InputFileError, match="would both write to"):

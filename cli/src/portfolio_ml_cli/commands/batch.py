@@ -89,7 +89,7 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
             job.check_options(options)
         if out.exists() and not out.is_dir():
             raise PortfolioError(f"--out {out} is a file, not a folder")
-        items = plan(expand_inputs(inputs, job), out)
+        items = plan(expand_inputs(inputs, job, outputs=out), out)
         out.mkdir(parents=True, exist_ok=True)
 
         console = Console()

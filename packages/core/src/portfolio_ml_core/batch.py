@@ -174,12 +174,13 @@ def _is_glob(text: str) -> bool:
     return any(ch in text for ch in "*?[")
 
 
-def expand_inputs(specs: Sequence[str], job: BatchJob) -> list[Path]:
+def expand_inputs(specs: Sequence[str], job: BatchJob, outputs: Path | None = None) -> list[Path]:
     """Files, folders and globs → the job's inputs, sorted, each once.
 
     A folder is searched (recursively) for files with the job's suffixes, unless the job takes
-    folders as inputs. A name that matches nothing is an error: a typo must not run a batch
-    silently smaller than the user meant.
+    folders as inputs; nothing under ``outputs`` is an input (a batch's own ``annotated.mp4``
+    must not become next run's input). A name that matches nothing is an error: a typo must
+    not run a batch silently smaller than the user meant.
     """
     found: list[Path] = []
     for spec in specs:
@@ -203,8 +204,14 @@ def expand_inputs(specs: Sequence[str], job: BatchJob) -> list[Path]:
         else:
             found.append(path)  # an explicit file is run whatever its suffix: the job judges it
     unique: dict[Path, Path] = {}
+    out_root = outputs.resolve() if outputs is not None else None
     for path in found:
-        unique.setdefault(path.resolve(), path)
+        real = path.resolve()
+        if out_root is not None and (real == out_root or out_root in real.parents):
+            continue
+        unique.setdefault(real, path)
+    if found and not unique:
+        raise InputFileError(f"every input is inside --out {outputs}")
     return sorted(unique.values(), key=lambda p: str(p))
 
 
