@@ -14,8 +14,11 @@ import time
 from pathlib import Path
 
 import pytest
+import typer
 from portfolio_ml_cli.app import create_app
+from portfolio_ml_cli.plugins import create_plugin_manager
 from portfolio_ml_core.batch import DONE_MARKER, SUMMARY_CSV
+from portfolio_ml_core.hookspecs import hookimpl
 from portfolio_ml_footai.synth import SampleConfig, render_sample
 from typer.testing import CliRunner
 
@@ -114,10 +117,24 @@ def test_batch_runs_every_clip_reports_the_bad_one_and_matches_run(
     assert again.exit_code == 1  # the broken clip is still broken
 
 
+class _CommandsOnly:
+    @hookimpl
+    def register_commands(self, app: typer.Typer) -> None:
+        app.add_typer(typer.Typer(), name="quiet")
+
+
 def test_a_plugin_without_a_batch_job_is_a_clear_error(clips: Path, tmp_path: Path):
-    result = _batch("cifar", clips, "--out", tmp_path / "out")
+    manager = create_plugin_manager()
+    manager.register(_CommandsOnly(), "quiet")
+    result = runner.invoke(
+        create_app(manager), ["batch", "quiet", str(clips), "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 1
-    assert "plugin 'cifar' registers no batch job (batch jobs: footai, squat)" in result.output
+    assert (
+        "plugin 'quiet' registers no batch job (batch jobs: cifar, footai, squat)" in result.output
+    )
+    unknown = _batch("nosuch", clips, "--out", tmp_path / "out")
+    assert unknown.exit_code == 1 and "no plugin 'nosuch' (installed:" in unknown.output
 
 
 def test_bad_plugin_options_fail_before_any_task(clips: Path, tmp_path: Path):

@@ -79,6 +79,9 @@ def register(app: typer.Typer, manager: PortfolioPluginManager) -> None:
 
         options = list(ctx.meta.get(PLUGIN_OPTIONS, []))
         jobs = job_registry(manager)
+        plugins = sorted(info.name for info in manager.plugins())
+        if plugin not in plugins:
+            raise PortfolioError(f"no plugin {plugin!r} (installed: {', '.join(plugins)})")
         if plugin not in jobs:
             offered = ", ".join(sorted(jobs.items)) or "none"
             raise PortfolioError(

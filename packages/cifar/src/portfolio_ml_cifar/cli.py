@@ -18,6 +18,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+err = Console(stderr=True)
 
 
 @app.callback()
@@ -232,6 +233,24 @@ def predict(
         order = np.argsort(p)[::-1][:top_k]
         table.add_row(str(path), *[f"{CLASS_NAMES[i]} {p[i]:.2f}" for i in order])
     console.print(table)
+
+
+@app.command()
+def classify(
+    folder: Annotated[Path, typer.Argument(help="A folder of images (searched recursively).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    model: ModelOpt,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=10)] = 3,
+) -> None:
+    """Every image of FOLDER: predictions.csv (top-k classes) and summary.json (class counts)."""
+    _quiet_tensorflow()
+    from portfolio_ml_cifar.classify import classify_folder, write_classification
+
+    result = classify_folder(folder, model, top_k)
+    write_classification(result, out)
+    if result.unreadable:
+        err.print(f"[yellow]warning:[/] {len(result.unreadable)} unreadable image(s) skipped")
+    console.print(f"{len(result.rows)} images → {out}/predictions.csv")
 
 
 @app.command()

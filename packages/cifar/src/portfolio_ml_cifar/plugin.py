@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portfolio_ml_core.batch import BatchJobRegistry
 from portfolio_ml_core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -44,5 +45,24 @@ def register_ui_pages(registry: UIPageRegistry) -> None:
             summary="A CIFAR-10 classifier trained fast on the CPU with TensorFlow/Keras: upload "
             "an image and see the ten class probabilities; the same model serves an HTTP API.",
             picture=Path(__file__).with_name("assets") / "home.jpg",
+        )
+    )
+
+
+@hookimpl
+def register_batch_jobs(registry: BatchJobRegistry) -> None:
+    from portfolio_ml_core.batch import command_job
+
+    from portfolio_ml_cifar.classify import headline
+
+    registry.add(
+        command_job(
+            "cifar",
+            "`cifar classify` on each image folder: predictions.csv, summary.json in OUT/<folder>/",
+            "portfolio_ml_cifar.cli:app",
+            headline,
+            suffixes=(),
+            command_name="classify",
+            folder_inputs=True,
         )
     )

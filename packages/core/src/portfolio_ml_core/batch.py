@@ -109,10 +109,11 @@ def command_job(
     figures: Callable[[Path], dict[str, Any]],
     suffixes: tuple[str, ...],
     command_name: str = "run",
+    folder_inputs: bool = False,
 ) -> BatchJob:
-    """A `BatchJob` that runs ``<plugin> run INPUT --out DIR [options]`` on each input."""
+    """A `BatchJob` that runs ``<plugin> <command> INPUT --out DIR [options]`` on each input."""
     runner = CommandRun(app, command_name, figures)
-    return BatchJob(name, description, runner, suffixes, check_options=runner.check)
+    return BatchJob(name, description, runner, suffixes, folder_inputs, check_options=runner.check)
 
 
 def invoke_command(command: Any, args: Sequence[str]) -> None:
