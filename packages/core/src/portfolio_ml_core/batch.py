@@ -230,7 +230,8 @@ def _what(job: BatchJob) -> str:
 
 def plan(inputs: Sequence[Path], out_root: Path) -> list[BatchItem]:
     """One output folder per input, named by its stem; two inputs may not share one."""
-    items, owners = [], {}
+    items: list[BatchItem] = []
+    owners: dict[str, Path] = {}
     for path in inputs:
         stem = path.stem if path.is_file() else path.name
         if stem in owners:
