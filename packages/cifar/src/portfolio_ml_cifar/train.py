@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable
@@ -289,15 +290,54 @@ class TensorBoardScalars:
 
 
 class Checkpointer:
-    """One atomic ``.npz`` per epoch with the whole training state (see `_save`)."""
+    """One atomic ``.npz`` per epoch with the whole training state (see `_save`).
 
-    def __init__(self, path: Path, run: TrainingRun) -> None:
-        self.path, self.run = path, run
+    With several workers the previous epoch's file is kept too (``checkpoint.prev.npz``): a
+    worker lost mid-epoch is one epoch behind the others, and a resume needs an epoch that
+    every worker has.
+    """
+
+    def __init__(self, path: Path, run: TrainingRun, keep_previous: bool = False) -> None:
+        self.path, self.run, self.keep_previous = path, run, keep_previous
 
     def __call__(self, history: list[EpochRecord]) -> None:
         record = history[-1]
+        if self.keep_previous and self.path.exists():
+            os.replace(self.path, previous_checkpoint(self.path))
         _save(self.path, self.run.state_vars, self.run.config, record.epoch,
               record.train_seconds, history)  # fmt: skip
+
+
+def previous_checkpoint(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev" + path.suffix)
+
+
+def _saved_epoch(path: Path) -> int | None:
+    try:
+        with np.load(path) as z:
+            return int(json.loads(bytes(z["meta"]).decode())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def common_checkpoint(run: TrainingRun, path: Path) -> Path:
+    """The newest checkpoint file whose epoch every worker has (one collective op: each
+    worker adds a one-hot vector of the epochs it holds)."""
+    import tensorflow as tf
+
+    mine = {e: p for p in (path, previous_checkpoint(path)) if (e := _saved_epoch(p)) is not None}
+    held = np.zeros(run.config.epochs + 1, np.float32)
+    held[[e for e in mine if e <= run.config.epochs]] = 1.0
+    total = run.strategy.reduce(
+        "SUM", run.strategy.run(lambda: tf.constant(held)), axis=None
+    ).numpy()
+    common = [e for e in range(len(total)) if total[e] >= run.replicas - 0.5]
+    if not common:
+        raise PortfolioError(
+            f"--resume: the workers hold no checkpoint of the same epoch (this one: "
+            f"{sorted(mine) or 'none'}); start again without --resume"
+        )
+    return mine[max(common)]
 
 
 def fit(
@@ -381,10 +421,12 @@ def train(
     # Each worker checkpoints its own (identical) state, so a worker on another machine can
     # resume without a shared disk.
     checkpoint = out / CHECKPOINT if chief else out / f".worker-{cluster.index}" / CHECKPOINT  # type: ignore[union-attr]
+    several = cluster is not None and cluster.size > 1
     history: list[EpochRecord] = []
     if resume:
-        history = _restore(checkpoint, run.state_vars, config)
-    callbacks: list[EpochEnd] = [Checkpointer(checkpoint, run)]
+        source = common_checkpoint(run, checkpoint) if several else checkpoint
+        history = _restore(source, run.state_vars, config)
+    callbacks: list[EpochEnd] = [Checkpointer(checkpoint, run, keep_previous=several)]
     if chief:
         callbacks.insert(0, TensorBoardScalars(out / "logs"))
     if on_epoch is not None:
