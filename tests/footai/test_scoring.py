@@ -120,6 +120,30 @@ def test_fit_keypoints_survives_an_outlier_and_needs_four_points():
     assert fit_keypoints(PitchKeypoints(img, three), 1280) is None
 
 
+def test_fit_keypoints_refuses_three_collinear_keypoints_and_one_more():
+    # The synthetic static clip's 15-m error: keypoints 13, 14, 15 lie on the halfway line, so
+    # with one other point they fix no homography (the far side folds); a fifth point off the
+    # line (30, on the other axis) does.
+    h = (
+        BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, 1280, 720)
+        .looking_at(0.0, 0.0)
+        .homography()
+    )
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img += np.random.default_rng(0).normal(0, 1.5, img.shape)  # the net's pixel noise
+    conf = np.zeros(32)
+    conf[[13, 14, 15, 31]] = 1.0  # without the check these give a fit 29-51 m off at the sides
+    assert fit_keypoints(PitchKeypoints(img, conf), 1280) is None
+    conf[30] = 1.0
+    fit = fit_keypoints(PitchKeypoints(img, conf), 1280)
+    assert fit is not None
+    grid = np.array([[-25.0, -20.0], [20.0, 25.0]])
+    back = image_to_pitch(
+        fit.homography, cv2.perspectiveTransform(grid.reshape(-1, 1, 2), h).reshape(-1, 2)
+    )
+    assert np.linalg.norm(back - grid, axis=1).max() < 3.0
+
+
 def test_homography_tracker_carries_through_motion_and_gives_up():
     h = CAMERA.homography()
     tracker = HomographyTracker((1280, 720))

@@ -58,7 +58,7 @@ def image_files(folder: Path) -> list[Path]:
 def classify_folder(folder: Path, model_dir: Path, top_k: int = 3) -> Classification:
     from portfolio_ml_cifar.images import ImageDecodeError, to_net_rgb
     from portfolio_ml_cifar.infer import load_model, predict_logits, softmax
-    from portfolio_ml_cifar.model import CLASS_NAMES
+    from portfolio_ml_cifar.serve import top_k as best_classes
 
     files = image_files(folder)
     net = load_model(model_dir)  # after the folder is checked: a bad folder is reported first
@@ -75,8 +75,8 @@ def classify_folder(folder: Path, model_dir: Path, top_k: int = 3) -> Classifica
             continue
         probabilities = softmax(predict_logits(net, np.stack(pixels)))
         for name, p in zip(names, probabilities, strict=True):
-            order = np.argsort(p)[::-1][:top_k]
-            result.rows.append((name, [(CLASS_NAMES[i], float(p[i])) for i in order]))
+            top = best_classes(p, top_k)
+            result.rows.append((name, [(c["label"], c["probability"]) for c in top]))
     if not result.rows:
         raise InputFileError(f"no readable image in {folder}")
     return result

@@ -212,8 +212,8 @@ def predict(
     import numpy as np
 
     from portfolio_ml_cifar.infer import load_model, predict_logits, softmax
-    from portfolio_ml_cifar.model import CLASS_NAMES
     from portfolio_ml_cifar.serve import BadRequest, decode_image
+    from portfolio_ml_cifar.serve import top_k as best_classes
 
     batch = []
     for path in images:
@@ -230,8 +230,8 @@ def predict(
     for k in range(top_k):
         table.add_column(f"#{k + 1}")
     for path, p in zip(images, probabilities, strict=True):
-        order = np.argsort(p)[::-1][:top_k]
-        table.add_row(str(path), *[f"{CLASS_NAMES[i]} {p[i]:.2f}" for i in order])
+        top = best_classes(p, top_k)
+        table.add_row(str(path), *[f"{c['label']} {c['probability']:.2f}" for c in top])
     console.print(table)
 
 

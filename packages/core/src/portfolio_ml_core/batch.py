@@ -9,8 +9,10 @@ succeeded, so ``OUT/<stem>/`` is either complete or absent — never half-writte
 
 from __future__ import annotations
 
+import csv
 import glob
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from portfolio_ml_core.errors import InputFileError, PortfolioError
-from portfolio_ml_core.fsutil import write_json_atomic
+from portfolio_ml_core.fsutil import write_json_atomic, write_text_atomic
 from portfolio_ml_core.registry import Registry
 
 # Written last into each finished output folder: what produced it, so a re-run can tell
@@ -346,11 +348,6 @@ def _swap_into_place(staging: Path, final: Path) -> None:
 
 def write_summary(out_root: Path, rows: Sequence[BatchRow], meta: dict[str, Any]) -> None:
     """``batch_summary.csv`` (one row per input, headline figures as columns) and ``.json``."""
-    import csv
-    import io
-
-    from portfolio_ml_core.fsutil import write_text_atomic
-
     figure_names = sorted({k for r in rows for k in r.figures})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

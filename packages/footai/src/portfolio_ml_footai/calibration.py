@@ -81,21 +81,24 @@ def _spread_ok(points: np.ndarray, min_extent: float) -> bool:
 
 def general_position(points: np.ndarray) -> bool:
     """At least two points off every line through two others (a homography needs 4 points,
-    no 3 of them collinear; clicks along one line give a fit that folds the rest)."""
+    no 3 of them collinear; clicks along one line give a fit that folds the rest).
+
+    All pairs at once: this runs on every keypoint fit, in the per-frame loop.
+    """
+    points = np.asarray(points, dtype=np.float64)
     n = len(points)
+    if n < 4:
+        return False
     extent = float(np.ptp(points, axis=0).max()) or 1.0
     tol = 0.01 * extent
-    for i in range(n):
-        for j in range(i + 1, n):
-            d = points[j] - points[i]
-            norm = float(np.hypot(*d))
-            if norm < tol:
-                continue
-            normal = np.array([-d[1], d[0]]) / norm
-            on_line = np.abs((points - points[i]) @ normal) < tol
-            if on_line.sum() > n - 2:
-                return False
-    return True
+    i, j = np.triu_indices(n, k=1)
+    d = points[j] - points[i]
+    norm = np.hypot(d[:, 0], d[:, 1])
+    lines = norm >= tol  # two (nearly) coincident points define no line
+    normal = np.stack([-d[lines, 1], d[lines, 0]], axis=1) / norm[lines, None]
+    offsets = points[None, :, :] - points[i[lines]][:, None, :]  # (lines, n, 2)
+    on_line = np.abs(np.einsum("lnk,lk->ln", offsets, normal)) < tol
+    return not bool((on_line.sum(axis=1) > n - 2).any())
 
 
 def homography_from_calibration(cal: Calibration, source: str = "calibration") -> np.ndarray:
