@@ -200,3 +200,29 @@ def test_eval_commands_on_the_real_test_split(players_data, pitch_data, tmp_path
     assert res.exit_code == 0, res.output
     pit = json.loads((tmp_path / "p.json").read_text())
     assert pit["frames"] == len(load_pitch_split(pitch_data, "test")) and pit["calibrated"] > 0
+
+
+def test_homography_tracker_averages_fits_while_the_camera_stands_still():
+    h = CAMERA.homography()
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    rng = np.random.default_rng(0)
+    fits = [
+        fit_keypoints(PitchKeypoints(img + rng.normal(0, 2.0, img.shape), np.ones(32)), 1280)
+        for _ in range(12)
+    ]
+    assert all(f is not None for f in fits)
+    grid = np.array([[x, y] for x in (-30.0, 0.0, 30.0) for y in (-25.0, 0.0, 25.0)])
+
+    def error(hom: np.ndarray) -> float:
+        pts = cv2.perspectiveTransform(grid.reshape(-1, 1, 2), h).reshape(-1, 2)
+        return float(np.linalg.norm(image_to_pitch(hom, pts) - grid, axis=1).mean())
+
+    still, panning = HomographyTracker((1280, 720)), HomographyTracker((1280, 720))
+    for f in fits:
+        still.update(f, np.eye(3))
+        # A tiny, real motion: the fits are blended half and half, not averaged.
+        panning.update(f, np.array([[1.0, 0, 1e-3], [0, 1.0, 0], [0, 0, 1.0]]))
+    assert still.still_fits == 12 and panning.still_fits == 0
+    single = np.mean([error(f.homography) for f in fits])
+    assert error(still.current) < 0.6 * single
+    assert error(still.current) < error(panning.current)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from portfolio_ml_footai.calibration import apply_h, camera_from_homography, height_prior
 from portfolio_ml_footai.camera import BroadcastCamera
-from portfolio_ml_footai.camera_motion import fit_rotation, rotation_homography
+from portfolio_ml_footai.camera_motion import CameraMotion, fit_rotation, rotation_homography
 from portfolio_ml_footai.detection import off_lines
 from portfolio_ml_footai.kinematics import MAX_SPEED, motion_stats, smooth_track
 from portfolio_ml_footai.teams import OUTLIER, TeamModel, kit_changes, track_votes
@@ -161,3 +162,49 @@ def test_motion_stats_smooth_jitter_and_ignore_teleports():
     m = motion_stats(frames, smooth_track(frames, jumped, 13), fps)
     assert m.top_speed_ms <= MAX_SPEED
     assert m.distance_m < 21.0  # the 30 m jump is not "distance covered"
+
+
+def _textured(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = cv2.resize(rng.integers(0, 255, (45, 80), np.uint8), (1280, 720))
+    return cv2.cvtColor(cv2.GaussianBlur(base, (0, 0), 2), cv2.COLOR_GRAY2BGR)
+
+
+def test_camera_motion_is_exactly_none_for_a_still_camera_and_measured_for_a_pan():
+    image = _textured(0)
+    rng = np.random.default_rng(1)
+    still = CameraMotion((1280, 720), work_width=320)
+    still.update(image)
+    for _ in range(5):  # sensor noise only: the camera does not move
+        noisy = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+        est = still.update(noisy)
+        assert est.ok and np.array_equal(est.matrix, np.eye(3))
+    pan = CameraMotion((1280, 720), work_width=320)
+    pan.update(image)
+    shifted = np.roll(image, 4, axis=1)  # 4 px right, 1 px on the working copy
+    est = pan.update(shifted)
+    assert est.ok and est.matrix[0, 2] == pytest.approx(4.0, abs=0.6)
+
+
+def test_fill_gaps_interpolates_short_gaps_inside_confirmed_tracks_only():
+    from portfolio_ml_footai.pipeline import Analysis, PlayerObs
+    from portfolio_ml_footai.stitching import fill_gaps
+
+    def obs(key: int, frame: int, x: float) -> PlayerObs:
+        box = np.array([x, 100.0, 10.0, 30.0])
+        return PlayerObs(frame, key, box, 0.9, 0, 0.8, np.array([x / 10, 0.0]), np.zeros(3), 2)
+
+    # Track 1: seen at 0-2, hidden at 3-4, seen at 5-6; then a gap of 1 s (25 frames).
+    # Track 2: tentative (never confirmed), with the same short gap.
+    seen = [0, 1, 2, 5, 6, 31]
+    players = [obs(1, f, 10.0 * f) for f in seen] + [obs(2, f, 500.0) for f in (0, 3)]
+    a = Analysis(fps=25.0, size=(1280, 720), frames=list(range(32)), players=players)
+    a.track_ids = {1: 1}
+    out = fill_gaps(a)
+    track1 = {p.frame: p for p in out.players if p.key == 1}
+    assert sorted(track1) == [0, 1, 2, 3, 4, 5, 6, 31]
+    np.testing.assert_allclose(track1[3].box, [30.0, 100.0, 10.0, 30.0])
+    np.testing.assert_allclose(track1[4].pitch, [4.0, 0.0])
+    assert track1[4].colour is None and track1[2].colour is not None
+    assert sorted(p.frame for p in out.players if p.key == 2) == [0, 3]
+    assert len(a.players) == len(players)  # the input is not changed

@@ -328,6 +328,10 @@ def train(
     synthetic: Annotated[
         int, typer.Option("--synthetic", help="Synthetic frames mixed in (0: none).")
     ] = 160,
+    tactical: Annotated[
+        int,
+        typer.Option("--tactical", help="Synthetic frames from a high, wide tactical camera."),
+    ] = 40,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     size: Annotated[
@@ -351,8 +355,8 @@ def train(
     for name, value in (("--epochs", epochs), ("--steps", steps), ("--batch", batch)):
         if value < 1:
             raise PortfolioError(f"{name} must be at least 1")
-    if synthetic < 0:
-        raise PortfolioError("--synthetic must be >= 0")
+    if synthetic < 0 or tactical < 0:
+        raise PortfolioError("--synthetic and --tactical must be >= 0")
     if not 0 < lr < 1:
         raise PortfolioError("--lr must be in (0, 1)")
     for root in (players, pitch_data):
@@ -376,6 +380,7 @@ def train(
         steps_per_epoch=steps,
         batch=batch,
         synthetic=synthetic,
+        tactical=tactical,
         learning_rate=lr,
         input_size=(width, height),
         train_size=crop,

@@ -145,19 +145,25 @@ ROLE_CLASS = {"ball": BALL, "goalkeeper": GOALKEEPER, "player": PLAYER, "referee
 
 
 def synthetic_frames(
-    seeds: range, every: int = 25, per_seed: int = 6, cache: Path | None = None
+    seeds: range,
+    every: int = 25,
+    per_seed: int = 6,
+    cache: Path | None = None,
+    camera: str | None = None,
 ) -> Iterator[LabelledFrame]:
-    """Frames of the project's renderer (static and pan cameras), exact boxes and keypoints.
+    """Frames of the project's renderer, exact boxes and keypoints.
 
-    Rendering costs seconds per clip; with ``cache`` each seed's frames are kept there (PNG +
-    npz labels) and read back by later runs (``--resume``, a retraining).
+    ``camera`` None alternates static and pan cameras by seed; "tactical" gives the high, wide
+    camera. Rendering costs seconds per clip; with ``cache`` each seed's frames are kept there
+    (PNG + npz labels) and read back by later runs (``--resume``, a retraining).
     """
+    prefix = "synth" if camera is None else f"synth_{camera}"
     for seed in seeds:
-        stored = cache / f"synth_{seed}_{every}_{per_seed}.npz" if cache is not None else None
+        stored = cache / f"{prefix}_{seed}_{every}_{per_seed}.npz" if cache is not None else None
         if stored is not None and stored.exists():
             yield from _read_cached(stored)
             continue
-        frames = list(_render_seed(seed, every, per_seed))
+        frames = list(_render_seed(seed, every, per_seed, camera))
         if stored is not None:
             _write_cached(stored, frames)
         yield from frames
@@ -193,10 +199,12 @@ def _read_cached(path: Path) -> Iterator[LabelledFrame]:
             )
 
 
-def _render_seed(seed: int, every: int, per_seed: int) -> Iterator[LabelledFrame]:
+def _render_seed(
+    seed: int, every: int, per_seed: int, camera: str | None = None
+) -> Iterator[LabelledFrame]:
     from .synth import SampleConfig, iter_frames
 
-    camera = "pan" if seed % 2 else "static"
+    camera = camera or ("pan" if seed % 2 else "static")
     cfg = SampleConfig(camera=camera, seconds=every * per_seed / 25.0, seed=seed)
     for rendered in iter_frames(cfg):
         if rendered.index % every:
@@ -215,7 +223,7 @@ def _render_seed(seed: int, every: int, per_seed: int) -> Iterator[LabelledFrame
             & (img_pts[:, 1] < cfg.height)
         )
         yield LabelledFrame(
-            f"synth_{seed}_{rendered.index}",
+            f"synth_{camera}_{seed}_{rendered.index}",
             rendered.image,
             boxes.reshape(-1, 4),
             classes,

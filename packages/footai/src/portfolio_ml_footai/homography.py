@@ -18,6 +18,9 @@ from .model.runtime import PitchKeypoints
 from .model.spec import PITCH_KEYPOINTS
 
 MIN_INLIERS = 4
+# While the camera stands still (camera motion exactly "none"), fits are averaged: their errors
+# are noise around one true homography. The average spans up to this many fits, then slides.
+STILL_AVERAGE = 12
 RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15 px at 1280)
 
 
@@ -78,6 +81,7 @@ class HomographyTracker:
         self.current: np.ndarray | None = None
         self.frames_since_fit = 0
         self.pending: np.ndarray | None = None  # a disagreeing fit waiting for confirmation
+        self.still_fits = 0  # fits averaged into `current` since the camera last moved
 
     def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
         """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
@@ -85,6 +89,9 @@ class HomographyTracker:
         if self.current is not None and motion is not None:
             carried = motion @ self.current
             carried /= carried[2, 2]
+        moving = motion is None or not np.array_equal(motion, np.eye(3))
+        if moving:
+            self.still_fits = 0
         if fit is None:
             self.frames_since_fit += 1
             # Motion alone drifts: give up after ~2 s without a keypoint fit.
@@ -98,9 +105,14 @@ class HomographyTracker:
                 return self.current
             self.pending = None
             self.current = fit.homography
+            self.still_fits = 1
             return self.current
         self.pending = None
-        blend = self.smoothing * carried + (1 - self.smoothing) * fit.homography
+        weight = 1 - self.smoothing
+        if self.still_fits:  # a running mean of the still camera's fits, then a sliding one
+            weight = min(weight, 1.0 / (min(self.still_fits, STILL_AVERAGE) + 1))
+        self.still_fits = 0 if moving else self.still_fits + 1
+        blend = (1 - weight) * carried + weight * fit.homography
         self.current = blend / blend[2, 2]
         return self.current
 

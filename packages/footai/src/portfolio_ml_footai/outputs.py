@@ -19,7 +19,7 @@ from .calibration import apply_h
 from .kinematics import motion_stats, smooth_track
 from .labels import TrackLabel, label_tracks
 from .pipeline import Analysis, RunOptions
-from .stitching import stitch
+from .stitching import fill_gaps, stitch
 from .tracks_io import COLUMNS, format_row
 
 OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as errors
@@ -236,7 +236,7 @@ def write_annotated(
 def write_outputs(
     out_dir: Path, a: Analysis, video: str, write_video: bool, opts: RunOptions | None = None
 ) -> dict[str, Any]:
-    a = stitch(a)
+    a = fill_gaps(stitch(a))
     labels = label_tracks(a)
     smooth = smoothed_positions(a)
     write_tracks_csv(out_dir / "tracks.csv", a, labels, smooth)

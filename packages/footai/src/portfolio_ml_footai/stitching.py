@@ -83,3 +83,53 @@ def stitch(a: Analysis) -> Analysis:
         votes[r] = votes.get(r, np.zeros(3)) + v
     ids = {k: v for k, v in a.track_ids.items() if root.get(k, k) == k}
     return replace(a, players=players, track_votes=votes, track_ids=ids)
+
+
+MAX_FILL_S = 0.4  # gaps up to this long inside one track are filled by interpolation
+
+
+def fill_gaps(a: Analysis) -> Analysis:
+    """A copy of ``a`` with short gaps inside confirmed tracks filled by linear interpolation.
+
+    The detector misses a player for a few frames when a team-mate passes in front or the
+    picture blurs; the track goes on either side, so the box in between is better guessed than
+    left out (ByteTrack's offline interpolation). Filled observations carry no kit colour (they
+    do not vote for a team) and the lower of the two scores either side.
+    """
+    if len(a.frames) < 2:
+        return a
+    step = max(1, int(np.median(np.diff(a.frames))))
+    max_gap = max(1, round(MAX_FILL_S * a.fps)) * step
+    seen = set(a.frames)
+    by_key: dict[int, list[PlayerObs]] = {}
+    for p in a.players:
+        if p.key in a.track_ids:
+            by_key.setdefault(p.key, []).append(p)
+    filled: list[PlayerObs] = []
+    for obs in by_key.values():
+        obs.sort(key=lambda o: o.frame)
+        for before, after in zip(obs, obs[1:], strict=False):
+            gap = after.frame - before.frame
+            if gap <= step or gap > max_gap:
+                continue
+            for f in range(before.frame + step, after.frame, step):
+                if f not in seen:
+                    continue
+                t = (f - before.frame) / gap
+                pitch_xy = None
+                if before.pitch is not None and after.pitch is not None:
+                    pitch_xy = (1 - t) * before.pitch + t * after.pitch
+                filled.append(
+                    replace(
+                        before,
+                        frame=f,
+                        box=(1 - t) * before.box + t * after.box,
+                        score=min(before.score, after.score),
+                        pitch=pitch_xy,
+                        colour=None,
+                    )
+                )
+    if not filled:
+        return a
+    players = sorted(a.players + filled, key=lambda o: o.frame)
+    return replace(a, players=players)

@@ -3,7 +3,7 @@
 1. load the real players set, the real pitch-keypoint set and synthetic renders;
 2. build the net (`net.build_net`);
 3. fit: random crops, flips and colour changes; focal loss on the heatmaps, L1 on box size and
-   offset; each loss masked to the samples that label it (a real set labels one task);
+   offset plus a GIoU loss on the box they make together; each loss masked to the samples that label it (a real set labels one task);
    AdamW with warm-up and cosine decay; a checkpoint every epoch (``--resume`` continues);
 4. finish: export the inference model, write curves, history and a report on the valid split.
 """
@@ -37,6 +37,7 @@ from .spec import (
 from .targets import Sample, make_sample
 
 SYNTHETIC_SEED0 = 1000  # training renders use seeds from here; benchmarks use small seeds
+TACTICAL_SEED0 = 3000  # tactical-camera training renders; the benchmark's tactical clip is seed 33
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TrainConfig:
     input_size: tuple[int, int] = NET.size  # (w, h) whole frames are resized to at inference
     train_size: tuple[int, int] = (384, 224)  # crops: 0.58× the inference pixels per image
     synthetic: int = 160  # synthetic frames (2 per rendered clip, 6 frames apart)
+    tactical: int = 40  # more synthetic frames from the high, wide tactical camera
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -71,6 +73,7 @@ class EpochRecord:
     valid_loss: float
     seconds: float  # cumulative training time
     lr: float
+    giou: float = 0.0  # absent from histories written before the GIoU term
 
 
 @dataclass
@@ -93,16 +96,23 @@ def load_training_frames(
     train = load_detection_split(cfg.players, "train") + load_pitch_split(cfg.pitch, "train")
     valid = load_detection_split(cfg.players, "valid") + load_pitch_split(cfg.pitch, "valid")
     log(f"real frames: {len(train)} train, {len(valid)} valid")
-    if cfg.synthetic > 0:
-        # Many short clips rather than a few long ones: kits, cameras and light vary per seed,
-        # and the renderer pays for every frame up to the last one kept.
+    # Many short clips rather than a few long ones: kits, cameras and light vary per seed,
+    # and the renderer pays for every frame up to the last one kept.
+    for count, seed0, camera in (
+        (cfg.synthetic, SYNTHETIC_SEED0, None),
+        (cfg.tactical, TACTICAL_SEED0, "tactical"),
+    ):
+        if count <= 0:
+            continue
         per_seed = 2
-        seeds = range(SYNTHETIC_SEED0, SYNTHETIC_SEED0 + math.ceil(cfg.synthetic / per_seed))
+        seeds = range(seed0, seed0 + math.ceil(count / per_seed))
         synth = list(
-            synthetic_frames(seeds, every=6, per_seed=per_seed, cache=cfg.out / "synthetic")
-        )
-        synth = synth[: cfg.synthetic]
-        log(f"synthetic frames: {len(synth)} (seeds {seeds.start}–{seeds.stop - 1})")
+            synthetic_frames(
+                seeds, every=6, per_seed=per_seed, cache=cfg.out / "synthetic", camera=camera
+            )
+        )[:count]
+        label = "static/pan" if camera is None else camera
+        log(f"synthetic {label} frames: {len(synth)} (seeds {seeds.start}–{seeds.stop - 1})")
         train += synth
     if not train:
         raise TrainingError("no training frames found")
@@ -195,6 +205,7 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
         labels=safe, logits=pred[..., ROLE_CHANNELS]
     )
     role = tf.reduce_sum(ce * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
+    giou = tf.reduce_sum((1.0 - _giou(tf, pred, batch)) * centres[..., 0]) / n_centres
     out = {
         "person": focal(slice(1, 2), box_task),
         "ball": focal(slice(0, 1), box_task),
@@ -202,6 +213,7 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
         "role": role,
         "size": size,
         "offset": offset,
+        "giou": giou,
     }
     out["loss"] = (
         out["person"]
@@ -210,8 +222,28 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
         + out["role"]
         + 0.5 * out["size"]
         + out["offset"]
+        + out["giou"]
     )
     return out
+
+
+def _giou(tf: Any, pred: Any, batch: dict[str, Any]) -> Any:
+    """GIoU of the predicted and labelled box at every cell (meaningful at box centres only).
+
+    The L1 losses treat width, height and centre apart; the metric is IoU, and for a player a
+    few pixels wide a small shift costs more IoU than the same shift on a big one. Both boxes
+    are placed relative to their cell: centre (offset × stride), size exp(log size).
+    """
+    stride = float(NET.stride)
+    p_c = pred[..., OFFSET_CHANNELS] * stride
+    g_c = batch["offset"] * stride
+    p_half = tf.exp(tf.clip_by_value(pred[..., SIZE_CHANNELS], -3.0, 8.0)) / 2
+    g_half = tf.exp(batch["size"]) / 2
+    p0, p1, g0, g1 = p_c - p_half, p_c + p_half, g_c - g_half, g_c + g_half
+    inter = tf.reduce_prod(tf.maximum(tf.minimum(p1, g1) - tf.maximum(p0, g0), 0.0), axis=-1)
+    union = tf.reduce_prod(p1 - p0, axis=-1) + tf.reduce_prod(g1 - g0, axis=-1) - inter
+    hull = tf.reduce_prod(tf.maximum(p1, g1) - tf.minimum(p0, g0), axis=-1)
+    return inter / tf.maximum(union, 1e-6) - (hull - union) / tf.maximum(hull, 1e-6)
 
 
 # --- the story ----------------------------------------------------------------------------------
