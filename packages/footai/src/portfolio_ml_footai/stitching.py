@@ -9,6 +9,7 @@ there): same team, a short gap, and a distance a player could cover in it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def fill_gaps(a: Analysis) -> Analysis:
     filled: list[PlayerObs] = []
     for obs in by_key.values():
         obs.sort(key=lambda o: o.frame)
-        for before, after in zip(obs, obs[1:], strict=False):
+        for before, after in pairwise(obs):
             gap = after.frame - before.frame
             if gap <= step or gap > max_gap:
                 continue
