@@ -145,8 +145,8 @@ class LearnedProcessor:
             found = self.net(image)
         persons, balls = found.detections.persons, found.detections.balls
         xywh = np.c_[persons.xyxy[:, :2], persons.xyxy[:, 2:] - persons.xyxy[:, :2]]
-        cut = self._is_cut(image)
         estimate = self.motion.update(image, xywh)
+        cut = self._is_cut(self.motion.prev)  # the motion stage's small grey copy of this frame
         motion = estimate.matrix if self.n > 0 and estimate.ok and not cut else None
         if cut:  # a new shot: nothing carries over from the last one
             self.tracker = ByteTracker(TRACKER)
@@ -204,10 +204,10 @@ class LearnedProcessor:
             self.pitch.current = carried / carried[2, 2]
         return self.pitch.current
 
-    def _is_cut(self, image: np.ndarray) -> bool:
+    def _is_cut(self, grey: np.ndarray | None) -> bool:
         """A hard cut between shots: the picture changes all at once."""
-        thumb = cv2.resize(
-            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (32, 18), interpolation=cv2.INTER_AREA
-        ).astype(np.float32)
+        if grey is None:
+            return False
+        thumb = cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
         prev, self.thumb = self.thumb, thumb
         return prev is not None and float(np.abs(thumb - prev).mean()) > 25
