@@ -226,3 +226,30 @@ def test_homography_tracker_averages_fits_while_the_camera_stands_still():
     single = np.mean([error(f.homography) for f in fits])
     assert error(still.current) < 0.6 * single
     assert error(still.current) < error(panning.current)
+
+
+def _keypoints_seen_by(h: np.ndarray, indices: list[int]) -> PitchKeypoints:
+    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    conf = np.zeros(32)
+    conf[indices] = 1.0
+    return PitchKeypoints(img, conf)
+
+
+def test_a_fit_that_contradicts_the_carried_homography_needs_a_fifth_point_and_a_second_frame():
+    h_true = CAMERA.homography()
+    other = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, 1280, 720).looking_at(-12.0, -4.0)
+    h_other = other.homography()
+    box = [8, 9, 10, 11, 12, 30]  # penalty box, spot and circle: in view of both cameras
+    tracker = HomographyTracker((1280, 720))
+    start = fit_keypoints(_keypoints_seen_by(h_true, box), 1280)
+    assert start is not None and np.allclose(tracker.update(start, None), start.homography)
+    # Four points are fitted exactly whatever their errors: they cannot overrule the carried fit.
+    four = fit_keypoints(_keypoints_seen_by(h_other, [8, 9, 10, 30]), 1280)
+    assert four is not None and four.n_inliers == 4
+    for _ in range(3):
+        assert np.allclose(tracker.update(four, np.eye(3)), start.homography)
+    # Checked fits that agree with each other take over on the second frame (a missed cut).
+    five = fit_keypoints(_keypoints_seen_by(h_other, box), 1280)
+    assert five is not None and five.n_inliers >= 5
+    assert np.allclose(tracker.update(five, np.eye(3)), start.homography)
+    assert np.allclose(tracker.update(five, np.eye(3)), five.homography)

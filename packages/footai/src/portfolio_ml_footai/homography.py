@@ -21,6 +21,9 @@ MIN_INLIERS = 4
 # While the camera stands still (camera motion exactly "none"), fits are averaged: their errors
 # are noise around one true homography. The average spans up to this many fits, then slides.
 STILL_AVERAGE = 12
+# A fit from 4 points is exact whatever their errors; one that contradicts the carried homography
+# must have a fifth point that checks it.
+MIN_SWITCH_INLIERS = 5
 RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15 px at 1280)
 
 
@@ -85,10 +88,7 @@ class HomographyTracker:
 
     def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
         """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
-        carried = None
-        if self.current is not None and motion is not None:
-            carried = motion @ self.current
-            carried /= carried[2, 2]
+        carried = self.carried(motion)
         moving = motion is None or not np.array_equal(motion, np.eye(3))
         if moving:
             self.still_fits = 0
@@ -98,22 +98,39 @@ class HomographyTracker:
             self.current = carried if self.frames_since_fit <= 50 else None
             return self.current
         self.frames_since_fit = 0
-        if carried is None or self._disagree(carried, fit.homography):
-            if carried is not None and self.pending is None:
-                self.pending = fit.homography
+        pending, self.pending = self.pending, None
+        if pending is not None and motion is not None:
+            pending = motion @ pending
+        if carried is None:
+            return self._restart(fit)
+        if self._disagree(carried, fit.homography):
+            # A cut the thumbnail test missed, or drift: switch once two checked fits agree.
+            if fit.n_inliers < MIN_SWITCH_INLIERS:
                 self.current = carried
-                return self.current
-            self.pending = None
-            self.current = fit.homography
-            self.still_fits = 1
+            elif pending is not None and not self._disagree(
+                pending / pending[2, 2], fit.homography
+            ):
+                return self._restart(fit)
+            else:
+                self.pending, self.current = fit.homography, carried
             return self.current
-        self.pending = None
         weight = 1 - self.smoothing
         if self.still_fits:  # a running mean of the still camera's fits, then a sliding one
             weight = min(weight, 1.0 / (min(self.still_fits, STILL_AVERAGE) + 1))
         self.still_fits = 0 if moving else self.still_fits + 1
         blend = (1 - weight) * carried + weight * fit.homography
         self.current = blend / blend[2, 2]
+        return self.current
+
+    def carried(self, motion: np.ndarray | None) -> np.ndarray | None:
+        """The current homography moved by ``motion`` (last frame's pixels → this frame's)."""
+        if self.current is None or motion is None:
+            return None
+        carried = motion @ self.current
+        return carried / carried[2, 2]
+
+    def _restart(self, fit: KeypointFit) -> np.ndarray:
+        self.current, self.still_fits = fit.homography, 1
         return self.current
 
     def _disagree(self, a: np.ndarray, b: np.ndarray) -> bool:
