@@ -48,7 +48,12 @@ def test_scorebug_and_crowd_are_not_players(real_run):
     in_bug = np.zeros(len(people), bool)
     for x0, y0, x1, y1 in SCOREBUG:
         in_bug |= (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1)
-    assert not in_bug.any(), people.box[in_bug][:5]
+    # A player walking behind the panel's end is half hidden for a frame or two; a track on the
+    # scorebug itself (the league logo) lives there.
+    for track in np.unique(people.track_id[in_bug]):
+        mine = people.track_id == track
+        assert in_bug[mine].mean() < 0.5, people.box[mine & in_bug][:5]
+    assert in_bug.mean() < 0.01
     # The stands end well above y = 140 in these frames: nobody stands up there.
     assert (people.box[:, 1] + people.box[:, 3] > 140).all()
 

@@ -208,3 +208,23 @@ def test_fill_gaps_interpolates_short_gaps_inside_confirmed_tracks_only():
     assert track1[4].colour is None and track1[2].colour is not None
     assert sorted(p.frame for p in out.players if p.key == 2) == [0, 3]
     assert len(a.players) == len(players)  # the input is not changed
+
+
+def test_tracks_on_a_screen_overlay_are_dropped_and_players_passing_it_kept():
+    from portfolio_ml_footai.pipeline import Analysis, PlayerObs
+    from portfolio_ml_footai.stitching import drop_overlay_tracks
+
+    def obs(key: int, frame: int, x: float, y: float) -> PlayerObs:
+        return PlayerObs(frame, key, np.array([x, y, 20.0, 40.0]), 0.9, 0, 0.8, None)
+
+    overlay = np.zeros((720, 1280), np.uint8)
+    overlay[580:660, 140:1140] = 255  # a scorebug
+    logo = [obs(1, f, 500.0, 590.0) for f in range(20)]
+    passer = [obs(2, f, 1100.0 + 2 * f, 540.0 + 2 * f) for f in range(20)]  # 4 frames inside
+    a = Analysis(fps=25.0, size=(1280, 720), frames=list(range(20)), players=logo + passer)
+    a.track_ids = {1: 1, 2: 2}
+    a.track_votes = {1: np.ones(3), 2: np.ones(3)}
+    out = drop_overlay_tracks(a, overlay)
+    assert {p.key for p in out.players} == {2} and len(out.players) == 20
+    assert out.track_ids == {2: 2} and set(out.track_votes) == {2}
+    assert drop_overlay_tracks(a, np.zeros_like(overlay)) is a

@@ -540,6 +540,7 @@ def analyse_learned(
     from .model.runtime import FootNet
     from .model.weights import resolve_footai_model
     from .stages import LearnedProcessor, detect_ahead
+    from .stitching import drop_overlay_tracks  # it imports this module's value types
 
     with VideoSource(video_path, prefetch=4) as video:
         analysis = Analysis(fps=video.fps / opts.stride, size=video.size, detector="learned")
@@ -589,6 +590,9 @@ def analyse_learned(
                 on_frame(
                     FrameOutput(fr.index, fr.image, out.tracks, [], None, out.homography), analysis
                 )
+        # Grown by a cell: the camera-motion stage never samples features inside a person box,
+        # so a logo taken for a person leaves a hole in the overlay it belongs to.
+        analysis = drop_overlay_tracks(analysis, proc.motion.overlay_mask(video.size))
         # Every track votes, whatever role the net gave it: the kits are the two worn by two
         # people at once, so referees and keepers stay outliers, and a mislabelled player shows.
         _revote_teams(analysis)

@@ -1,4 +1,6 @@
-"""Offline track stitching: join a track that ends to one that starts nearby soon after.
+"""Offline track clean-up: stitch broken tracks, fill short gaps, drop tracks on overlays.
+
+Stitching joins a track that ends to one that starts nearby soon after.
 
 Online tracking breaks an identity when a player is hidden longer than the tracker coasts, or
 is merged into a team-mate's blob; a new id then starts a few frames later a metre or two away.
@@ -134,3 +136,33 @@ def fill_gaps(a: Analysis) -> Analysis:
         return a
     players = sorted(a.players + filled, key=lambda o: o.frame)
     return replace(a, players=players)
+
+
+OVERLAY_SHARE = 0.5  # a track that spends this share of its frames on a screen overlay is one
+
+
+def drop_overlay_tracks(a: Analysis, overlay: np.ndarray) -> Analysis:
+    """A copy of ``a`` without the tracks whose boxes sit on static screen overlays.
+
+    ``overlay`` (0/255, frame size) is where the picture kept still while the camera panned:
+    scorebugs and league logos, learnt by the camera-motion stage over the run. Overlays are
+    drawn over the pitch, so no visible player stands inside one; a logo the net takes for a
+    person does, frame after frame.
+    """
+    if not overlay.any():
+        return a
+    h, w = overlay.shape
+    inside: dict[int, list[bool]] = {}
+    for p in a.players:
+        cx = int(np.clip(p.box[0] + p.box[2] / 2, 0, w - 1))
+        cy = int(np.clip(p.box[1] + p.box[3] / 2, 0, h - 1))
+        inside.setdefault(p.key, []).append(bool(overlay[cy, cx]))
+    drop = {k for k, v in inside.items() if np.mean(v) >= OVERLAY_SHARE}
+    if not drop:
+        return a
+    return replace(
+        a,
+        players=[p for p in a.players if p.key not in drop],
+        track_ids={k: v for k, v in a.track_ids.items() if k not in drop},
+        track_votes={k: v for k, v in a.track_votes.items() if k not in drop},
+    )

@@ -49,7 +49,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 SKIN = [(150, 180, 225), (110, 145, 195), (70, 100, 150), (45, 65, 100)]
 
 
-CAMERAS = ("static", "pan", "tactical")  # tactical: high and wide, never used in training
+CAMERAS = ("static", "pan", "tactical")  # tactical: high and wide, players a few pixels tall
 
 
 @dataclass(frozen=True)
