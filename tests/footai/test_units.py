@@ -228,3 +228,14 @@ def test_tracks_on_a_screen_overlay_are_dropped_and_players_passing_it_kept():
     assert {p.key for p in out.players} == {2} and len(out.players) == 20
     assert out.track_ids == {2: 2} and set(out.track_votes) == {2}
     assert drop_overlay_tracks(a, np.zeros_like(overlay)) is a
+
+
+def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():
+    frames = np.arange(40)
+    run = np.c_[0.16 * frames, np.zeros(40)]  # 4 m/s at 25 frames/s
+    smooth = smooth_track(frames, run, 13)
+    np.testing.assert_allclose(smooth, run, atol=1e-9)  # a straight run stays where it is
+    rng = np.random.default_rng(0)
+    still = rng.normal(0, 0.2, (40, 2))
+    inside = smooth_track(frames, still, 13)[20]
+    np.testing.assert_allclose(inside, still[14:27].mean(axis=0), atol=1e-9)  # the window's mean
