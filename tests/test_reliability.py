@@ -132,7 +132,15 @@ def test_truncated_video_is_processed_up_to_the_damage_with_a_warning(
 
 def interrupt_after(argv: list[str], wait_for: Path, sig: int, timeout: float = 120):
     """Start the CLI, wait until ``wait_for`` exists (work is under way), then send ``sig``."""
-    proc = subprocess.Popen([EXE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A child inherits an ignored SIGINT, and Python then never turns Ctrl-C into an interrupt:
+    # start it with the default disposition, as a shell would.
+    proc = subprocess.Popen(
+        [EXE, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + timeout
     while not wait_for.exists():
         if proc.poll() is not None or time.time() > deadline:
@@ -152,7 +160,7 @@ def test_ctrl_c_during_squat_run_leaves_no_partial_outputs(squat_clip, tmp_path)
     rc, text = interrupt_after(
         ["squat", "run", str(squat_clip), "--out", str(out)], out, signal.SIGINT
     )
-    assert rc != 0
+    assert rc != 0, (signal.getsignal(signal.SIGINT), text[-1500:])
     assert "Traceback" not in text
     leftovers = [p.name for p in out.rglob("*") if p.is_file()]
     assert leftovers == [], leftovers
@@ -163,7 +171,7 @@ def test_ctrl_c_during_footai_run_leaves_no_partial_outputs(bad_files, tmp_path)
     rc, text = interrupt_after(["footai", "run", str(bad_files["pitch"]), "--out", str(out),
                                 "--calibration", str(bad_files["pitch_calibration"])], out,
                                signal.SIGINT)  # fmt: skip
-    assert rc != 0
+    assert rc != 0, (signal.getsignal(signal.SIGINT), text[-1500:])
     assert "Traceback" not in text
     leftovers = [p.name for p in out.rglob("*") if p.is_file()]
     assert leftovers == [], leftovers

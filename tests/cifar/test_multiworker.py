@@ -102,9 +102,12 @@ def test_losing_a_worker_is_a_clear_error_and_both_resume(
     worker = _train(jpeg_subset, out, preset, *flags, "--worker-index", "1")
     chief = _train(jpeg_subset, out, preset, *flags, "--worker-index", "0")
     deadline = time.monotonic() + 300
-    while not (out / "checkpoint.npz").exists():  # training is under way
+    # Training is under way once both have checkpointed an epoch (the worker writes its own a
+    # moment after the chief: killed before then, it would leave nothing to resume from).
+    own = out / ".worker-1" / "checkpoint.npz"
+    while not ((out / "checkpoint.npz").exists() and own.exists()):
         assert chief.poll() is None and time.monotonic() < deadline, chief.stderr
-        time.sleep(0.5)
+        time.sleep(0.2)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     _, err = chief.communicate(timeout=180)  # TensorFlow's heartbeat notices within ~1 min
@@ -118,8 +121,13 @@ def test_losing_a_worker_is_a_clear_error_and_both_resume(
     # may be one behind) and finish the run.
     procs = [_train(jpeg_subset, out, preset, *flags, "--worker-index", str(i), "--resume")
              for i in (1, 0)]  # fmt: skip
-    for p in procs:
-        _, err = p.communicate(timeout=400)
-        assert p.returncode == 0, err[-2000:]
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=400)
+            assert p.returncode == 0, err[-2000:]
+    finally:  # a failed worker must not leave its partner running after the test
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
     history = json.loads((out / "metrics.json").read_text())["history"]
     assert [h["epoch"] for h in history] == list(range(1, 9))
