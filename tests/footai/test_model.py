@@ -237,3 +237,25 @@ def test_train_command_runs_end_to_end_and_resumes(players_data, pitch_data, tmp
     assert res.exit_code == 0, res.output
     assert "resumed after epoch 1" in res.output
     assert Path(tmp_path / "t" / "footai_net.tflite").stat().st_size < 10_000_000
+
+
+def test_giou_is_one_for_the_same_box_and_penalises_a_shift_and_a_gap():
+    import tensorflow as tf
+    from portfolio_ml_footai.model.spec import OFFSET_CHANNELS, OUT_CHANNELS, SIZE_CHANNELS
+    from portfolio_ml_footai.model.train import _giou
+
+    def giou(pred_offset: float, size: tuple[float, float] = (10.0, 20.0)) -> float:
+        pred = np.zeros((1, 1, 1, OUT_CHANNELS), np.float32)
+        pred[..., SIZE_CHANNELS] = np.log(size)
+        pred[..., OFFSET_CHANNELS] = (pred_offset, 0.0)
+        label = {
+            "offset": np.zeros((1, 1, 1, 2), np.float32),
+            "size": np.log(np.full((1, 1, 1, 2), (10.0, 20.0), np.float32)),
+        }
+        return float(_giou(tf, tf.constant(pred), label)[0, 0, 0])
+
+    assert giou(0.0) == pytest.approx(1.0)
+    # Half a box width to the side (5 px = 1.25 cells of stride 4): IoU 100 / 300.
+    assert giou(5.0 / NET.stride) == pytest.approx(1 / 3, rel=1e-5)
+    # Apart by a box width: IoU 0, and GIoU goes on falling with the distance.
+    assert giou(20.0 / NET.stride) < giou(12.0 / NET.stride) < 0.0

@@ -100,16 +100,14 @@ class HomographyTracker:
         self.frames_since_fit = 0
         pending, self.pending = self.pending, None
         if pending is not None and motion is not None:
-            pending = motion @ pending
+            pending = _moved(pending, motion)
         if carried is None:
             return self._restart(fit)
         if self._disagree(carried, fit.homography):
             # A cut the thumbnail test missed, or drift: switch once two checked fits agree.
             if fit.n_inliers < MIN_SWITCH_INLIERS:
                 self.current = carried
-            elif pending is not None and not self._disagree(
-                pending / pending[2, 2], fit.homography
-            ):
+            elif pending is not None and not self._disagree(pending, fit.homography):
                 return self._restart(fit)
             else:
                 self.pending, self.current = fit.homography, carried
@@ -126,8 +124,14 @@ class HomographyTracker:
         """The current homography moved by ``motion`` (last frame's pixels → this frame's)."""
         if self.current is None or motion is None:
             return None
-        carried = motion @ self.current
-        return carried / carried[2, 2]
+        return _moved(self.current, motion)
+
+    def carry(self, motion: np.ndarray | None) -> np.ndarray | None:
+        """Follow the camera only (a calibration file: exact for its shot, never re-fitted)."""
+        carried = self.carried(motion)
+        if carried is not None:
+            self.current = carried
+        return self.current
 
     def _restart(self, fit: KeypointFit) -> np.ndarray:
         self.current, self.still_fits = fit.homography, 1
@@ -143,3 +147,8 @@ class HomographyTracker:
         except np.linalg.LinAlgError:
             return True
         return bool(np.median(np.linalg.norm(back - grid, axis=1)) > 0.04 * w)
+
+
+def _moved(h: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    moved = motion @ h
+    return moved / moved[2, 2]

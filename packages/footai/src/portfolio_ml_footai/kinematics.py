@@ -20,26 +20,45 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, window: int) -> np.ndarray:
 
     In the middle of a track this is the window's mean; at its ends, where the window is
     one-sided, a mean would lag a running player by half a window (~0.5 m at 4 m/s), the
-    straight-line fit does not.
+    straight-line fit does not. The window sums are convolutions over the track's frame span,
+    with time measured from each window's centre (no loop per point, no large-number
+    cancellation on long tracks).
     """
     if len(frames) == 0 or window <= 1:
         return xy.copy()
-    out = np.full_like(xy, np.nan)
     half = window // 2
     valid = np.isfinite(xy).all(axis=1)
-    for i, f in enumerate(frames):
-        sel = valid & (np.abs(frames - f) <= half)
-        if not sel.any():
-            continue
-        pts = xy[sel]
-        t = (frames[sel] - f).astype(np.float64)
-        t_mean, p_mean = t.mean(), pts.mean(axis=0)
-        spread = float(((t - t_mean) ** 2).sum())
-        if len(t) < 3 or spread == 0.0:
-            out[i] = p_mean
-            continue
-        slope = ((t - t_mean)[:, None] * (pts - p_mean)).sum(axis=0) / spread
-        out[i] = p_mean - slope * t_mean  # the fitted line at t = 0 (this frame)
+    out = np.full_like(xy, np.nan)
+    if not valid.any():
+        return out
+    first = int(frames.min())
+    at = (frames - first).astype(np.intp)
+    weight = np.zeros(int(at.max()) + 1)
+    value = np.zeros((len(weight), xy.shape[1]))
+    np.add.at(weight, at[valid], 1.0)
+    np.add.at(value, at[valid], xy[valid])
+    tau = np.arange(-half, half + 1, dtype=np.float64)  # frame offset from the window's centre
+
+    def window_sum(series: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        # sum over |offset| <= half of series[i + offset] * kernel(offset)
+        # (zero-padded so that a track shorter than the window keeps its own length)
+        return np.convolve(np.pad(series, half), kernel[::-1], mode="valid")[at]
+
+    ones = np.ones_like(tau)
+    n = window_sum(weight, ones)
+    s_t, s_tt = window_sum(weight, tau), window_sum(weight, tau**2)
+    s_p = np.stack([window_sum(value[:, k], ones) for k in range(xy.shape[1])], axis=1)
+    s_tp = np.stack([window_sum(value[:, k], tau) for k in range(xy.shape[1])], axis=1)
+    seen = n > 0.5
+    count = np.maximum(n, 1.0)
+    t_mean, p_mean = s_t / count, s_p / count[:, None]
+    spread = s_tt - s_t * t_mean
+    line = seen & (n > 2.5) & (spread > 1e-9)
+    slope = (
+        np.where(line[:, None], (s_tp - s_t[:, None] * p_mean), 0.0)
+        / np.where(line, spread, 1.0)[:, None]
+    )
+    out[seen] = (p_mean - slope * t_mean[:, None])[seen]  # the fitted line at this frame
     return out
 
 

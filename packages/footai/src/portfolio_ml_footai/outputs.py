@@ -35,8 +35,7 @@ def smoothed_positions(
             f, xy = raw.setdefault(p.key, ([], []))
             f.append(p.frame)
             xy.append(p.pitch)
-    stride = max(1, int(np.median(np.diff(a.frames)))) if len(a.frames) > 1 else 1
-    window = max(1, round(window_s * a.fps)) * stride
+    window = max(1, round(window_s * a.fps)) * a.frame_step
     out = {}
     for key, (f, xy) in raw.items():
         fr = np.array(f)

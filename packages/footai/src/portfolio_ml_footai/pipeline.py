@@ -116,6 +116,11 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     processing_seconds: float = 0.0
 
+    @property
+    def frame_step(self) -> int:
+        """Video frames between two analysed ones (``--stride``): gaps are measured in these."""
+        return max(1, int(np.median(np.diff(self.frames)))) if len(self.frames) > 1 else 1
+
 
 class FrameProcessor:
     def __init__(

@@ -159,7 +159,7 @@ class LearnedProcessor:
             self.pitch.current = None
             self.use_keypoints = True  # a calibration file holds for its own shot only
         fit = fit_keypoints(found.keypoints, self.size[0]) if self.use_keypoints else None
-        h = self.pitch.update(fit, motion) if self.use_keypoints else self._carry(motion)
+        h = self.pitch.update(fit, motion) if self.use_keypoints else self.pitch.carry(motion)
         team, conf, colours = self.teams(image, persons, measure=self.n % COLOUR_EVERY == 0)
         dets = [
             Detection(xywh[i], float(persons.score[i]), int(team[i]), float(conf[i]), colours[i])
@@ -202,12 +202,6 @@ class LearnedProcessor:
             h,
             fit is not None,
         )
-
-    def _carry(self, motion: np.ndarray | None) -> np.ndarray | None:
-        if self.pitch.current is not None and motion is not None:
-            carried = motion @ self.pitch.current
-            self.pitch.current = carried / carried[2, 2]
-        return self.pitch.current
 
     def _is_cut(self, grey: np.ndarray | None) -> bool:
         """A hard cut between shots: the picture changes all at once."""

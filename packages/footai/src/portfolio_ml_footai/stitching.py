@@ -52,7 +52,7 @@ def stitch(a: Analysis) -> Analysis:
     """A copy of ``a`` with broken tracks joined under the id of their first piece."""
     if len(a.frames) < 2:
         return a
-    step = max(1, int(np.median(np.diff(a.frames))))
+    step = a.frame_step
     frame_s = step / a.fps
     max_gap = round(MAX_GAP_S / frame_s) * step
     pieces = _tracklets(a)
@@ -101,7 +101,7 @@ def fill_gaps(a: Analysis) -> Analysis:
     """
     if len(a.frames) < 2:
         return a
-    step = max(1, int(np.median(np.diff(a.frames))))
+    step = a.frame_step
     max_gap = max(1, round(MAX_FILL_S * a.fps)) * step
     seen = set(a.frames)
     by_key: dict[int, list[PlayerObs]] = {}

@@ -208,22 +208,21 @@ class ByteTracker:
         self._predict(motion)
         high = [d for d in dets if d.score >= self.cfg.high]
         low = [d for d in dets if d.score < self.cfg.high]
-        pairs: list[tuple[Track, Detection]] = []
         # Stage 1: every track against the confident detections (buffered IoU).
         pool = list(self.tracks)
         cost = self._cost(pool, high, 0.3)
         m1 = self._assign(cost, self.cfg.match_cost)
         matched_t = {i for i, _ in m1}
         matched_d = {j for _, j in m1}
-        pairs += [(pool[i], high[j]) for i, j in m1]
-        self._update(pairs)
+        strong = [(pool[i], high[j]) for i, j in m1]
+        self._update(strong)
         # Stage 2: tracks seen last frame, still unmatched, against the weak detections.
         rest = [pool[i] for i in range(len(pool)) if i not in matched_t and pool[i].misses == 0]
         cost2 = self._cost(rest, low, 0.0)
         m2 = self._assign(cost2, self.cfg.low_match_cost)
         weak = [(rest[i], low[j]) for i, j in m2]
         self._update(weak)
-        pairs += weak
+        pairs = strong + weak
         hit_ids = {id(p[0]) for p in pairs}
         for t in self.tracks:
             if id(t) not in hit_ids:

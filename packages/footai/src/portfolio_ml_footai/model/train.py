@@ -3,8 +3,9 @@
 1. load the real players set, the real pitch-keypoint set and synthetic renders;
 2. build the net (`net.build_net`);
 3. fit: random crops, flips and colour changes; focal loss on the heatmaps, L1 on box size and
-   offset plus a GIoU loss on the box they make together; each loss masked to the samples that label it (a real set labels one task);
-   AdamW with warm-up and cosine decay; a checkpoint every epoch (``--resume`` continues);
+   offset plus a GIoU loss on the box they make together; each loss masked to the samples that
+   label it (a real set labels one task); AdamW with warm-up and cosine decay; a checkpoint
+   every epoch (``--resume`` continues);
 4. finish: export the inference model, write curves, history and a report on the valid split.
 """
 
