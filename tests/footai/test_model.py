@@ -259,3 +259,63 @@ def test_giou_is_one_for_the_same_box_and_penalises_a_shift_and_a_gap():
     assert giou(5.0 / NET.stride) == pytest.approx(1 / 3, rel=1e-5)
     # Apart by a box width: IoU 0, and GIoU goes on falling with the distance.
     assert giou(20.0 / NET.stride) < giou(12.0 / NET.stride) < 0.0
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_training_warp_moves_pixels_and_labels_together(flip):
+    """A crop-and-scale (and a flip) puts a labelled block's pixels where its label goes."""
+    import cv2
+    from portfolio_ml_footai.model.targets import pixel_index_warp
+
+    image = np.zeros((96, 128, 3), np.uint8)
+    image[20:24, 40:44] = 255  # continuous [40, 44] × [20, 24], centre (42, 22)
+    m = np.array([[0.5, 0.0, -3.0], [0.0, 0.5, -2.0]])
+    if flip:
+        m = np.array([[-1.0, 0.0, 64.0], [0.0, 1.0, 0.0]]) @ np.vstack([m, [0, 0, 1]])
+    out = cv2.warpAffine(image, pixel_index_warp(m), (64, 48), flags=cv2.INTER_LINEAR)
+    weight = out[..., 0].astype(float)
+    ys, xs = np.mgrid[:48, :64] + 0.5  # pixel centres, continuous
+    centroid = [(weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum()]
+    np.testing.assert_allclose(centroid, m[:, :2] @ [42.0, 22.0] + m[:, 2], atol=1e-6)
+
+
+def test_box_targets_reach_the_cells_around_each_centre_and_keep_every_centre():
+    from portfolio_ml_footai.model.spec import ROLE_CLASSES
+    from portfolio_ml_footai.model.targets import _box_targets
+
+    gh, gw, stride = 20, 20, 4
+    role = np.full((gh, gw), -1, np.int32)
+    size, offset = np.zeros((gh, gw, 2), np.float32), np.zeros((gh, gw, 2), np.float32)
+    weight = np.zeros((gh, gw), np.float32)
+    # A tall player (8 × 32 px, 8 cells tall) and, one cell below its centre, a small referee.
+    big, small = (PLAYER, 5.0, 8.0, 8.0, 32.0), (ROLE_CLASSES[2], 5.0, 9.0, 6.0, 12.0)
+    _box_targets([big, small], stride, role, size, offset, weight)
+
+    assert weight[8, 5] == 1.0 and role[8, 5] == ROLE_CLASSES.index(PLAYER)
+    assert weight[9, 5] == 1.0 and role[9, 5] == 2  # the small box keeps its own centre
+    np.testing.assert_allclose(size[9, 5], np.log([6.0, 12.0]))
+    # Above the big centre: a lighter sample of the same box, its offset pointing back.
+    assert 0.0 < weight[7, 5] < 1.0 and role[7, 5] == -1
+    np.testing.assert_allclose(size[7, 5], np.log([8.0, 32.0]))
+    np.testing.assert_allclose(offset[7, 5], [0.0, 1.0])
+    assert weight[8, 7] == 0.0  # a 2-cell-wide box reaches no further than its centre column
+
+
+def test_the_composed_colour_change_equals_the_changes_one_by_one():
+    from portfolio_ml_footai.model.targets import _photometric
+
+    image = np.random.default_rng(1).random((24, 32, 3)).astype(np.float32)
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        # The same draws, applied step by step.
+        gain, shift = rng.uniform(0.7, 1.3), rng.uniform(-0.08, 0.08)
+        x = image * gain + shift
+        mean = x.mean()
+        x = (x - mean) * rng.uniform(0.7, 1.3) + mean
+        grey = x.mean(axis=2, keepdims=True)
+        x = grey + (x - grey) * rng.uniform(0.6, 1.4)
+        x = x * rng.uniform(0.92, 1.08, size=3)
+        if rng.random() >= 0.25:  # no blur drawn: the composed change must match exactly
+            expected = np.clip(x, 0, 1)
+            got = _photometric(image, np.random.default_rng(seed))
+            np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -116,10 +116,16 @@ class CameraMotion:
         return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
 
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
-        """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h)."""
-        cells = cv2.dilate(
-            (self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255, np.ones((3, 3), np.uint8)
-        )
+        """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h).
+
+        Still cells are found where corners are, so a panel comes out in pieces: its lettering,
+        not its flat fill, and never a crest or logo inside it (features are not sampled in
+        person boxes, and the net may take a striped crest for a player). A closing over up to
+        4 cells joins the pieces of one panel; the dilation then grows it by a cell.
+        """
+        still = (self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255
+        closed = cv2.morphologyEx(still, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        cells = cv2.dilate(closed, np.ones((3, 3), np.uint8))
         full = cv2.resize(
             cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST
         )

@@ -127,7 +127,7 @@ def stack(samples: list[Sample]) -> dict[str, np.ndarray]:
         "role": np.stack([s.role for s in samples]),
         "size": np.stack([s.size for s in samples]),
         "offset": np.stack([s.offset for s in samples]),
-        "centres": np.stack([s.centre_mask for s in samples]),
+        "box_weight": np.stack([s.box_weight for s in samples]),
         "task": np.stack([s.task_mask for s in samples]),
     }
 
@@ -191,12 +191,13 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
         )
 
     n_heat = HEATMAP_CHANNELS.stop
-    centres = batch["centres"][..., None] * box_task
-    n_centres = tf.maximum(tf.reduce_sum(centres), 1.0)
-    size = tf.reduce_sum(tf.abs(pred[..., SIZE_CHANNELS] - batch["size"]) * centres) / n_centres
-    offset = (
-        tf.reduce_sum(tf.abs(pred[..., OFFSET_CHANNELS] - batch["offset"]) * centres) / n_centres
-    )
+    # Box regression at each centre and, less weighted, the cells around it (targets.py).
+    box_weight = batch["box_weight"][..., None] * box_task
+    total_weight = tf.maximum(tf.reduce_sum(box_weight), 1.0)
+    size_error = tf.abs(pred[..., SIZE_CHANNELS] - batch["size"])
+    size = tf.reduce_sum(size_error * box_weight) / total_weight
+    offset_error = tf.abs(pred[..., OFFSET_CHANNELS] - batch["offset"])
+    offset = tf.reduce_sum(offset_error * box_weight) / total_weight
     # Role: weighted cross-entropy of the 3 role logits at each person centre.
     role_gt = batch["role"]
     has_role = tf.cast(role_gt >= 0, tf.float32) * batch["task"][:, 0][:, None, None]
@@ -206,7 +207,7 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
         labels=safe, logits=pred[..., ROLE_CHANNELS]
     )
     role = tf.reduce_sum(ce * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
-    giou = tf.reduce_sum((1.0 - _giou(tf, pred, batch)) * centres[..., 0]) / n_centres
+    giou = tf.reduce_sum((1.0 - _giou(tf, pred, batch)) * box_weight[..., 0]) / total_weight
     out = {
         "person": focal(slice(1, 2), box_task),
         "ball": focal(slice(0, 1), box_task),
@@ -229,7 +230,7 @@ def losses(tf: Any, pred: Any, batch: dict[str, Any]) -> dict[str, Any]:
 
 
 def _giou(tf: Any, pred: Any, batch: dict[str, Any]) -> Any:
-    """GIoU of the predicted and labelled box at every cell (meaningful at box centres only).
+    """GIoU of the predicted and labelled box at every cell (meaningful where boxes have targets).
 
     The L1 losses treat width, height and centre apart; the metric is IoU, and for a player a
     few pixels wide a small shift costs more IoU than the same shift on a big one. Both boxes
