@@ -11,7 +11,7 @@ from portfolio_ml_core.errors import ModelNotFoundError
 from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.models import IntegrityError
 from portfolio_ml_footai.datasets import load_detection_split, synthetic_frames
-from portfolio_ml_footai.model.runtime import PERSON_WIDTH_SCALE, FootNet, decode
+from portfolio_ml_footai.model.runtime import FootNet, decode
 from portfolio_ml_footai.model.spec import (
     CLASSES,
     FLIP_INDEX,
@@ -92,8 +92,8 @@ def test_decode_finds_a_planted_box_and_keypoint():
     assert cx == pytest.approx((30 + 0.5) * NET.stride * 2) and cy == pytest.approx(
         (20 + 0.5) * NET.stride * 2
     )
-    # 10 input pixels × 2 (frame / input), widened to the annotators' convention
-    assert d.xyxy[0, 2] - d.xyxy[0, 0] == pytest.approx(20.0 * PERSON_WIDTH_SCALE, rel=1e-3)
+    # 10 input pixels × 2 (frame / input)
+    assert d.xyxy[0, 2] - d.xyxy[0, 0] == pytest.approx(20.0, rel=1e-3)
     assert out.keypoints.visible().sum() == 1 and out.keypoints.visible()[13]
     np.testing.assert_allclose(out.keypoints.xy[13], [(40 + 0.5) * 8, (10 + 0.5) * 8], atol=1e-6)
 
