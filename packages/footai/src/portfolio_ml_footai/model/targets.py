@@ -25,7 +25,7 @@ class Sample:
     heatmaps: np.ndarray  # (h, w, 2 + 32) float32 Gaussian targets: ball, person, keypoints
     role: np.ndarray  # (h, w) int32 role index (into ROLE_CLASSES) at person centres, else -1
     size: np.ndarray  # (h, w, 2) log box size in input pixels
-    offset: np.ndarray  # (h, w, 2) centre offset within the cell
+    offset: np.ndarray  # (h, w, 2) from the cell to its box centre, in cells
     box_weight: np.ndarray  # (h, w) 1 at a box centre, less on the cells around it, else 0
     task_mask: np.ndarray  # (2,) [labels boxes, labels keypoints]
 
