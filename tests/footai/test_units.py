@@ -239,3 +239,18 @@ def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():
     still = rng.normal(0, 0.2, (40, 2))
     inside = smooth_track(frames, still, 13)[20]
     np.testing.assert_allclose(inside, still[14:27].mean(axis=0), atol=1e-9)  # the window's mean
+
+
+def test_a_player_cut_by_the_frame_bottom_is_coloured_by_his_shirt_not_his_head():
+    from portfolio_ml_footai.segmentation import learn_grass
+    from portfolio_ml_footai.teams import shirt_colours
+
+    frame = np.full((360, 640, 3), (40, 150, 40), np.uint8)  # grass, BGR
+    shirt = (30, 30, 200)  # red
+    cv2.circle(frame, (320, 315), 13, (20, 30, 40), -1)  # head and dark hair
+    frame[330:360, 302:338] = shirt  # the shirt runs out of the frame
+    # The net's box stops a few pixels short of the edge: 42 × 55 px, bottom at 355 of 360.
+    box = np.array([[299.0, 300.0, 42.0, 55.0]])
+    lab = shirt_colours(frame, learn_grass([frame]), box)[0]
+    red = cv2.cvtColor(np.uint8([[shirt]]), cv2.COLOR_BGR2LAB)[0, 0].astype(float)
+    assert np.linalg.norm(lab - red) < 10, lab

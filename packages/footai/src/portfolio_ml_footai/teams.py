@@ -21,6 +21,12 @@ OUTLIER = -1
 # Feature-space distance that keeps two kits' per-track medians apart: distinct kits differ by
 # 40+ (chroma), while one kit's medians over whole tracks differ by shade only (under 10).
 KIT_GAP = 20.0
+# A person cut by the frame's bottom edge: a box ending within CUT_EDGE of the frame height
+# from it (the net's box stops a few pixels short of the edge) and less than CUT_ASPECT times as
+# tall as wide (a whole standing player is 2-3 times). Its shirt lies below its top 40 % (head).
+CUT_EDGE = 0.03
+CUT_ASPECT = 1.6
+CUT_SHIRT_TOP = 0.4
 
 
 def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -> np.ndarray:
@@ -35,7 +41,12 @@ def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -
     grass_lab = grass_model.lab
     for i, (x, y, w, h) in enumerate(boxes):
         x0, x1 = int(x + 0.2 * w), int(np.ceil(x + 0.8 * w))
-        y0, y1 = int(y + 0.15 * h), int(np.ceil(y + 0.5 * h))
+        if y + h >= (1 - CUT_EDGE) * fh and h < CUT_ASPECT * w:
+            # Cut by the frame's bottom edge (near it, and too squat for a whole body): only
+            # head and shirt are in view, and the usual band (15–50 % of a body) is mostly head.
+            y0, y1 = int(y + CUT_SHIRT_TOP * h), int(np.ceil(y + h))
+        else:
+            y0, y1 = int(y + 0.15 * h), int(np.ceil(y + 0.5 * h))
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, fw), min(y1, fh)
         if x1 <= x0 or y1 <= y0:
             continue
