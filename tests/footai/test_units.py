@@ -254,3 +254,17 @@ def test_a_player_cut_by_the_frame_bottom_is_coloured_by_his_shirt_not_his_head(
     lab = shirt_colours(frame, learn_grass([frame]), box)[0]
     red = cv2.cvtColor(np.uint8([[shirt]]), cv2.COLOR_BGR2LAB)[0, 0].astype(float)
     assert np.linalg.norm(lab - red) < 10, lab
+
+
+def test_the_overlay_mask_joins_the_pieces_of_one_panel_and_covers_a_crest_inside_it():
+    """Still cells come from corners: a panel's lettering, never a crest the net took for a
+    person (no features are sampled in person boxes). The mask must still cover the crest."""
+    motion = CameraMotion((1280, 720), work_width=640)  # 8-px cells of a 640-px copy: 16 px
+    votes = np.zeros_like(motion.static_votes)
+    votes[37:41, 10:44] = 50.0  # the panel's lettering, left of the crest
+    votes[37:41, 48:70] = 50.0  # and right of it: a 4-cell hole where the crest is
+    motion.static_votes = votes
+    mask = motion.overlay_mask((1280, 720))
+    crest = (46 * 16, 39 * 16)  # the hole's middle, in frame pixels
+    assert mask[crest[1], crest[0]] == 255
+    assert mask[39 * 16, 78 * 16] == 0 and mask[20 * 16, 46 * 16] == 0  # not the whole frame

@@ -17,6 +17,9 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.fsutil import write_json_atomic, write_text_atomic
 
+# The formats the CIFAR loader reads, not the video layer's list of stills.
+from portfolio_ml_cifar.data import IMAGE_SUFFIXES
+
 CHUNK = 500  # images decoded and classified at a time: memory stays flat on big folders
 
 
@@ -44,9 +47,6 @@ class Classification:
 
 
 def image_files(folder: Path) -> list[Path]:
-    # The formats the CIFAR loader reads, not the video layer's list of stills.
-    from portfolio_ml_cifar.data import IMAGE_SUFFIXES
-
     if not folder.is_dir():
         raise InputFileError(f"not a folder: {folder}")
     files = sorted(

@@ -18,11 +18,17 @@ import numpy as np
 HeightPrior = Callable[[np.ndarray], np.ndarray]  # foot points (N, 2) px → expected heights (N,)
 
 
-def foot_point(box: tuple[float, float, float, float] | np.ndarray) -> tuple[float, float]:
-    """The ground point under a player: bottom centre, raised by the boots' height (the lowest
-    pixel is the sole of the foot nearer the camera, a little in front of the player)."""
+def foot_point(
+    box: tuple[float, float, float, float] | np.ndarray, lift: float = 0.02
+) -> tuple[float, float]:
+    """The ground point under a player: bottom centre, raised by ``lift`` of the box height.
+
+    The lowest pixel is the sole of the foot nearer the camera, a little in front of the player.
+    The default suits the classic detector's blobs; the learned path passes its own
+    (`stages.FOOT_LIFT`), measured for boxes drawn like the annotators'.
+    """
     x, y, w, h = box
-    return (float(x + w / 2), float(y + 0.98 * h))
+    return (float(x + w / 2), float(y + (1 - lift) * h))
 
 
 @dataclass(frozen=True)

@@ -595,8 +595,7 @@ def analyse_learned(
                 on_frame(
                     FrameOutput(fr.index, fr.image, out.tracks, [], None, out.homography), analysis
                 )
-        # Grown by a cell: the camera-motion stage never samples features inside a person box,
-        # so a logo taken for a person leaves a hole in the overlay it belongs to.
+        # A logo or crest the net takes for a person sits on the overlay the run has learnt.
         analysis = drop_overlay_tracks(analysis, proc.motion.overlay_mask(video.size))
         # Every track votes, whatever role the net gave it: the kits are the two worn by two
         # people at once, so referees and keepers stay outliers, and a mislabelled player shows.

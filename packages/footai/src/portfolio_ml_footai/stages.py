@@ -18,6 +18,7 @@ from portfolio_ml_core.video import Frame
 
 from .ball import BallTracker
 from .camera_motion import CameraMotion
+from .detection import foot_point
 from .detections import Detections
 from .homography import HomographyTracker, fit_keypoints, image_to_pitch
 from .model.runtime import FootNet, FrameResult
@@ -167,9 +168,7 @@ class LearnedProcessor:
         ]
         role_of = {id(d): int(c) for d, c in zip(dets, persons.class_id, strict=True)}
         pairs = self.tracker.update(dets, motion)
-        feet = np.array(
-            [[d.box[0] + d.box[2] / 2, d.box[1] + d.box[3] * (1 - FOOT_LIFT)] for _, d in pairs]
-        ).reshape(-1, 2)
+        feet = np.array([foot_point(d.box, FOOT_LIFT) for _, d in pairs]).reshape(-1, 2)
         pitch_xy = (
             image_to_pitch(h, feet)
             if h is not None and len(feet)
