@@ -248,3 +248,97 @@ def test_registered_models_feed_resolve_model(tmp_path, monkeypatch):
         assert "greeter-model" in listed.output and "pose_landmarker_full" in listed.output
     finally:
         use_registry(create_plugin_manager().model_registry())
+
+
+def _fake_detector(model=None, **_):
+    return lambda image: None
+
+
+class DetectorPlugin:
+    @hookimpl
+    def register_detectors(self, registry) -> None:
+        from portfolio_ml_core.detectors import DetectorSpec
+
+        registry.add(DetectorSpec("greeter-det", "football", "a test detector", _fake_detector))
+
+
+class DuplicateDetectorPlugin:
+    @hookimpl
+    def register_detectors(self, registry) -> None:
+        from portfolio_ml_core.detectors import DetectorSpec
+
+        registry.add(DetectorSpec("greeter-det", "football", "the same name again", _fake_detector))
+
+
+class DetectorTypoPlugin:
+    @hookimpl
+    def register_detector(self, registry) -> None:  # typo: the hook is register_detectors
+        raise AssertionError("must never be called")
+
+
+@pytest.fixture
+def no_active_detectors(monkeypatch):
+    # create_app sets the process-wide detector registry; keep this test's one from leaking
+    # into later tests (footai resolves --detector through it).
+    from portfolio_ml_core import detectors
+
+    monkeypatch.setattr(detectors, "_ACTIVE", [])
+
+
+def test_registered_detectors_feed_the_active_registry(no_active_detectors):
+    from portfolio_ml_core.detectors import active_detector_registry
+
+    manager = fresh_manager()
+    assert manager.register(DetectorPlugin(), "detectors")
+    registry = manager.detector_registry()
+    assert "greeter-det" in registry
+    assert [s.name for s in registry.for_task("football")] == ["greeter-det"]
+    assert manager.problems == []
+
+    assert active_detector_registry() is None  # library use: nothing set until the CLI runs
+    app = create_app(manager)
+    active = active_detector_registry()
+    assert active is not None
+    assert active.get("greeter-det").summary == "a test detector"
+    assert active.get("greeter-det").create() is not None
+
+    listed = runner.invoke(app, ["plugins", "--json"])
+    by_name = {p["name"]: p for p in json.loads(listed.output)["plugins"]}
+    assert by_name["detectors"]["hooks"] == ["register_detectors"]
+
+
+def test_duplicate_detector_name_is_a_plugin_problem(no_active_detectors):
+    from portfolio_ml_core.detectors import active_detector_registry
+
+    manager = fresh_manager()
+    manager.register(DetectorPlugin(), "first")
+    manager.register(DuplicateDetectorPlugin(), "second")
+    app = create_app(manager)
+    # The first registration stands; the second plugin's failure is recorded, not raised.
+    active = active_detector_registry()
+    assert active is not None
+    assert active.get("greeter-det").summary == "a test detector"
+    assert [(p.name, p.message) for p in manager.problems] == [
+        (
+            "second",
+            "register_detectors failed: ValueError: detector 'greeter-det' is registered twice",
+        )
+    ]
+    manager.detector_registry()  # asked again (footai does): still reported once
+    assert len(manager.problems) == 1
+
+    result = runner.invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning: plugin second: register_detectors failed") == 1
+
+
+def test_misspelt_detector_hook_is_rejected(no_active_detectors):
+    manager = fresh_manager()
+    assert not manager.register(DetectorTypoPlugin(), "typo")
+    assert [p.name for p in manager.problems] == ["typo"]
+    assert "unknown hook(s): register_detector" in manager.problems[0].message
+    assert "typo" not in {p.name for p in manager.plugins()}
+    assert len(manager.detector_registry()) == 0
+    result = runner.invoke(create_app(manager), ["plugins"])
+    assert result.exit_code == 0
+    assert "typo" in result.output and "unknown hook" in result.output

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from portfolio_ml_footai.evaluate import evaluate
-from portfolio_ml_footai.tracks_io import COLUMNS, read_tracks
+from portfolio_ml_footai.evaluate.tracks import evaluate
+from portfolio_ml_footai.io.tracks_csv import COLUMNS, read_tracks
 
 from .conftest import invoke
 

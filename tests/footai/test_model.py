@@ -10,23 +10,26 @@ import pytest
 from portfolio_ml_core.errors import ModelNotFoundError
 from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.models import IntegrityError
-from portfolio_ml_footai.datasets import load_detection_split, synthetic_frames
+from portfolio_ml_footai import pitch
+from portfolio_ml_footai.detect.net import NetDetector
+from portfolio_ml_footai.model.data import load_detection_split
 from portfolio_ml_footai.model.runtime import FootNet, decode
+from portfolio_ml_footai.synth.frames import synthetic_frames
 from portfolio_ml_footai.model.spec import (
     CLASSES,
     FLIP_INDEX,
     KEYPOINT_CHANNELS,
+    KEYPOINT_THRESHOLD,
     NET,
     OFFSET_CHANNELS,
     OUT_CHANNELS,
     PERSON_CHANNEL,
-    PITCH_KEYPOINTS,
     PLAYER,
     ROLE_CHANNELS,
     SIZE_CHANNELS,
 )
 from portfolio_ml_footai.model.weights import SHIPPED, resolve_footai_model, shipped_sha256
-from portfolio_ml_footai.scoring import greedy_match
+from portfolio_ml_footai.evaluate.frames import greedy_match
 
 from .conftest import invoke
 
@@ -35,10 +38,9 @@ def test_shipped_weights_load_and_match_their_checksum():
     assert SHIPPED.stat().st_size <= 10_000_000
     assert file_sha256(SHIPPED) == shipped_sha256()
     assert resolve_footai_model() == SHIPPED
-    net = FootNet(SHIPPED)
-    result = net(np.zeros((720, 1280, 3), np.uint8))
+    result = NetDetector(net=FootNet(SHIPPED))(np.zeros((720, 1280, 3), np.uint8))
     assert len(result.detections) == 0  # a black frame holds nobody
-    assert result.keypoints.xy.shape == (32, 2)
+    assert result.keypoints is not None and result.keypoints.xy.shape == (32, 2)
     provenance = (SHIPPED.parent / "PROVENANCE.md").read_text()
     assert "CC BY 4.0" in provenance and "footai train" in provenance
 
@@ -66,7 +68,7 @@ def test_run_with_a_model_that_is_not_one(static_clip, tmp_path):
 
 
 def test_keypoint_layout_matches_the_pitch():
-    pts = PITCH_KEYPOINTS
+    pts = pitch.KEYPOINTS
     assert pts.shape == (32, 2)
     assert np.abs(pts[:, 0]).max() == 52.5 and np.abs(pts[:, 1]).max() == 34.0
     # The flip index mirrors each keypoint across the halfway line.
@@ -86,16 +88,16 @@ def test_decode_finds_a_planted_box_and_keypoint():
     raw[20, 30, OFFSET_CHANNELS] = 0.0
     raw[10, 40, KEYPOINT_CHANNELS.start + 13] = 5.0  # keypoint 14 (halfway line, far touchline)
     out = decode(raw, (NET.width * 2, NET.height * 2))
-    d = out.detections
-    assert len(d) == 1 and CLASSES[d.class_id[0]] == "player"
-    cx, cy = d.centres[0]
+    assert len(out.xyxy) == 1 and CLASSES[out.class_id[0]] == "player"
+    cx, cy = (out.xyxy[0, :2] + out.xyxy[0, 2:]) / 2
     assert cx == pytest.approx((30 + 0.5) * NET.stride * 2) and cy == pytest.approx(
         (20 + 0.5) * NET.stride * 2
     )
     # 10 input pixels × 2 (frame / input)
-    assert d.xyxy[0, 2] - d.xyxy[0, 0] == pytest.approx(20.0, rel=1e-3)
-    assert out.keypoints.visible().sum() == 1 and out.keypoints.visible()[13]
-    np.testing.assert_allclose(out.keypoints.xy[13], [(40 + 0.5) * 8, (10 + 0.5) * 8], atol=1e-6)
+    assert out.xyxy[0, 2] - out.xyxy[0, 0] == pytest.approx(20.0, rel=1e-3)
+    seen = out.keypoint_confidence >= KEYPOINT_THRESHOLD
+    assert seen.sum() == 1 and seen[13]
+    np.testing.assert_allclose(out.keypoint_xy[13], [(40 + 0.5) * 8, (10 + 0.5) * 8], atol=1e-6)
 
 
 def test_a_few_training_steps_lower_the_loss():

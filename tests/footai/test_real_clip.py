@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from portfolio_ml_footai.tracks_io import read_tracks
+from portfolio_ml_footai.io.tracks_csv import read_tracks
 
 from .conftest import invoke
 

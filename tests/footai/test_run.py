@@ -6,8 +6,8 @@ import csv
 import json
 
 import pytest
-from portfolio_ml_footai.evaluate import evaluate
-from portfolio_ml_footai.tracks_io import COLUMNS, read_tracks
+from portfolio_ml_footai.evaluate.tracks import evaluate
+from portfolio_ml_footai.io.tracks_csv import COLUMNS, read_tracks
 
 from .conftest import invoke
 

@@ -7,13 +7,13 @@ import json
 import cv2
 import numpy as np
 import pytest
-from portfolio_ml_footai.camera import BroadcastCamera
-from portfolio_ml_footai.datasets import LabelledFrame, load_detection_split, load_pitch_split
-from portfolio_ml_footai.detections import Detections
-from portfolio_ml_footai.homography import HomographyTracker, fit_keypoints, image_to_pitch
-from portfolio_ml_footai.model.runtime import PitchKeypoints
-from portfolio_ml_footai.model.spec import BALL, PITCH_KEYPOINTS, PLAYER, REFEREE
-from portfolio_ml_footai.scoring import frame_error_m, score_detections, score_pitch
+from portfolio_ml_footai.synth.camera import BroadcastCamera
+from portfolio_ml_footai import pitch
+from portfolio_ml_footai.detections import Detections, PitchKeypoints
+from portfolio_ml_footai.model.data import LabelledFrame, load_detection_split, load_pitch_split
+from portfolio_ml_footai.calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
+from portfolio_ml_footai.model.spec import BALL, PLAYER, REFEREE
+from portfolio_ml_footai.evaluate.frames import frame_error_m, score_detections, score_pitch
 
 from .conftest import invoke
 
@@ -73,7 +73,7 @@ def test_detection_scores_known_answers():
 
 def test_pitch_scores_known_answers():
     h = CAMERA.homography()
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     inside = (img[:, 0] > 0) & (img[:, 0] < 1280) & (img[:, 1] > 0) & (img[:, 1] < 720)
     assert inside.sum() >= 6
     frame = LabelledFrame(
@@ -102,7 +102,7 @@ def test_pitch_scores_known_answers():
 
 def test_fit_keypoints_survives_an_outlier_and_needs_four_points():
     h = CAMERA.homography()
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     inside = (img[:, 0] > 0) & (img[:, 0] < 1280) & (img[:, 1] > 0) & (img[:, 1] < 720)
     conf = inside.astype(float)
     wrong = img.copy()
@@ -129,7 +129,7 @@ def test_fit_keypoints_refuses_three_collinear_keypoints_and_one_more():
         .looking_at(0.0, 0.0)
         .homography()
     )
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     img += np.random.default_rng(0).normal(0, 1.5, img.shape)  # the net's pixel noise
     conf = np.zeros(32)
     conf[[13, 14, 15, 31]] = 1.0  # without the check these give a fit 29-51 m off at the sides
@@ -147,7 +147,7 @@ def test_fit_keypoints_refuses_three_collinear_keypoints_and_one_more():
 def test_homography_tracker_carries_through_motion_and_gives_up():
     h = CAMERA.homography()
     tracker = HomographyTracker((1280, 720))
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     fit = fit_keypoints(PitchKeypoints(img, np.ones(32)), 1280)
     assert fit is not None
     assert np.allclose(tracker.update(fit, None), fit.homography)
@@ -204,7 +204,7 @@ def test_eval_commands_on_the_real_test_split(players_data, pitch_data, tmp_path
 
 def test_homography_tracker_averages_fits_while_the_camera_stands_still():
     h = CAMERA.homography()
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     rng = np.random.default_rng(0)
     fits = [
         fit_keypoints(PitchKeypoints(img + rng.normal(0, 2.0, img.shape), np.ones(32)), 1280)
@@ -229,7 +229,7 @@ def test_homography_tracker_averages_fits_while_the_camera_stands_still():
 
 
 def _keypoints_seen_by(h: np.ndarray, indices: list[int]) -> PitchKeypoints:
-    img = cv2.perspectiveTransform(PITCH_KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
     conf = np.zeros(32)
     conf[indices] = 1.0
     return PitchKeypoints(img, conf)

@@ -8,11 +8,11 @@ real second team for outliers (team accuracy 0.67). Kits are now voted over whol
 from __future__ import annotations
 
 import pytest
-from portfolio_ml_footai.evaluate import evaluate
+from portfolio_ml_footai.evaluate.tracks import evaluate
 from portfolio_ml_footai.pipeline import RunOptions
 from portfolio_ml_footai.runner import run_video
 from portfolio_ml_footai.synth import SampleConfig, render_sample
-from portfolio_ml_footai.tracks_io import read_tracks
+from portfolio_ml_footai.io.tracks_csv import read_tracks
 
 
 @pytest.mark.parametrize(("camera", "seed"), [("pan", 0)])

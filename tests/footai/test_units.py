@@ -5,35 +5,26 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from portfolio_ml_footai.calibration import apply_h, camera_from_homography, height_prior
-from portfolio_ml_footai.camera import BroadcastCamera
-from portfolio_ml_footai.camera_motion import CameraMotion, fit_rotation, rotation_homography
-from portfolio_ml_footai.detection import off_lines
+from portfolio_ml_footai.calibrate.motion import CameraMotion
+from portfolio_ml_footai.detections import Detections
 from portfolio_ml_footai.kinematics import MAX_SPEED, motion_stats, smooth_track
+from portfolio_ml_footai.match import Rows
+from portfolio_ml_footai.model.spec import PLAYER
 from portfolio_ml_footai.teams import OUTLIER, TeamModel, kit_changes, track_votes
-from portfolio_ml_footai.tracking import ByteTracker, Detection
+from portfolio_ml_footai.track.tracker import ByteTracker
 
 
-def test_camera_recovered_from_homography():
-    cam = BroadcastCamera(3.0, 70.0, 18.0, 0.3, 0.22, 1500.0, 1280, 720)
-    pc = camera_from_homography(cam.homography(), (1280, 720))
-    assert pc is not None
-    assert pc.k[0, 0] == pytest.approx(1500.0, rel=1e-6)
-    prior = height_prior(cam.homography(), (1280, 720))
-    feet = apply_h(cam.homography(), np.array([[10.0, 5.0], [-20.0, -25.0]]))
-    heads, _ = cam.project(np.array([[10.0, 5.0, 1.8], [-20.0, -25.0, 1.8]]))
-    expected = np.linalg.norm(heads - feet, axis=1)
-    np.testing.assert_allclose(prior(feet), expected, rtol=1e-6)
-
-
-def test_rotation_fit_recovers_a_pan():
-    truth = rotation_homography(np.array([0.002, -0.01, 0.0005, 0.01]), 800.0, (320.0, 180.0))
-    rng = np.random.default_rng(0)
-    a = rng.uniform([0, 0], [640, 360], (80, 2))
-    b = apply_h(truth, a)
-    est = fit_rotation(a, b, 800.0, (320.0, 180.0))
-    assert est is not None
-    np.testing.assert_allclose(apply_h(est, a), b, atol=1e-3)
+def people(xywh: list[list[float]], team: list[int], score: float = 0.9) -> Detections:
+    """Player rows from x, y, w, h boxes with a confident kit each."""
+    b = np.array(xywh, float).reshape(-1, 4)
+    n = len(b)
+    return Detections(
+        np.c_[b[:, :2], b[:, :2] + b[:, 2:]],
+        np.full(n, PLAYER),
+        np.full(n, score),
+        team=np.array(team, int),
+        team_confidence=np.full(n, 0.9),
+    )
 
 
 def test_team_model_separates_kits_and_flags_outliers():
@@ -105,34 +96,17 @@ def test_kit_changes_cut_a_swapped_track_but_not_a_noisy_one():
     assert kit_changes(model, black) == []
 
 
-def test_thin_pieces_along_a_painted_line_are_not_players():
-    lines = np.zeros((360, 640), np.uint8)
-    lines[:, 300:304] = 255  # a painted line, 4 px wide at the working size
-    boxes = np.array(
-        [
-            [604, 200, 16, 90],  # a sliver of the line beside the mask (full resolution, x2)
-            [580, 400, 50, 90],  # a player standing on the line
-            [900, 200, 16, 90],  # something thin away from any line
-        ],
-        np.float64,
-    )
-    assert off_lines(boxes, lines, 0.5).tolist() == [False, True, True]
-    assert off_lines(np.empty((0, 4)), lines, 0.5).tolist() == []
-
-
 def test_tracker_keeps_identities_through_a_crossing():
     """Two players of different teams cross; the team cost keeps their ids apart."""
     tracker = ByteTracker()
     ids: dict[int, set[int]] = {0: set(), 1: set()}
     for f in range(60):
         xa, xb = 100 + 4 * f, 340 - 4 * f
-        dets = [
-            Detection(np.array([xa, 200, 20, 50.0]), 0.9, 0, 0.9),
-            Detection(np.array([xb, 204, 20, 50.0]), 0.9, 1, 0.9),
-        ]
-        for track, det in tracker.update(dets):
-            if track.confirmed:
-                ids[det.team].add(track.track_id)
+        tracked = tracker.update(people([[xa, 200, 20, 50], [xb, 204, 20, 50]], [0, 1]))
+        assert len(tracked) == 2
+        for tid, team in zip(tracked.track_id, tracked.team, strict=True):
+            if tid in tracker.confirmed:
+                ids[int(team)].add(int(tid))
     assert len(ids[0]) == 1 and len(ids[1]) == 1 and ids[0] != ids[1]
 
 
@@ -140,13 +114,23 @@ def test_tracker_survives_a_short_occlusion():
     tracker = ByteTracker()
     seen = set()
     for f in range(50):
-        dets = (
-            [] if 20 <= f < 30 else [Detection(np.array([100 + 2 * f, 200, 20, 50.0]), 0.9, 0, 0.9)]
-        )
-        for track, _ in tracker.update(dets):
-            if track.confirmed:
-                seen.add(track.track_id)
-    assert seen == {1}
+        boxes = [] if 20 <= f < 30 else [[100 + 2 * f, 200, 20, 50]]
+        tracked = tracker.update(people(boxes, [0] * len(boxes)))
+        seen |= {int(t) for t in tracked.track_id if t in tracker.confirmed}
+    assert len(seen) == 1 and tracker.confirmed[seen.pop()] == 1
+
+
+def test_tracker_returns_its_input_rows_with_ids_and_drops_none_it_keeps():
+    """`update(detections) -> detections`: the same boxes and columns, track_id filled."""
+    tracker = ByteTracker()
+    first = people([[100, 200, 20, 50], [300, 200, 20, 50]], [0, 1])
+    out = tracker.update(first)
+    np.testing.assert_array_equal(np.sort(out.xyxy, axis=0), np.sort(first.xyxy, axis=0))
+    assert sorted(out.track_id.tolist()) == [1, 2] and (out.team == [0, 1]).all()
+    weak = people([[500, 200, 20, 50]], [0], score=0.3)  # too weak to start a track
+    assert len(tracker.update(weak)) == 0
+    tracker.reset()  # a cut: ids go on counting, none is reused
+    assert tracker.update(first).track_id.tolist() == [3, 4]
 
 
 def test_motion_stats_smooth_jitter_and_ignore_teleports():
@@ -186,48 +170,66 @@ def test_camera_motion_is_exactly_none_for_a_still_camera_and_measured_for_a_pan
     assert est.ok and est.matrix[0, 2] == pytest.approx(4.0, abs=0.6)
 
 
-def test_fill_gaps_interpolates_short_gaps_inside_confirmed_tracks_only():
-    from portfolio_ml_footai.pipeline import Analysis, PlayerObs
-    from portfolio_ml_footai.stitching import fill_gaps
+def rows(observations: list[tuple[int, int, list[float]]], pitch_xy=None) -> Rows:
+    """Rows from (track id, frame, x y w h box) triples."""
+    ids = np.array([o[0] for o in observations])
+    dets = people([o[2] for o in observations], [0] * len(observations)).with_(
+        track_id=ids, kit=np.zeros((len(ids), 3))
+    )
+    if pitch_xy is not None:
+        dets = dets.with_(pitch_xy=pitch_xy)
+    return Rows(np.array([o[1] for o in observations]), dets)
 
-    def obs(key: int, frame: int, x: float) -> PlayerObs:
-        box = np.array([x, 100.0, 10.0, 30.0])
-        return PlayerObs(frame, key, box, 0.9, 0, 0.8, np.array([x / 10, 0.0]), np.zeros(3), 2)
+
+def test_fill_gaps_interpolates_short_gaps_inside_tracks():
+    from portfolio_ml_footai.track.stitch import fill_gaps, keep_confirmed
 
     # Track 1: seen at 0-2, hidden at 3-4, seen at 5-6; then a gap of 1 s (25 frames).
     # Track 2: tentative (never confirmed), with the same short gap.
     seen = [0, 1, 2, 5, 6, 31]
-    players = [obs(1, f, 10.0 * f) for f in seen] + [obs(2, f, 500.0) for f in (0, 3)]
-    a = Analysis(fps=25.0, size=(1280, 720), frames=list(range(32)), players=players)
-    a.track_ids = {1: 1}
-    out = fill_gaps(a)
-    track1 = {p.frame: p for p in out.players if p.key == 1}
+    obs = [(1, f, [10.0 * f, 100, 10, 30]) for f in seen] + [
+        (2, f, [500, 100, 10, 30]) for f in (0, 3)
+    ]
+    xy = np.array([[o[2][0] / 10, 0.0] for o in obs])
+    before = keep_confirmed(rows(obs, xy), {1: 1})
+    assert set(before.track_id.tolist()) == {1}
+    out = fill_gaps(before, tuple(range(32)), 25.0, 1)
+    track1 = {int(out.frame[i]): i for i in out.tracks()[1]}
     assert sorted(track1) == [0, 1, 2, 3, 4, 5, 6, 31]
-    np.testing.assert_allclose(track1[3].box, [30.0, 100.0, 10.0, 30.0])
-    np.testing.assert_allclose(track1[4].pitch, [4.0, 0.0])
-    assert track1[4].colour is None and track1[2].colour is not None
-    assert sorted(p.frame for p in out.players if p.key == 2) == [0, 3]
-    assert len(a.players) == len(players)  # the input is not changed
+    np.testing.assert_allclose(out.detections.xywh[track1[3]], [30.0, 100.0, 10.0, 30.0])
+    np.testing.assert_allclose(out.detections.pitch_xy[track1[4]], [4.0, 0.0])
+    assert np.isnan(out.detections.kit[track1[4]]).all()  # a filled row has no kit to vote with
+    assert np.isfinite(out.detections.kit[track1[2]]).all()
+    assert len(before) == 6  # the input is not changed
 
 
 def test_tracks_on_a_screen_overlay_are_dropped_and_players_passing_it_kept():
-    from portfolio_ml_footai.pipeline import Analysis, PlayerObs
-    from portfolio_ml_footai.stitching import drop_overlay_tracks
-
-    def obs(key: int, frame: int, x: float, y: float) -> PlayerObs:
-        return PlayerObs(frame, key, np.array([x, y, 20.0, 40.0]), 0.9, 0, 0.8, None)
+    from portfolio_ml_footai.track.stitch import drop_overlay_tracks
 
     overlay = np.zeros((720, 1280), np.uint8)
     overlay[580:660, 140:1140] = 255  # a scorebug
-    logo = [obs(1, f, 500.0, 590.0) for f in range(20)]
-    passer = [obs(2, f, 1100.0 + 2 * f, 540.0 + 2 * f) for f in range(20)]  # 4 frames inside
-    a = Analysis(fps=25.0, size=(1280, 720), frames=list(range(20)), players=logo + passer)
-    a.track_ids = {1: 1, 2: 2}
-    a.track_votes = {1: np.ones(3), 2: np.ones(3)}
-    out = drop_overlay_tracks(a, overlay)
-    assert {p.key for p in out.players} == {2} and len(out.players) == 20
-    assert out.track_ids == {2: 2} and set(out.track_votes) == {2}
-    assert drop_overlay_tracks(a, np.zeros_like(overlay)) is a
+    logo = [(1, f, [500.0, 590.0, 20, 40]) for f in range(20)]
+    passer = [(2, f, [1100.0 + 2 * f, 540.0 + 2 * f, 20, 40]) for f in range(20)]  # 4 inside
+    before = rows(logo + passer)
+    out = drop_overlay_tracks(before, overlay)
+    assert set(out.track_id.tolist()) == {2} and len(out) == 20
+    assert drop_overlay_tracks(before, np.zeros_like(overlay)) is before
+
+
+def test_stitching_joins_a_broken_track_of_one_kit_only():
+    from portfolio_ml_footai.track.stitch import stitch
+
+    # Track 1 ends at frame 9; track 2 starts 5 frames later 1 m on, in the same kit; track 3
+    # starts sooner (a better candidate by time and place) but wears the other kit.
+    obs = [(1, f, [100.0, 100, 10, 30]) for f in range(10)]
+    obs += [(2, f, [120.0, 100, 10, 30]) for f in range(14, 24)]
+    obs += [(3, f, [140.0, 100, 10, 30]) for f in range(12, 22)]
+    xy = np.array([[0.0, 0.0]] * 10 + [[1.0, 0.0]] * 10 + [[0.0, 1.0]] * 10)
+    votes = {1: np.array([5.0, 0, 0]), 2: np.array([4.0, 0, 0]), 3: np.array([0, 4.0, 0])}
+    out, merged = stitch(rows(obs, xy), votes, 25.0, 1)
+    assert sorted(set(out.track_id.tolist())) == [1, 3]
+    np.testing.assert_allclose(merged[1], [9.0, 0, 0])
+    assert 2 not in merged
 
 
 def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():
@@ -242,7 +244,7 @@ def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():
 
 
 def test_a_player_cut_by_the_frame_bottom_is_coloured_by_his_shirt_not_his_head():
-    from portfolio_ml_footai.segmentation import learn_grass
+    from portfolio_ml_footai.grass import learn_grass
     from portfolio_ml_footai.teams import shirt_colours
 
     frame = np.full((360, 640, 3), (40, 150, 40), np.uint8)  # grass, BGR

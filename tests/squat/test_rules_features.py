@@ -14,6 +14,7 @@ from portfolio_ml_squat.evaluate import EvalItem, load_labels, score
 from portfolio_ml_squat.exercises import (
     EXERCISES,
     ExerciseRule,
+    FormCheck,
     Limits,
     Thresholds,
     get_exercise,
@@ -65,6 +66,16 @@ def test_a_new_exercise_is_just_data() -> None:
 def test_thresholds_must_be_ordered() -> None:
     with pytest.raises(ValueError):
         Thresholds(top=150, start=155, partial=130, bottom=100)
+
+
+def test_form_check_reads_only_where_the_counter_evaluates() -> None:
+    # The counter reads a check's metric at the rep's deepest point or from the rep's timing;
+    # anything else would silently be read at the bottom, so it is refused up front.
+    FormCheck("lean", "torso_lean", 45.0, True, "chest up", at="bottom")
+    FormCheck("fast", "descent_s", 0.4, False, "slow down", at="rep")
+    for at in ("max", "min", "top"):
+        with pytest.raises(ValueError, match="at="):
+            FormCheck("lean", "torso_lean", 45.0, True, "chest up", at=at)
 
 
 def test_unknown_names_are_user_errors() -> None:

@@ -8,6 +8,7 @@ import sys
 
 import typer
 from portfolio_ml_core import distribution_version
+from portfolio_ml_core.detectors import use_detector_registry
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.models import use_registry
 from rich.console import Console
@@ -90,8 +91,10 @@ def create_app(manager: PortfolioPluginManager | None = None) -> typer.Typer:
     ui.register(app, manager)
     # A failing plugin is recorded in manager.problems and reported once, by main_callback.
     manager.call_each("register_commands", app=app)
-    # Model lookups anywhere in the process (squat's pose model, …) read the plugins' models.
+    # Model lookups anywhere in the process (squat's pose model, …) read the plugins' models,
+    # and detector lookups (footai's --detector) the plugins' detectors.
     use_registry(manager.model_registry())
+    use_detector_registry(manager.detector_registry())
     return app
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pluggy
 from portfolio_ml_core import distribution_version, hookspecs
+from portfolio_ml_core.detectors import DetectorRegistry
 from portfolio_ml_core.models import ModelRegistry
 
 BUILTIN_PLUGIN = "core"
@@ -38,10 +39,6 @@ class PortfolioPluginManager:
     pm: pluggy.PluginManager
     problems: list[PluginProblem] = field(default_factory=list)
     _versions: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-    @property
-    def hook(self) -> Any:
-        return self.pm.hook
 
     def register(
         self, plugin: object, name: str, version: str | None = None, distribution: str | None = None
@@ -93,10 +90,13 @@ class PortfolioPluginManager:
 
         Returns the problems of this call (each also kept once in ``problems``)."""
         caller = getattr(self.pm.hook, hook_name)
-        impls = list(reversed(caller.get_hookimpls()))  # registration order
         # Through pluggy's own caller (argument subsetting, hook wrappers), one plain
         # implementation at a time; wrappers stay in every call, so they wrap each of them.
-        plugins = [i.plugin for i in impls if not (i.hookwrapper or i.wrapper)]
+        # In registration order (core first, then entry points; pluggy's own calls run last
+        # registered first), so on a duplicate name the plugin that came later is the one blamed.
+        order = {id(p): n for n, (_, p) in enumerate(self.pm.list_name_plugin())}
+        plain = [i.plugin for i in caller.get_hookimpls() if not (i.hookwrapper or i.wrapper)]
+        plugins = sorted(plain, key=lambda p: order.get(id(p), len(order)))
         found = []
         for plugin in plugins:
             alone = self.pm.subset_hook_caller(
@@ -116,6 +116,12 @@ class PortfolioPluginManager:
         """Every model file the plugins declare (``register_models``)."""
         registry = ModelRegistry()
         self.call_each("register_models", registry=registry)
+        return registry
+
+    def detector_registry(self) -> DetectorRegistry:
+        """Every detector the plugins offer (``register_detectors``)."""
+        registry = DetectorRegistry()
+        self.call_each("register_detectors", registry=registry)
         return registry
 
     def plugins(self) -> list[PluginInfo]:

@@ -28,12 +28,3 @@ class InputFileError(PortfolioError):
 
 class ModelNotFoundError(PortfolioError):
     """A model file could not be resolved (and could not be downloaded)."""
-
-
-class NotBuiltError(PortfolioError):
-    """A command that exists in the tree but is not implemented yet.
-
-    It exits non-zero so that it never pretends to work.
-    """
-
-    exit_code = 3

@@ -16,17 +16,6 @@ def joint_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
-def joint_angles(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Vectorised `joint_angle` over ``(N, D)`` arrays of points."""
-    ba = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    bc = np.asarray(c, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    norm = np.linalg.norm(ba, axis=-1) * np.linalg.norm(bc, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.einsum("...d,...d->...", ba, bc) / norm
-    angles = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return np.where(norm < 1e-12, np.nan, angles)
-
-
 def segment_inclination(top: np.ndarray, bottom: np.ndarray) -> float:
     """Angle in degrees between segment bottom→top and the image's upward vertical (2D)."""
     d = np.asarray(top, dtype=np.float64) - np.asarray(bottom, dtype=np.float64)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from portfolio_ml_core.batch import BatchJobRegistry
     from portfolio_ml_core.bench import BenchmarkRegistry
+    from portfolio_ml_core.detectors import DetectorRegistry
     from portfolio_ml_core.models import ModelRegistry
     from portfolio_ml_core.ui import UIPageRegistry
 
@@ -49,3 +50,9 @@ def register_models(registry: ModelRegistry) -> None:
 @hookspec
 def register_batch_jobs(registry: BatchJobRegistry) -> None:
     """Offer the plugin's per-input job to ``portfolio-ml batch`` (``registry.add(BatchJob(...))``)."""
+
+
+@hookspec
+def register_detectors(registry: DetectorRegistry) -> None:
+    """Offer detectors by name (``registry.add(DetectorSpec("onnx", "football", ..., create))``);
+    the plugin that owns the task (Foot AI for ``"football"``) resolves ``--detector NAME``."""

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 from portfolio_ml_core.bench import BenchContext, Benchmark, Metric
 
-from .evaluate import evaluate
+from .evaluate.tracks import evaluate
+from .io.tracks_csv import read_tracks
 from .pipeline import RunOptions
 from .runner import run_video
 from .synth import SampleConfig, render_sample
-from .tracks_io import read_tracks
 
 FPS_TARGET = 25.0
 
@@ -73,12 +73,11 @@ def _detector_ms(ctx: BenchContext, video: Path) -> list[Metric]:
     """The net alone (LiteRT), median ms per 1280×720 frame, pre- and post-processing included."""
     from portfolio_ml_core.video import VideoSource
 
-    from .model.runtime import FootNet
-    from .model.weights import resolve_footai_model
+    from .detect.net import NetDetector
 
     with VideoSource(video) as v:
         frames = [f.image for f in v.frames(max_frames=20 if ctx.quick else 60)]
-    net = FootNet(resolve_footai_model())
+    net = NetDetector()
     net(frames[0])
     times = []
     for image in frames:
@@ -167,13 +166,12 @@ def _real_split(ctx: BenchContext, tarball: str, folder: str) -> Path:
 
 
 def _real_detections(ctx: BenchContext) -> list[Metric]:
-    from .datasets import load_detection_split
-    from .model.runtime import FootNet
-    from .model.weights import resolve_footai_model
-    from .scoring import score_detections
+    from .detect.net import NetDetector
+    from .evaluate.frames import score_detections
+    from .model.data import load_detection_split
 
     root = _real_split(ctx, "football-players-detection.tar.gz", "football-players-detection")
-    net = FootNet(resolve_footai_model())
+    net = NetDetector()
     s = score_detections(load_detection_split(root, "test"), lambda image: net(image).reported)
     note = f"real Bundesliga test split, {s.frames} frames"
     return [
@@ -193,13 +191,12 @@ def _real_detections(ctx: BenchContext) -> list[Metric]:
 
 
 def _real_pitch(ctx: BenchContext) -> list[Metric]:
-    from .datasets import load_pitch_split
-    from .model.runtime import FootNet
-    from .model.weights import resolve_footai_model
-    from .scoring import score_pitch
+    from .detect.net import NetDetector
+    from .evaluate.frames import score_pitch
+    from .model.data import load_pitch_split
 
     root = _real_split(ctx, "football-pitch-keypoints.tar.gz", "football-pitch-keypoints")
-    net = FootNet(resolve_footai_model())
+    net = NetDetector()
     s = score_pitch(load_pitch_split(root, "test"), lambda image: net(image).keypoints)
     data = s.to_json()
     return [

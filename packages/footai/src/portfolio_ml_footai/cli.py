@@ -1,4 +1,4 @@
-"""The ``portfolio-ml footai`` commands: demo, run, sample, eval, calibrate, detect,
+"""The ``portfolio-ml footai`` commands: demo, run, detectors, sample, eval, calibrate, detect,
 eval-detections, eval-pitch, train."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from portfolio_ml_footai.evaluate import EvalResult
+    from portfolio_ml_footai.detect import Detector
+    from portfolio_ml_footai.evaluate.tracks import EvalResult
 
 app = typer.Typer(
     help="Football broadcast analysis: players, teams, tracks, pitch positions, tactical map. "
@@ -27,19 +28,23 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="A retrained net (.tflite from `footai train`); default: $PORTFOLIO_ML_FOOTAI_MODEL, "
-        "the models folder, then the weights shipped in the package.",
+        help="The detector's weights: for `net`, a retrained .tflite (`footai train`; default "
+        "$PORTFOLIO_ML_FOOTAI_MODEL, the models folder, then the shipped weights); for `onnx`, "
+        "your YOLOv8/YOLO11 .onnx export.",
     ),
+]
+DetectorOption = Annotated[
+    str,
+    typer.Option("--detector", "-d", help="Which detector (`footai detectors` lists them)."),
 ]
 SplitOption = Annotated[str, typer.Option("--split", help="Which split: train, valid or test.")]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the figures as JSON.")]
 
 
-def _net(model: Path | None):
-    from portfolio_ml_footai.model.runtime import FootNet
-    from portfolio_ml_footai.model.weights import resolve_footai_model
+def _detector(name: str, model: Path | None) -> Detector:
+    from portfolio_ml_footai.detect import create_detector
 
-    return FootNet(resolve_footai_model(model))
+    return create_detector(name, model)
 
 
 def _write_report(json_out: Path | None, data: dict) -> None:
@@ -65,22 +70,15 @@ def run(
     no_video: Annotated[
         bool, typer.Option("--no-video", help="Skip annotated.mp4 and tactical_map.mp4.")
     ] = False,
-    detector: Annotated[
-        str,
-        typer.Option(
-            "--detector", help="learned (the shipped net) or classic (hand-tuned heuristics)."
-        ),
-    ] = "learned",
+    detector: DetectorOption = "net",
     model: ModelOption = None,
 ) -> None:
     """Detect, track and map the players of VIDEO; write tracks.csv, videos, maps, summary.json."""
-    from portfolio_ml_footai.pipeline import DETECTORS, RunOptions
+    from portfolio_ml_footai.pipeline import RunOptions
     from portfolio_ml_footai.runner import run_video
 
     if calibration is not None and not calibration.exists():
         raise InputFileError(f"calibration file not found: {calibration}")
-    if detector not in DETECTORS:
-        raise InputFileError(f"--detector must be one of {', '.join(DETECTORS)}, not {detector!r}")
     opts = RunOptions(
         detector=detector,
         model=model,
@@ -99,6 +97,20 @@ def run(
         f"ball in {summary['ball_frames']} frames"
     )
     console.print(f"outputs in {out}/")
+
+
+@app.command()
+def detectors() -> None:
+    """The detectors `--detector` can name (installed plugins may add more)."""
+    from portfolio_ml_footai.detect import DEFAULT_DETECTOR, TASK, detector_registry
+
+    table = Table(title="footai detectors")
+    for col in ("name", "needs --model", "what it is"):
+        table.add_column(col)
+    for spec in detector_registry().for_task(TASK):
+        name = f"{spec.name} (default)" if spec.name == DEFAULT_DETECTOR else spec.name
+        table.add_row(name, "yes" if spec.needs_model else "no", spec.summary)
+    console.print(table)
 
 
 @app.command()
@@ -143,8 +155,8 @@ def evaluate(
     """Detection P/R/F1, MOTA, IDF1, ID switches, team accuracy, position error, ball hit rate."""
     from portfolio_ml_core.fsutil import write_json_atomic
 
-    from portfolio_ml_footai.evaluate import evaluate as run_eval
-    from portfolio_ml_footai.tracks_io import read_tracks
+    from portfolio_ml_footai.evaluate.tracks import evaluate as run_eval
+    from portfolio_ml_footai.io.tracks_csv import read_tracks
 
     if not 0 < iou < 1:
         raise PortfolioError("--iou must be in (0, 1)")
@@ -180,11 +192,11 @@ def demo(
     """The embedded default: render a synthetic clip, run the pipeline on it, score the result."""
     from portfolio_ml_core.fsutil import write_json_atomic
 
-    from portfolio_ml_footai.evaluate import evaluate as run_eval
+    from portfolio_ml_footai.evaluate.tracks import evaluate as run_eval
+    from portfolio_ml_footai.io.tracks_csv import read_tracks
     from portfolio_ml_footai.pipeline import RunOptions
     from portfolio_ml_footai.runner import run_video
     from portfolio_ml_footai.synth import CAMERAS, SampleConfig, render_sample
-    from portfolio_ml_footai.tracks_io import read_tracks
 
     if camera not in CAMERAS:
         raise PortfolioError(f"--camera must be one of {', '.join(CAMERAS)}, not {camera!r}")
@@ -217,7 +229,7 @@ def calibrate(
     model: ModelOption = None,
 ) -> None:
     """Point pairs image ↔ pitch for VIDEO: by clicking (OpenCV window) or --auto."""
-    from portfolio_ml_footai.calibrate_ui import (
+    from portfolio_ml_footai.calibrate.manual import (
         auto_calibration,
         interactive_calibration,
         write_calibration,
@@ -234,13 +246,14 @@ def calibrate(
 def detect(
     source: Annotated[Path, typer.Argument(help="An image or a folder of images.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    detector: DetectorOption = "net",
     model: ModelOption = None,
 ) -> None:
     """Boxes and roles on still images: YOLO txt per image, detections.csv, annotated images."""
-    from portfolio_ml_footai.detect import detect_images, input_images
+    from portfolio_ml_footai.detect.images import detect_images, input_images
 
     inputs = input_images(source)
-    result = detect_images(inputs, out, _net(model))
+    result = detect_images(inputs, out, _detector(detector, model))
     counts = ", ".join(f"{n} {role}" for role, n in result.boxes.items())
     console.print(f"{result.images} images: {counts} → {out}/")
 
@@ -251,16 +264,17 @@ def eval_detections(
         Path, typer.Option("--data", help="A YOLO export: SPLIT/images, SPLIT/labels.")
     ],
     split: SplitOption = "test",
+    detector: DetectorOption = "net",
     model: ModelOption = None,
     json_out: JsonOption = None,
 ) -> None:
     """Precision, recall, F1 at IoU 0.5 per class, role accuracy, ball recall, mAP50 (pycocotools)."""
-    from portfolio_ml_footai.datasets import load_detection_split
-    from portfolio_ml_footai.scoring import score_detections
+    from portfolio_ml_footai.evaluate.frames import score_detections
+    from portfolio_ml_footai.model.data import load_detection_split
 
     frames = load_detection_split(data, split)
-    net = _net(model)
-    scores = score_detections(frames, lambda image: net(image).reported)
+    found = _detector(detector, model)
+    scores = score_detections(frames, lambda image: found(image).reported)
     table = Table(title=f"footai eval-detections · {data.name}/{split} · {scores.frames} frames")
     for col in ("class", "precision", "recall", "F1", "AP50"):
         table.add_column(col, justify="right" if col != "class" else "left")
@@ -287,16 +301,17 @@ def eval_pitch(
         Path, typer.Option("--data", help="A YOLO-pose export with the 32 pitch keypoints.")
     ],
     split: SplitOption = "test",
+    detector: DetectorOption = "net",
     model: ModelOption = None,
     json_out: JsonOption = None,
 ) -> None:
     """Keypoint error in pixels and metres; share of frames calibrated to within 1 m."""
-    from portfolio_ml_footai.datasets import load_pitch_split
-    from portfolio_ml_footai.scoring import score_pitch
+    from portfolio_ml_footai.evaluate.frames import score_pitch
+    from portfolio_ml_footai.model.data import load_pitch_split
 
     frames = load_pitch_split(data, split)
-    net = _net(model)
-    scores = score_pitch(frames, lambda image: net(image).keypoints)
+    found = _detector(detector, model)
+    scores = score_pitch(frames, lambda image: found(image).keypoints)
     report = scores.to_json()
     table = Table(title=f"footai eval-pitch · {data.name}/{split} · {scores.frames} frames")
     table.add_column("metric")
@@ -348,9 +363,11 @@ def train(
     """Train the detector + pitch-keypoint net on real labelled frames and synthetic renders."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from portfolio_ml_footai.datasets import split_dir
+    from portfolio_ml_footai.evaluate.report import valid_report
+    from portfolio_ml_footai.model.data import split_dir
     from portfolio_ml_footai.model.train import TrainConfig
     from portfolio_ml_footai.model.train import train as run_training
+    from portfolio_ml_footai.synth.frames import training_frames
 
     for name, value in (("--epochs", epochs), ("--steps", steps), ("--batch", batch)):
         if value < 1:
@@ -401,7 +418,13 @@ def train(
         def progress(epoch: int, step: int, means: dict[str, float]) -> None:
             bar.update(task, completed=step, epoch=f"{epoch}/{epochs}", loss=f"{means['loss']:.3f}")
 
-        result = run_training(cfg, log=bar.console.print, progress=progress)
+        result = run_training(
+            cfg,
+            log=bar.console.print,
+            progress=progress,
+            synthetic=training_frames,
+            report=lambda weights: valid_report(weights, players, pitch_data),
+        )
     det, pit = result.report["detections"], result.report["pitch"]
     console.print(
         f"valid: persons F1 {det['persons']['f1']:.3f}, role accuracy {det['role_accuracy']:.3f}, "

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import pitch
+from .match import Rows
+
 MAX_SPEED = 10.5  # m/s, a little above the fastest measured sprints (~10.2 m/s)
 
 
@@ -86,3 +89,25 @@ def motion_stats(frames: np.ndarray, xy: np.ndarray, fps: float) -> Motion:
     distance = float(d[plausible].sum())
     top = float(speed[plausible].max()) if plausible.any() else 0.0
     return Motion(distance, min(top, MAX_SPEED), float((frames[-1] - frames[0]) / fps))
+
+
+OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as homography errors
+
+
+def smooth_positions(rows: Rows, fps: float, step: int, window_s: float = 0.5) -> Rows:
+    """Each track's pitch positions smoothed over ``window_s`` (`smooth_track`); rows without a
+    position stay without one. ``fps`` is the analysed frames' rate, ``step`` the video frames
+    between two of them."""
+    window = max(1, round(window_s * fps)) * step
+    xy = rows.detections.pitch_xy.copy()
+    seen = np.isfinite(xy).all(axis=1)
+    for idx in rows.tracks().values():
+        idx = idx[seen[idx]]
+        pts = xy[idx].copy()
+        # Nobody stands beyond the advertising boards: such a point is a homography error.
+        off = (np.abs(pts[:, 0]) > pitch.HALF_L + OFF_PITCH_M) | (
+            np.abs(pts[:, 1]) > pitch.HALF_W + OFF_PITCH_M
+        )
+        pts[off] = np.nan
+        xy[idx] = smooth_track(rows.frame[idx], pts, window)
+    return rows.with_(pitch_xy=xy)

@@ -2,12 +2,11 @@
 
 Origin at the centre spot, X along the length (positive to the right as the main camera sees it),
 Y across (positive toward the near touchline, the bottom of the image). All line geometry used by
-the renderer, the automatic calibration and the tactical map comes from here, so they agree.
+the renderer, the calibration and the tactical map comes from here, so they agree.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -68,19 +67,7 @@ def pitch_lines() -> list[Polyline]:
     return lines
 
 
-def sample_line_points(step: float = 0.5) -> np.ndarray:
-    """Points every ``step`` metres along all the lines, (N, 2)."""
-    out = []
-    for line in pitch_lines():
-        pts = line.points
-        for a, b in itertools.pairwise(pts):
-            n = max(2, math.ceil(float(np.linalg.norm(b - a)) / step) + 1)
-            t = np.linspace(0.0, 1.0, n)[:, None]
-            out.append(a + (b - a) * t)
-    return np.concatenate(out, axis=0)
-
-
-def keypoints() -> dict[str, tuple[float, float]]:
+def named_points() -> dict[str, tuple[float, float]]:
     """Named marking points that are easy to click (corners, box corners, circle/halfway crossings)."""
     pts: dict[str, tuple[float, float]] = {
         "centre": (0.0, 0.0),
@@ -105,3 +92,30 @@ def keypoints() -> dict[str, tuple[float, float]]:
         pts[f"{name}_goalarea_near"] = (ga, GOAL_AREA_HALF_W)
         pts[f"{name}_spot"] = (gx - side * PENALTY_SPOT, 0.0)
     return pts
+
+
+def _keypoints() -> np.ndarray:
+    """The 32 keypoints the net finds, in pitch metres (origin at the centre spot, +y toward the
+    near touchline).
+
+    Index i is vertex i+1 of roboflow/sports' ``SoccerPitchConfiguration`` (x from the left
+    goal line, y from the far touchline, a 120 × 70 layout), mapped to the *marking* it names on
+    the 105 × 68 pitch rather than scaled: a penalty-box corner is 16.5 m in, 20.16 m off centre.
+    """
+    L, W = HALF_L, HALF_W
+    pb, pbw = L - PENALTY_DEPTH, PENALTY_HALF_W
+    gb, gbw = L - GOAL_AREA_DEPTH, GOAL_AREA_HALF_W
+    spot, r = L - PENALTY_SPOT, CIRCLE_R
+    ys = (-W, -pbw, -gbw, gbw, pbw, W)  # the goal line's six crossings, far to near
+    left = [(-L, y) for y in ys] + [(-gb, -gbw), (-gb, gbw), (-spot, 0.0)]
+    left += [(-pb, -pbw), (-pb, -gbw), (-pb, gbw), (-pb, pbw)]
+    middle = [(0.0, -W), (0.0, -r), (0.0, r), (0.0, W)]
+    right = [(pb, -pbw), (pb, -gbw), (pb, gbw), (pb, pbw), (spot, 0.0), (gb, -gbw), (gb, gbw)]
+    right += [(L, y) for y in ys]
+    centre = [(-r, 0.0), (r, 0.0)]
+    pts = np.array(left + middle + right + centre, dtype=np.float64)
+    assert pts.shape == (32, 2)
+    return pts
+
+
+KEYPOINTS = _keypoints()

@@ -1,4 +1,5 @@
-"""pluggy entry point: the ``footai`` sub-command and the ``footai.*`` benchmarks."""
+"""pluggy entry point: the ``footai`` sub-command, the ``footai.*`` benchmarks, the shipped net's
+model file, the UI page, the batch job and the two built-in detectors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import typer
 from portfolio_ml_core.batch import BatchJobRegistry
 from portfolio_ml_core.bench import BenchmarkRegistry
+from portfolio_ml_core.detectors import DetectorRegistry
 from portfolio_ml_core.hookspecs import hookimpl
 from portfolio_ml_core.models import ModelRegistry
 from portfolio_ml_core.ui import UIPageRegistry
@@ -60,3 +62,11 @@ def register_batch_jobs(registry: BatchJobRegistry) -> None:
     from portfolio_ml_footai.batch_job import batch_job
 
     registry.add(batch_job())
+
+
+@hookimpl
+def register_detectors(registry: DetectorRegistry) -> None:
+    from portfolio_ml_footai.detect import BUILTIN_DETECTORS
+
+    for spec in BUILTIN_DETECTORS:
+        registry.add(spec)

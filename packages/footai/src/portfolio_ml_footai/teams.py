@@ -1,9 +1,15 @@
-"""Team assignment by jersey colour.
+"""Teams and roles: every decision about who plays for whom, and who is keeper or referee.
 
-Each candidate's shirt colour is the median Lab colour of the non-grass pixels of its upper body.
-The two teams are the two dominant colour clusters (k-means with outlier trimming); goalkeepers and
-the referee wear colours far from both and come out as outliers. Decisions are made per detection
-here and voted per track later, so one bad crop never flips a player's team.
+During the run (`KitStage`) each person's shirt colour is measured — the median Lab colour of
+the non-grass pixels of the upper body — and compared with the two kits seen so far (k-means
+with outlier trimming). That per-detection kit is evidence, not a decision: the tracker uses it
+as appearance, so two crossing opponents keep their ids.
+
+After the run, once per track (`vote_kits`, then `decide`): each track's median kit over its
+whole life is one sample; the teams are the two kits worn by two people at once; a track that
+changes kit for good is cut in two; the role is the net's, crossed once with the kit (a
+"referee" in a team's kit is a player); goalkeepers join the team that defends their goal.
+Every output reads the result from the `Detections` columns ``team`` and ``class_id``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ import cv2
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 
-from .segmentation import GrassModel
+from .detections import Detections
+from .grass import DEFAULT_GRASS, GrassModel
+from .match import Rows
+from .model.spec import CLASSES, GOALKEEPER, PLAYER, REFEREE
 
 OUTLIER = -1
 # Feature-space distance that keeps two kits' per-track medians apart: distinct kits differ by
@@ -30,7 +39,7 @@ CUT_SHIRT_TOP = 0.4
 
 
 def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -> np.ndarray:
-    """Median Lab shirt colour per box (N, 3); NaN rows where nothing but grass is seen.
+    """Median Lab shirt colour per x, y, w, h box (N, 3); NaN rows where only grass is seen.
 
     Grass is masked at full resolution and the kit mask is eroded by a pixel: on small players
     the pixels at the kit's edge are half grass, which turns red shirts brown.
@@ -126,6 +135,49 @@ class TeamModel:
         return [(int(p[0]), int(p[1]), int(p[2])) for p in px]
 
 
+TEAM_POOL = 150  # player kit colours gathered before the two kits are first fitted
+
+
+class KitStage:
+    """During the run: each person's shirt colour, and which of the two kits it is nearest
+    (``team`` 0/1, -1 neither) with a confidence, once enough colours are seen to fit them."""
+
+    def __init__(self, grass: GrassModel | None) -> None:
+        self.grass = grass or DEFAULT_GRASS
+        self.model: TeamModel | None = None
+        self.pool: list[np.ndarray] = []
+
+    def __call__(self, image: np.ndarray, people: Detections, measure: bool = True) -> Detections:
+        if measure and len(people):
+            colours = shirt_colours(image, self.grass, people.xywh)
+        else:  # unmeasured: NaN colours; the track's kit comes from its other frames
+            colours = np.full((len(people), 3), np.nan, np.float32)
+        if self.model is None:
+            players = colours[(people.class_id == PLAYER) & np.isfinite(colours).all(axis=1)]
+            self.pool.extend(players)
+            if len(self.pool) >= TEAM_POOL:
+                self.model = TeamModel.fit(np.array(self.pool))
+                if self.model is None:
+                    self.pool = self.pool[-TEAM_POOL:]
+        if self.model is None or not len(people):
+            return people.with_(kit=colours)
+        team, conf = self.model.classify(colours)
+        return people.with_(kit=colours, team=team, team_confidence=conf)
+
+
+def kit_vote(score: float, team: int, confidence: float) -> tuple[int, float]:
+    """One observation's vote for its track's kit: (slot team0/team1/other, weight)."""
+    # Weak detections are often two players merged or half hidden: their colour is unreliable.
+    if score < 0.5:
+        return 2, 0.0
+    return (2 if team < 0 else team), score * (0.3 + confidence)
+
+
+def kit_team(votes: np.ndarray) -> int:
+    """A track's kit from its votes: 0 or 1, or -1 when it mostly wears neither."""
+    return -1 if votes[2] > votes[:2].sum() else int(np.argmax(votes[:2]))
+
+
 def track_votes(
     colours: dict[int, np.ndarray], frames: dict[int, np.ndarray], min_obs: int = 3
 ) -> tuple[dict[int, np.ndarray], TeamModel | None]:
@@ -212,3 +264,131 @@ def kit_changes(model: TeamModel, colours: np.ndarray, min_run: int = 6) -> list
     # spoilt by someone else (the referee in front) than a new person.
     long = [r for r in runs if r[2] >= min_run and r[0] < 2]
     return [int(idx[cur[1]]) for prev, cur in pairwise(long) if cur[0] != prev[0]]
+
+
+def _running_votes(rows: Rows, tracks: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Each track's kit votes as the tracker summed them (the fallback when too few tracks are
+    seen for `track_votes`)."""
+    d = rows.detections
+    out = {}
+    for key, idx in tracks.items():
+        v = np.zeros(3)
+        for i in idx:
+            slot, weight = kit_vote(float(d.score[i]), int(d.team[i]), float(d.team_confidence[i]))
+            v[slot] += weight
+        out[key] = v
+    return out
+
+
+def vote_kits(rows: Rows) -> tuple[Rows, dict[int, np.ndarray], TeamModel | None]:
+    """After the run: kit votes per track from whole-track kit colours (see `track_votes`).
+
+    Tracks that change kit for good mid-life (an identity swapped between opponents) are cut
+    in two first, so that each piece gets its own team. Returns the rows (with the new ids of
+    cut pieces), the votes per track id, and the two kits (None when too little was seen).
+    """
+    kit = rows.detections.kit
+
+    def vote(tracks: dict[int, np.ndarray]) -> tuple[dict[int, np.ndarray], TeamModel | None]:
+        return track_votes(
+            {k: kit[idx] for k, idx in tracks.items()},
+            {k: rows.frame[idx] for k, idx in tracks.items()},
+        )
+
+    tracks = rows.tracks()
+    votes = _running_votes(rows, tracks)
+    after, model = vote(tracks)
+    if model is None:
+        return rows, votes, None  # too little seen: keep the running votes
+    ids = rows.track_id.copy()
+    next_id = max(tracks, default=0) + 1
+    for idx in tracks.values():
+        for cut in kit_changes(model, kit[idx]):
+            ids[idx[cut:]] = next_id
+            next_id += 1
+    if not np.array_equal(ids, rows.track_id):
+        rows = rows.with_(track_id=ids)
+        tracks = rows.tracks()
+        votes = _running_votes(rows, tracks)
+        after, model = vote(tracks)
+        if model is None:
+            return rows, votes, None
+    votes.update(after)
+    return rows, votes, model
+
+
+@dataclass(frozen=True)
+class TrackLabel:
+    role: int  # class id: GOALKEEPER, PLAYER or REFEREE
+    team: int  # 0, 1, or -1 (referees)
+
+
+def _left_team(votes: dict[int, np.ndarray], pitch_x: dict[int, float]) -> int:
+    """Which team defends the left goal: the one whose players stand further left on average."""
+    xs: dict[int, list[float]] = {0: [], 1: []}
+    for key, v in votes.items():
+        if v[:2].sum() > v[2] and key in pitch_x:
+            xs[int(np.argmax(v[:2]))].append(pitch_x[key])
+    return 0 if (np.mean(xs[0]) if xs[0] else 0) <= (np.mean(xs[1]) if xs[1] else 0) else 1
+
+
+def _nearest_kit(model: TeamModel | None, colours: np.ndarray) -> int:
+    """The team whose kit is nearest the track's median kit colour: for a track the net calls a
+    player whose kit reads as neither (small, shadowed, half hidden): a player has a team."""
+    colours = colours[np.isfinite(colours).all(axis=1)]
+    if model is None or not len(colours):
+        return -1
+    feat = _feature(np.median(colours, axis=0))
+    return int(np.argmin(np.linalg.norm(model.centres - feat, axis=1)))
+
+
+def label_tracks(
+    rows: Rows, votes: dict[int, np.ndarray], model: TeamModel | None
+) -> dict[int, TrackLabel]:
+    """Team and role for each track, decided once.
+
+    The role is the net's (a score-weighted vote over the track) and the team comes from the
+    kit votes; goalkeepers join the team that defends their goal. The two evidences are crossed
+    once: a track the net calls referee or goalkeeper but which wears one of the two team kits
+    is a player (measured on a synthetic clip, where the net took a dark-kitted player for a
+    referee for a whole track). The other way round — a "player" in a kit nobody else wears —
+    is left to the net: on the real clip, small players' kits read as outliers often enough
+    that the reverse rule turned a score of them into keepers.
+    """
+    d = rows.detections
+    tracks = rows.tracks()
+    pitch_x: dict[int, float] = {}
+    for key, idx in tracks.items():
+        xy = d.pitch_xy[idx]
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy):
+            pitch_x[key] = float(np.median(xy[:, 0]))
+    left_team = _left_team({k: votes.get(k, np.zeros(3)) for k in tracks}, pitch_x)
+    labels = {}
+    for key, idx in tracks.items():
+        v = votes.get(key, np.zeros(3))
+        weights = np.bincount(d.class_id[idx], weights=d.score[idx], minlength=len(CLASSES))
+        role = int(np.argmax(weights))
+        if role in (REFEREE, GOALKEEPER) and not v[2] > v[:2].sum() and v[:2].sum() > 0:
+            # Wears one of the two team kits (chosen over the whole run, worn by two people at
+            # once): referees and keepers never do, so the net's role was wrong here.
+            labels[key] = TrackLabel(PLAYER, int(np.argmax(v[:2])))
+        elif role == REFEREE:
+            labels[key] = TrackLabel(REFEREE, -1)
+        elif role == GOALKEEPER:
+            x = pitch_x.get(key)
+            team = -1 if x is None else (left_team if x < 0 else 1 - left_team)
+            labels[key] = TrackLabel(GOALKEEPER, team)
+        else:
+            team = int(np.argmax(v[:2])) if v[:2].sum() > 0 else _nearest_kit(model, d.kit[idx])
+            labels[key] = TrackLabel(PLAYER, team)
+    return labels
+
+
+def decide(rows: Rows, votes: dict[int, np.ndarray], model: TeamModel | None) -> Rows:
+    """Every person row gets its track's decided role (``class_id``) and team (``team``)."""
+    labels = label_tracks(rows, votes, model)
+    role, team = rows.detections.class_id.copy(), rows.detections.team.copy()
+    for key, idx in rows.tracks().items():
+        role[idx], team[idx] = labels[key].role, labels[key].team
+    return rows.with_(class_id=role, team=team)

@@ -112,8 +112,9 @@ def render() -> None:
 
     st.title("Foot AI")
     st.caption(
-        "Players, teams, tracks and pitch positions from a broadcast clip — classical vision, CPU only, "
-        "the same pipeline as `portfolio-ml footai run`. See docs/footai.md."
+        "Players, teams, tracks and pitch positions from a broadcast clip — a small net trained on "
+        "real broadcast frames, CPU only, the same pipeline as `portfolio-ml footai run`. "
+        "See docs/footai.md."
     )
     source = st.radio("Clip", ["Synthetic sample", "Upload a clip"], horizontal=True)
     sample_args: tuple[str, float, int, str] | None = None
@@ -288,8 +289,8 @@ def show_evaluation(gt_csv: str, pred_csv: str) -> None:
 
     @st.cache_data(show_spinner="Scoring against the ground truth…", max_entries=16)
     def score(gt_csv: str, pred_csv: str, mtime_ns: int) -> dict[str, Any]:
-        from portfolio_ml_footai.evaluate import evaluate
-        from portfolio_ml_footai.tracks_io import read_tracks
+        from portfolio_ml_footai.evaluate.tracks import evaluate
+        from portfolio_ml_footai.io.tracks_csv import read_tracks
 
         return dict(evaluate(read_tracks(gt_csv), read_tracks(pred_csv)).to_json())
 

@@ -31,10 +31,6 @@ class EvalItem:
     partial_reps: int = 0
     error: str = ""
 
-    @property
-    def abs_error(self) -> int | None:
-        return None if self.predicted is None else abs(self.predicted - self.true_reps)
-
 
 @dataclass(frozen=True)
 class EvalReport:

@@ -53,10 +53,17 @@ class Limits:
     settle_s: float = 0.3  # feet must stay planted this long after the rep ends
 
 
+FORM_CHECK_AT = ("bottom", "rep")  # where a `FormCheck` reads its metric (see there)
+
+
 @dataclass(frozen=True)
 class FormCheck:
-    """A form fault: ``metric`` (a per-frame feature) compared with ``limit`` at the deepest
-    point of the rep (``at="bottom"``) or over the whole rep (``"max"`` / ``"min"``)."""
+    """A form fault: ``metric`` compared with ``limit``.
+
+    ``at="bottom"``: ``metric`` is a per-frame feature (`PoseSample.metrics`) read at the
+    deepest point of the rep. ``at="rep"``: ``metric`` is a timing of the whole rep
+    (``descent_s``: from leaving the top to the deepest point).
+    """
 
     name: str
     metric: str
@@ -65,6 +72,11 @@ class FormCheck:
     message: str
     at: str = "bottom"
     front_view_only: bool = False
+
+    def __post_init__(self) -> None:
+        if self.at not in FORM_CHECK_AT:
+            known = ", ".join(repr(a) for a in FORM_CHECK_AT)
+            raise ValueError(f"form check {self.name!r}: at={self.at!r} is not one of {known}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Run the shipped net on a frame and decode its heads: `Detections` and pitch keypoints.
+"""Run the shipped net on a frame and decode its heads: boxes, roles, scores and pitch keypoints.
 
 No TensorFlow here: the flat buffer runs in the LiteRT interpreter (``ai-edge-litert``);
 ``backend="tensorflow"`` and ``"opencv"`` exist for the runtime comparison benchmark.
@@ -15,7 +15,6 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.native import quiet_native_stderr
 
-from ..detections import Detections
 from .spec import (
     BALL,
     BALL_CHANNEL,
@@ -35,31 +34,19 @@ BACKENDS = ("litert", "opencv", "tensorflow")
 PERSON_THRESHOLD = 0.3
 REPORT_THRESHOLD = 0.5
 BALL_THRESHOLD = 0.2
-KEYPOINT_THRESHOLD = 0.3  # 100 % of valid frames within 1 m (0.2: 97 %, 0.4: 93 %)
 MAX_PERSONS = 60
 
 
-@dataclass(frozen=True)
-class PitchKeypoints:
-    """The 32 pitch keypoints as seen in one frame: pixel xy and confidence (0 when unseen)."""
+@dataclass(frozen=True, eq=False)
+class NetOutput:
+    """The decoded heads of one frame, in the frame's pixels (`detect.net` wraps them as
+    `Detected`). Persons ≥ PERSON_THRESHOLD, balls ≥ BALL_THRESHOLD; all 32 keypoints."""
 
-    xy: np.ndarray  # (32, 2) pixels of the original frame
-    confidence: np.ndarray  # (32,)
-
-    def visible(self, threshold: float | None = None) -> np.ndarray:
-        return self.confidence >= (KEYPOINT_THRESHOLD if threshold is None else threshold)
-
-
-@dataclass(frozen=True)
-class FrameResult:
-    detections: Detections  # every candidate (persons ≥ PERSON_THRESHOLD, balls ≥ BALL_THRESHOLD)
-    keypoints: PitchKeypoints
-
-    @property
-    def reported(self) -> Detections:
-        """What `detect` writes and the eval commands score: confident persons and the balls."""
-        d = self.detections
-        return d[(d.class_id == BALL) | (d.score >= REPORT_THRESHOLD)]
+    xyxy: np.ndarray  # (N, 4)
+    class_id: np.ndarray  # (N,) model.spec class ids
+    score: np.ndarray  # (N,)
+    keypoint_xy: np.ndarray  # (32, 2)
+    keypoint_confidence: np.ndarray  # (32,)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -75,8 +62,8 @@ def _peaks(heat: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
 
 def decode(
     raw: np.ndarray, frame_size: tuple[int, int], input_size: tuple[int, int] = NET.size
-) -> FrameResult:
-    """Heads (h, w, C) → detections and keypoints in frame pixels.
+) -> NetOutput:
+    """Heads (h, w, C) → boxes and keypoints in frame pixels.
 
     ``input_size`` is the (w, h) the frame was resized to; the stride follows from the heads.
     """
@@ -120,12 +107,12 @@ def decode(
         scores.append(_sigmoid(logit[ys, xs]))
     if boxes:
         xyxy = np.concatenate(boxes) * [sx, sy, sx, sy]
-        dets = Detections(xyxy, np.concatenate(classes), np.concatenate(scores))
+        class_id, score = np.concatenate(classes), np.concatenate(scores)
     else:
-        dets = Detections.empty()
+        xyxy, class_id, score = np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0)
     xy, conf = _keypoints(planes[KEYPOINT_CHANNELS])
     xy = (xy + 0.5) * stride * [sx, sy]
-    return FrameResult(dets, PitchKeypoints(xy, conf))
+    return NetOutput(xyxy, class_id, score, xy, conf)
 
 
 def _keypoints(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,6 +202,6 @@ class FootNet:
             return self._net.forward().reshape(h // NET.stride, w // NET.stride, -1)
         return np.asarray(self._keras(x, training=False))[0]
 
-    def __call__(self, image_bgr: np.ndarray) -> FrameResult:
+    def __call__(self, image_bgr: np.ndarray) -> NetOutput:
         h, w = image_bgr.shape[:2]
         return decode(self.raw(image_bgr), (w, h), self.input_size)

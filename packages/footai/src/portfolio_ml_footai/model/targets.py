@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..datasets import LabelledFrame
+from .data import LabelledFrame
 from .spec import BALL, BALL_CHANNEL, FLIP_INDEX, N_KEYPOINTS, PERSON_CHANNEL, ROLE_CLASSES
 
 

@@ -16,7 +16,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
 
-from ..datasets import LabelledFrame, load_detection_split, load_pitch_split, synthetic_frames
+from .data import LabelledFrame, load_detection_split, load_pitch_split
 from .spec import (
     HEATMAP_CHANNELS,
     KEYPOINT_CHANNELS,
@@ -91,8 +91,15 @@ class TrainingError(PortfolioError):
 # --- 1. data ----------------------------------------------------------------------------------
 
 
+# Synthetic frames come from the project's renderer, which the model does not import: the
+# caller passes it in as (seeds, camera or None for static/pan, cache folder) -> frames.
+SyntheticFrames = Callable[[range, str | None, Path], Iterable[LabelledFrame]]
+# And the report on the exported weights: weights -> figures (`evaluate.report.valid_report`).
+Report = Callable[[Path], dict[str, Any]]
+
+
 def load_training_frames(
-    cfg: TrainConfig, log: Callable[[str], None]
+    cfg: TrainConfig, log: Callable[[str], None], synthetic: SyntheticFrames | None = None
 ) -> tuple[list[LabelledFrame], list[LabelledFrame]]:
     train = load_detection_split(cfg.players, "train") + load_pitch_split(cfg.pitch, "train")
     valid = load_detection_split(cfg.players, "valid") + load_pitch_split(cfg.pitch, "valid")
@@ -105,13 +112,11 @@ def load_training_frames(
     ):
         if count <= 0:
             continue
+        if synthetic is None:
+            raise TrainingError("synthetic frames asked for, but no renderer was given")
         per_seed = 2
         seeds = range(seed0, seed0 + math.ceil(count / per_seed))
-        synth = list(
-            synthetic_frames(
-                seeds, every=6, per_seed=per_seed, cache=cfg.out / "synthetic", camera=camera
-            )
-        )[:count]
+        synth = list(synthetic(seeds, camera, cfg.out / "synthetic"))[:count]
         label = "static/pan" if camera is None else camera
         log(f"synthetic {label} frames: {len(synth)} (seeds {seeds.start}–{seeds.stop - 1})")
         train += synth
@@ -255,6 +260,8 @@ def train(
     cfg: TrainConfig,
     log: Callable[[str], None] = print,
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
+    synthetic: SyntheticFrames | None = None,
+    report: Report | None = None,
 ) -> TrainResult:
     import keras
     import tensorflow as tf
@@ -264,7 +271,7 @@ def train(
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
-    train_frames, valid_frames = load_training_frames(cfg, log)
+    train_frames, valid_frames = load_training_frames(cfg, log, synthetic)
     valid = stack([make_sample(f, cfg.input_size, NET.stride, None) for f in valid_frames])
 
     model = build_net(None)  # any input size: trained on crops, run on whole frames
@@ -349,11 +356,10 @@ def train(
     # --- 4. finish ------------------------------------------------------------------------------
     weights = export_model(model, cfg.out, cfg.input_size)
     from .curves import write_curves
-    from .report import valid_report
 
     write_curves(history, cfg.out / "curves.png")
-    report = valid_report(weights, cfg.players, cfg.pitch)
-    report["training_minutes"] = round(spent / 60, 1)
-    report["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
-    write_json_atomic(cfg.out / "report.json", report)
-    return TrainResult(cfg.out, history, report)
+    figures = report(weights) if report is not None else {}
+    figures["training_minutes"] = round(spent / 60, 1)
+    figures["config"] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    write_json_atomic(cfg.out / "report.json", figures)
+    return TrainResult(cfg.out, history, figures)

@@ -1,4 +1,4 @@
-"""Drawing, kept apart from the logic: annotated frames, the tactical (radar) map, heatmaps."""
+"""The tactical (radar) map and heatmaps: drawing only, from positions the pipeline decided."""
 
 from __future__ import annotations
 
@@ -7,65 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import pitch
-
-BALL_COLOUR = (0, 255, 255)
-NEUTRAL = (200, 200, 200)
-REFEREE = (30, 30, 30)
-
-
-@dataclass(frozen=True)
-class DrawnPlayer:
-    track_id: int
-    box: tuple[float, float, float, float]
-    colour: tuple[int, int, int]
-    role: str
-
-
-def readable(colour: tuple[int, int, int]) -> tuple[int, int, int]:
-    """A text colour that contrasts with ``colour``."""
-    b, g, r = colour
-    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)
-
-
-def annotate(
-    frame: np.ndarray, players: list[DrawnPlayer], ball: tuple[float, float] | None
-) -> np.ndarray:
-    out = frame.copy()
-    for p in players:
-        x, y, w, h = p.box
-        cx, fy = int(x + w / 2), int(y + h)
-        cv2.ellipse(
-            out,
-            (cx, fy),
-            (max(6, int(w * 0.7)), max(3, int(w * 0.25))),
-            0,
-            -45,
-            235,
-            p.colour,
-            2,
-            cv2.LINE_AA,
-        )
-        label = str(p.track_id) if p.role == "player" else f"{p.track_id}{p.role[0].upper()}"
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
-        tl = (cx - tw // 2 - 2, fy + 6)
-        cv2.rectangle(out, tl, (tl[0] + tw + 4, tl[1] + th + 4), p.colour, -1)
-        cv2.putText(
-            out,
-            label,
-            (tl[0] + 2, tl[1] + th + 1),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            readable(p.colour),
-            1,
-            cv2.LINE_AA,
-        )
-    if ball is not None:
-        bx, by = int(ball[0]), int(ball[1])
-        tri = np.array([[bx, by - 8], [bx - 6, by - 18], [bx + 6, by - 18]], np.int32)
-        cv2.fillPoly(out, [tri], BALL_COLOUR, cv2.LINE_AA)
-        cv2.polylines(out, [tri], True, (0, 0, 0), 1, cv2.LINE_AA)
-    return out
+from .. import pitch
+from .annotate import BALL_COLOUR, readable
 
 
 @dataclass(frozen=True)

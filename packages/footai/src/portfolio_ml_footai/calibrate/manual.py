@@ -12,8 +12,9 @@ from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import write_json_atomic
 from portfolio_ml_core.video import VideoSource
 
-from . import pitch, render
-from .calibration import Calibration, apply_h, homography_from_calibration
+from .. import pitch
+from ..render import tactical
+from .geometry import Calibration, homography_from_calibration
 
 
 def read_frame(video: str | Path, frame: int) -> np.ndarray:
@@ -23,28 +24,14 @@ def read_frame(video: str | Path, frame: int) -> np.ndarray:
     raise PortfolioError(f"{video}: no frame {frame}")
 
 
-def correspondences_from_h(h: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Marking keypoints (else a ground grid) visible in the image, with their image points."""
-    named = pitch.keypoints()
-    world = np.array(list(named.values()))
-    grid = np.array([[x, y] for x in range(-50, 51, 10) for y in (-30, -15, 0, 15, 30)], float)
-    world = np.concatenate([world, grid])
-    img = apply_h(h, world)
-    w, hh = size
-    front = (world @ h[2, :2] + h[2, 2]) > 0
-    ok = front & (img[:, 0] > 2) & (img[:, 0] < w - 2) & (img[:, 1] > 2) & (img[:, 1] < hh - 2)
-    return img[ok], world[ok]
-
-
 def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -> dict[str, Any]:
     """Point pairs from the net's pitch keypoints (the RANSAC inliers; never fewer than 4)."""
-    from .homography import MIN_INLIERS, fit_keypoints
-    from .model.runtime import FootNet
-    from .model.spec import PITCH_KEYPOINTS
-    from .model.weights import resolve_footai_model
+    from ..detect.net import NetDetector
+    from .keypoints import MIN_INLIERS, fit_keypoints
 
     image = read_frame(video, frame)
-    found = FootNet(resolve_footai_model(model))(image).keypoints
+    found = NetDetector(model)(image).keypoints
+    assert found is not None  # the shipped net always gives its 32 keypoints
     fit = fit_keypoints(found, image.shape[1])
     if fit is None or fit.n_inliers < MIN_INLIERS:
         raise PortfolioError(
@@ -56,7 +43,7 @@ def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -
     return {
         "frame": frame,
         "image_points": np.round(found.xy[ok], 2).tolist(),
-        "pitch_points": np.round(PITCH_KEYPOINTS[ok], 3).tolist(),
+        "pitch_points": np.round(pitch.KEYPOINTS[ok], 3).tolist(),
         "note": f"automatic: {fit.n_inliers} pitch keypoints found by the net "
         f"(median reprojection error {fit.error_px:.1f} px)",
     }
@@ -71,7 +58,7 @@ def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
     ):
         raise PortfolioError("no display for the calibration window; use --auto")
     image = read_frame(video, frame)
-    canvas = render.pitch_canvas(ppm=6.0)
+    canvas = tactical.pitch_canvas(ppm=6.0)
     scale = min(1.0, 1100 / image.shape[1])
     shown = cv2.resize(image, None, fx=scale, fy=scale)
     img_pts: list[tuple[float, float]] = []
@@ -90,7 +77,7 @@ def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
                 pitch.HALF_W + canvas.margin,
             ]
             # Snap to the nearest marking keypoint when close: clicks on a small map are coarse.
-            kp = np.array(list(pitch.keypoints().values()))
+            kp = np.array(list(pitch.named_points().values()))
             d = np.linalg.norm(kp - xy, axis=1)
             world_pts.append(
                 tuple(kp[int(np.argmin(d))]) if d.min() < 2.5 else (float(xy[0]), float(xy[1]))

@@ -22,10 +22,10 @@ import numpy as np
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
 from portfolio_ml_core.video import VideoSink
 
-from . import pitch
-from .calibration import apply_h
+from .. import pitch
+from ..calibrate.geometry import apply_h
+from ..io.tracks_csv import GT_COLUMNS
 from .camera import BroadcastCamera
-from .tracks_io import GT_COLUMNS
 
 TEX_PPM = 20.0  # ground texture resolution, pixels per metre
 TEX_X0, TEX_X1, TEX_Y0, TEX_Y1 = -64.0, 64.0, -42.0, 50.0
@@ -652,7 +652,7 @@ def render_sample(
 
 def _calibration_for(h: np.ndarray, cfg: SampleConfig) -> dict:
     """Frame-0 correspondences: the visible marking points plus a 10 m ground grid."""
-    named = np.array(list(pitch.keypoints().values()))
+    named = np.array(list(pitch.named_points().values()))
     grid = np.array(
         [[x, y] for x in range(-50, 51, 10) for y in (-30, -20, -10, 0, 10, 20, 30)], float
     )

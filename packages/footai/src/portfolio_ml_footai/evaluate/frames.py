@@ -1,7 +1,7 @@
-"""Scores of the learned model on labelled frames: detections (P/R/F1, roles, ball, mAP50) and
-pitch calibration (keypoint error in pixels and metres).
+"""Scores of a detector on labelled still frames: detections (P/R/F1, roles, ball, mAP50) and
+pitch calibration from its keypoints (keypoint error in pixels and metres).
 
-Frames are restored to 1280×720 (see `datasets`), so pixel figures are at broadcast 720p.
+Frames are restored to 1280×720 (see `model.data`), so pixel figures are at broadcast 720p.
 """
 
 from __future__ import annotations
@@ -11,27 +11,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .datasets import LabelledFrame
-from .detections import Detections
-from .homography import fit_keypoints, image_to_pitch
-from .model.runtime import FrameResult, PitchKeypoints
-from .model.spec import BALL, CLASSES, PERSON_CLASSES, PITCH_KEYPOINTS
+from .. import pitch
+from ..calibrate.keypoints import fit_keypoints, image_to_pitch
+from ..detections import Detected, Detections, PitchKeypoints, box_iou
+from ..model.data import LabelledFrame
+from ..model.spec import BALL, CLASSES, PERSON_CLASSES
 
 IOU = 0.5
 BALL_RADIUS_PX = 15.0  # a ball found within 15 px at 1280×720 counts
 PITCH_OK_M = 1.0
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes."""
-    x0 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y0 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x1 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y1 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def greedy_match(
@@ -40,7 +28,7 @@ def greedy_match(
     """(gt index, pred index) pairs: predictions by falling score take their best free box."""
     if len(gt) == 0 or len(pred) == 0:
         return []
-    m = iou(gt, pred)
+    m = box_iou(gt, pred)
     pairs, used = [], np.zeros(len(gt), bool)
     for j in np.argsort(-scores):
         col = np.where(used, -1.0, m[:, j])
@@ -254,17 +242,23 @@ def frame_error_m(h: np.ndarray | None, frame: LabelledFrame) -> float:
         on_pitch = image_to_pitch(h, frame.keypoints[frame.visible])
     except np.linalg.LinAlgError:
         return float("inf")
-    return float(np.median(np.linalg.norm(on_pitch - PITCH_KEYPOINTS[frame.visible], axis=1)))
+    return float(np.median(np.linalg.norm(on_pitch - pitch.KEYPOINTS[frame.visible], axis=1)))
 
 
 def score_pitch(
-    frames: Iterable[LabelledFrame], predict: Callable[[np.ndarray], PitchKeypoints]
+    frames: Iterable[LabelledFrame], predict: Callable[[np.ndarray], PitchKeypoints | None]
 ) -> PitchScores:
+    """``predict`` gives a frame's keypoints; None (a detector that sees no pitch) counts as
+    nothing found."""
     errors_px: list[float] = []
     found = labelled = calibrated = 0
     per_frame: list[float] = []
     for frame in frames:
         kp = predict(frame.image)
+        if kp is None:
+            labelled += int(frame.visible.sum())
+            per_frame.append(frame_error_m(None, frame))
+            continue
         seen = kp.visible()
         both = seen & frame.visible
         errors_px += list(np.linalg.norm(kp.xy[both] - frame.keypoints[both], axis=1))
@@ -285,6 +279,7 @@ def score_pitch(
 
 
 def predictor(
-    net: Callable[[np.ndarray], FrameResult],
-) -> tuple[Callable[[np.ndarray], Detections], Callable[[np.ndarray], PitchKeypoints]]:
-    return (lambda img: net(img).reported), (lambda img: net(img).keypoints)
+    detector: Callable[[np.ndarray], Detected],
+) -> tuple[Callable[[np.ndarray], Detections], Callable[[np.ndarray], PitchKeypoints | None]]:
+    """What `score_detections` and `score_pitch` call: a detector's reported boxes, its keypoints."""
+    return (lambda img: detector(img).reported), (lambda img: detector(img).keypoints)

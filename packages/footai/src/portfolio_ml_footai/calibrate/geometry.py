@@ -18,7 +18,7 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.geometry import apply_homography as apply_h
 
-from . import pitch
+from .. import pitch
 
 
 class CalibrationError(InputFileError):
@@ -152,73 +152,3 @@ def homography_is_plausible(h: np.ndarray, near_points: np.ndarray | None = None
     d = apply_h(h, np.array([c, c + np.array([1.0, 0.0]), c + np.array([0.0, 1.0])]))
     jx, jy = d[1] - d[0], d[2] - d[0]
     return bool(jx[0] * jy[1] - jx[1] * jy[0] > 0)
-
-
-def pixels_per_metre(h: np.ndarray, ground: np.ndarray) -> np.ndarray:
-    """Image length of one metre along the pitch X axis at each ground point (N, 2)."""
-    a = apply_h(h, ground - np.array([0.5, 0.0]))
-    b = apply_h(h, ground + np.array([0.5, 0.0]))
-    return np.linalg.norm(b - a, axis=1)
-
-
-@dataclass(frozen=True)
-class PlaneCamera:
-    """A pinhole camera recovered from a ground homography (principal point at the centre)."""
-
-    k: np.ndarray
-    r: np.ndarray  # world → camera rotation, world Z up
-    t: np.ndarray
-
-    def project(self, world: np.ndarray) -> np.ndarray:
-        cam = world @ self.r.T + self.t
-        uv = cam @ self.k.T
-        return uv[:, :2] / np.maximum(uv[:, 2:3], 1e-9)
-
-
-def camera_from_homography(h: np.ndarray, size: tuple[int, int]) -> PlaneCamera | None:
-    """Focal length and pose from H = K [r1 r2 t] (square pixels, centred principal point)."""
-    cx, cy = size[0] / 2, size[1] / 2
-    hp = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1.0]]) @ h
-    h1, h2, h3 = hp[:, 0], hp[:, 1], hp[:, 2]
-    a1, b1 = h1[0] * h2[0] + h1[1] * h2[1], h1[2] * h2[2]
-    a2 = h1[0] ** 2 + h1[1] ** 2 - h2[0] ** 2 - h2[1] ** 2
-    b2 = h1[2] ** 2 - h2[2] ** 2
-    denom = a1 * a1 + a2 * a2
-    if denom <= 0:
-        return None
-    w = -(a1 * b1 + a2 * b2) / denom  # 1 / f²
-    if not np.isfinite(w) or w <= 0:
-        return None
-    f = 1 / np.sqrt(w)
-    if not (0.2 * size[0] <= f <= 30 * size[0]):
-        return None
-    kinv = np.diag([1 / f, 1 / f, 1.0])
-    c1, c2, c3 = kinv @ h1, kinv @ h2, kinv @ h3
-    lam = 2.0 / (np.linalg.norm(c1) + np.linalg.norm(c2))
-    r1, r2, t = c1 * lam, c2 * lam, c3 * lam
-    if t[2] < 0:  # the pitch origin must be in front of the camera
-        r1, r2, t = -r1, -r2, -t
-    r3 = np.cross(r1, r2)
-    k = np.array([[f, 0, cx], [0, f, cy], [0, 0, 1.0]])
-    cam = PlaneCamera(k, np.stack([r1, r2, r3], axis=1), t)
-    # World up must point up the image; flip r3 otherwise (the pitch frame is left-handed).
-    probe = cam.project(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]]))
-    if probe[1, 1] > probe[0, 1]:
-        cam = PlaneCamera(k, np.stack([r1, r2, -r3], axis=1), t)
-    return cam
-
-
-def height_prior(h: np.ndarray, size: tuple[int, int], person_m: float = 1.8):
-    """Expected standing height in pixels for foot points (N, 2), from the homography."""
-    hinv = np.linalg.inv(h)
-    cam = camera_from_homography(h, size)
-
-    def prior(feet: np.ndarray) -> np.ndarray:
-        ground = apply_h(hinv, feet)
-        if cam is not None:
-            base = np.concatenate([ground, np.zeros((len(ground), 1))], axis=1)
-            head = base + np.array([0.0, 0.0, person_m])
-            return np.linalg.norm(cam.project(head) - cam.project(base), axis=1)
-        return 0.95 * person_m * pixels_per_metre(h, ground)
-
-    return prior

@@ -2,7 +2,7 @@
 
 MOT figures (MOTA, IDF1, ID switches, precision, recall) come from the `motmetrics` library.
 Its own ``distances.iou_matrix`` calls ``np.asfarray``, removed in NumPy 2, so the IoU distance
-matrix is computed here (`iou_matrix`, the same definition) and handed to its accumulator; the
+matrix is computed here (`detections.box_iou`, the same definition) and handed to its accumulator; the
 rest of motmetrics works unchanged with NumPy 2 / pandas 3.
 
 Ground-truth boxes that are mostly hidden (visibility below ``min_visibility``) are "don't care":
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .tracking import iou_matrix
-from .tracks_io import TrackTable
+from ..detections import box_iou
+from ..io.tracks_csv import TrackTable
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,12 @@ class EvalResult:
         }
 
 
+def _xyxy(xywh: np.ndarray) -> np.ndarray:
+    return np.c_[xywh[:, :2], xywh[:, :2] + xywh[:, 2:]]
+
+
 def _match(gb: np.ndarray, pb: np.ndarray, thr: float) -> list[tuple[int, int, float]]:
-    iou = iou_matrix(gb, pb)
+    iou = box_iou(_xyxy(gb), _xyxy(pb))
     if iou.size == 0:
         return []
     r, c = linear_sum_assignment(-iou)
@@ -80,7 +84,7 @@ def evaluate(
         pi, pb = pi[keep_p], pb[keep_p]
         n_gt += len(gi)
         n_pred += len(pi)
-        iou = iou_matrix(gb, pb)
+        iou = box_iou(_xyxy(gb), _xyxy(pb))
         dist = np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
         acc.update(
             gt_people.track_id[gi].tolist(), pr_people.track_id[pi].tolist(), dist, frameid=int(f)

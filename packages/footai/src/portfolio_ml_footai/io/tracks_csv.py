@@ -1,4 +1,5 @@
-"""The tracks CSV format shared by ``run`` (predictions), ``sample`` (ground truth) and ``eval``."""
+"""The tracks CSV format shared by ``run`` (predictions), ``sample`` (ground truth) and ``eval``:
+reading it, and writing a finished `Match` as one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from pathlib import Path
 
 import numpy as np
 from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_core.fsutil import atomic_path
+
+from ..match import Match
+from ..model.spec import BALL, CLASSES
 
 COLUMNS = ("frame", "track_id", "role", "team", "x", "y", "w", "h", "score", "pitch_x", "pitch_y")
 GT_COLUMNS = (*COLUMNS, "visibility")
@@ -124,3 +129,36 @@ def format_row(
         px,
         py,
     ]
+
+
+def match_rows(match: Match) -> list[list[str]]:
+    """One CSV row per person and ball row of ``match``, ordered by frame then id (ball: 0)."""
+    rows = []
+    for frame, dets, _ in match:
+        for (x0, y0, x1, y1), cls, tid, team, score, xy in zip(
+            dets.xyxy,
+            dets.class_id,
+            dets.track_id,
+            dets.team,
+            dets.score,
+            dets.pitch_xy,
+            strict=True,
+        ):
+            ball = cls == BALL
+            tid = 0 if ball else int(tid)
+            pxy = (float(xy[0]), float(xy[1])) if np.isfinite(xy).all() else None
+            box = (x0, y0, x1 - x0, y1 - y0)
+            line = format_row(frame, tid, CLASSES[cls], -1 if ball else int(team), box, score, pxy)
+            rows.append((frame, tid, line))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [r[2] for r in rows]
+
+
+def write_tracks(path: Path, match: Match) -> int:
+    """tracks.csv, written atomically; returns the number of rows."""
+    rows = match_rows(match)
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        w.writerows(rows)
+    return len(rows)

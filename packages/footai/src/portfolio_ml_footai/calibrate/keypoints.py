@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .calibration import apply_h, general_position, homography_is_plausible
-from .model.runtime import PitchKeypoints
-from .model.spec import PITCH_KEYPOINTS
+from .. import pitch
+from ..detections import PitchKeypoints
+from .geometry import apply_h, general_position, homography_is_plausible
 
 MIN_INLIERS = 4
 # While the camera stands still (camera motion exactly "none"), fits are averaged: their errors
@@ -45,7 +45,7 @@ def fit_keypoints(
     seen = np.nonzero(keypoints.visible(threshold))[0]
     if len(seen) < MIN_INLIERS:
         return None
-    world = PITCH_KEYPOINTS[seen]
+    world = pitch.KEYPOINTS[seen]
     image = keypoints.xy[seen]
     h, mask = cv2.findHomography(world, image, cv2.RANSAC, RANSAC_PX * frame_width, maxIters=500)
     if h is None or mask is None:
@@ -57,7 +57,7 @@ def fit_keypoints(
     h = h / h[2, 2]
     if not homography_is_plausible(h, world[ok]):
         return None
-    inliers = np.zeros(len(PITCH_KEYPOINTS), bool)
+    inliers = np.zeros(len(pitch.KEYPOINTS), bool)
     inliers[seen[ok]] = True
     err = np.linalg.norm(apply_h(h, world[ok]) - image[ok], axis=1)
     return KeypointFit(h, inliers, float(np.median(err)))

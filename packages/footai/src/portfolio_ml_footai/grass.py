@@ -1,7 +1,7 @@
-"""Pitch segmentation: which pixels are grass, where the playing field is, where the white lines are.
+"""The grass colour of the footage: kit colours are measured on the pixels that are not grass.
 
-The grass hue is learnt from the footage (the dominant green in the lower part of the first frames)
-instead of being hard-coded, so floodlit, sunny and synthetic pitches all work.
+The grass hue is learnt from the footage (the dominant green of the first frames) instead of
+being hard-coded, so floodlit, sunny and synthetic pitches all work.
 """
 
 from __future__ import annotations
@@ -32,13 +32,6 @@ class GrassModel:
 
     def mask(self, hsv: np.ndarray) -> np.ndarray:
         return cv2.inRange(hsv, (self.hue_lo, self.sat_min, self.val_min), (self.hue_hi, 255, 255))
-
-
-@dataclass(frozen=True)
-class PitchMasks:
-    grass: np.ndarray  # uint8 0/255, working resolution
-    field: np.ndarray  # uint8 0/255, the playing area (grass with its holes filled)
-    grass_fraction: float  # of the whole frame
 
 
 def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
@@ -80,39 +73,5 @@ def learn_grass(bgr_frames: list[np.ndarray]) -> GrassModel | None:
     )
 
 
-def segment(hsv: np.ndarray, model: GrassModel) -> PitchMasks:
-    """Grass and field masks at the resolution of ``hsv``."""
-    grass = model.mask(hsv)
-    h, w = grass.shape
-    # The field: where grass is dense at low resolution (crowd specks of green are not), the
-    # largest such region, made convex (players and overlays inside it belong to it).
-    small = cv2.resize(grass, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-    k = max(3, (w // 4) // 40) | 1
-    dense = (cv2.blur(small, (k, k)) > 150).astype(np.uint8) * 255
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(dense, connectivity=4)
-    field_small = np.zeros_like(dense)
-    if n > 1:
-        areas = stats[1:, cv2.CC_STAT_AREA]
-        keep = np.nonzero(areas >= 0.25 * areas.max())[0] + 1
-        field_small[np.isin(labels, keep)] = 255
-        # The density threshold eats half a window at the border; give it back.
-        field_small = np.asarray(
-            cv2.dilate(field_small, np.ones((k // 2 * 2 + 1, k // 2 * 2 + 1), np.uint8))
-        )
-        contours, _ = cv2.findContours(field_small, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        hulls = [cv2.convexHull(c) for c in contours]
-        cv2.drawContours(field_small, hulls, -1, 255, -1)
-    field = cv2.resize(field_small, (w, h), interpolation=cv2.INTER_NEAREST)
-    return PitchMasks(grass, field, float(np.count_nonzero(grass)) / grass.size)
-
-
-def line_mask(bgr: np.ndarray, masks: PitchMasks) -> np.ndarray:
-    """Thin bright structures on the field: the painted lines (players excluded by width)."""
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    h = gray.shape[0]
-    k = max(5, round(h / 60)) | 1
-    tophat = cv2.morphologyEx(
-        gray, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    )
-    lines = ((tophat > 25) & (masks.field > 0)).astype(np.uint8) * 255
-    return lines
+# A default grass range for footage whose first frames show none (close-ups, replays).
+DEFAULT_GRASS = GrassModel(hue_lo=30, hue_hi=85, sat_min=40, val_min=40)

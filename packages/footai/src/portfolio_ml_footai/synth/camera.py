@@ -1,7 +1,6 @@
 """A broadcast main camera: fixed position, pan / tilt / zoom, no roll.
 
-Used by the synthetic renderer (exact 3-D projection of players and boards) and by the automatic
-calibration (a 5-parameter search space instead of a free 8-parameter homography).
+Used by the synthetic renderer: exact 3-D projection of players, boards and crowd.
 World frame: pitch X (right), Y (toward the camera side), Z up, metres.
 """
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..datasets import load_detection_split, load_pitch_split
-from ..scoring import predictor, score_detections, score_pitch
-from .runtime import FootNet
+from ..detect.net import NetDetector
+from ..model.data import load_detection_split, load_pitch_split
+from .frames import predictor, score_detections, score_pitch
 
 
 def valid_report(weights: Path, players: Path, pitch: Path, split: str = "valid") -> dict[str, Any]:
-    net = FootNet(weights)
-    detect, keypoints = predictor(net)
+    """What `footai train` reports on the weights it exported (`model.train`'s ``report``)."""
+    detect, keypoints = predictor(NetDetector(weights))
     return {
         "split": split,
         "detections": score_detections(load_detection_split(players, split), detect).to_json(),

@@ -1,4 +1,4 @@
-"""`footai detect`: the net on still images → YOLO txt, one CSV and annotated images."""
+"""`footai detect`: a detector on still images → YOLO txt, one CSV and annotated images."""
 
 from __future__ import annotations
 
@@ -7,23 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.fsutil import atomic_path, write_image_atomic
 
-from . import render
-from .datasets import IMAGE_SUFFIXES, image_files
-from .detections import Detections
-from .model.runtime import FootNet
-from .model.spec import BALL, CLASSES
+from ..detections import Detections
+from ..model.data import IMAGE_SUFFIXES, image_files
+from ..model.spec import CLASSES
+from ..render.annotate import draw_detections
+from . import Detector
 
 CSV_COLUMNS = ("image", "class_id", "role", "score", "x0", "y0", "x1", "y1")
-ROLE_COLOURS = {  # BGR
-    "ball": render.BALL_COLOUR,
-    "goalkeeper": (0, 165, 255),
-    "player": (255, 200, 0),
-    "referee": (30, 30, 30),
-}
 
 
 @dataclass(frozen=True)
@@ -53,32 +46,7 @@ def yolo_lines(dets: Detections, width: int, height: int) -> list[str]:
     return lines
 
 
-def draw(image: np.ndarray, dets: Detections) -> np.ndarray:
-    out = image.copy()
-    for (x0, y0, x1, y1), c, s in zip(
-        dets.xyxy.astype(int), dets.class_id, dets.score, strict=True
-    ):
-        colour = ROLE_COLOURS[CLASSES[c]]
-        if c == BALL:
-            cv2.circle(
-                out, ((x0 + x1) // 2, (y0 + y1) // 2), max(6, (x1 - x0)), colour, 2, cv2.LINE_AA
-            )
-            continue
-        cv2.rectangle(out, (x0, y0), (x1, y1), colour, 2)
-        cv2.putText(
-            out,
-            f"{CLASSES[c][0].upper()} {s:.2f}",
-            (x0, max(10, y0 - 3)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            colour,
-            1,
-            cv2.LINE_AA,
-        )
-    return out
-
-
-def detect_images(inputs: list[Path], out: Path, net: FootNet) -> DetectSummary:
+def detect_images(inputs: list[Path], out: Path, detector: Detector) -> DetectSummary:
     """Write ``labels/<stem>.txt`` (YOLO), ``annotated/<name>`` and ``detections.csv`` in ``out``."""
     counts = dict.fromkeys(CLASSES, 0)
     rows = []
@@ -88,11 +56,11 @@ def detect_images(inputs: list[Path], out: Path, net: FootNet) -> DetectSummary:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise InputFileError(f"{path}: not a readable image")
-        dets = net(image).reported
+        dets = detector(image).reported
         h, w = image.shape[:2]
         with atomic_path(out / "labels" / f"{path.stem}.txt") as tmp:
             tmp.write_text("".join(f"{line}\n" for line in yolo_lines(dets, w, h)))
-        write_image_atomic(out / "annotated" / f"{path.stem}.jpg", draw(image, dets))
+        write_image_atomic(out / "annotated" / f"{path.stem}.jpg", draw_detections(image, dets))
         for (x0, y0, x1, y1), c, s in zip(dets.xyxy, dets.class_id, dets.score, strict=True):
             counts[CLASSES[c]] += 1
             rows.append(

@@ -6,6 +6,11 @@ running), then matched to detections in two stages with the Hungarian algorithm
 (`scipy.optimize.linear_sum_assignment`): confident detections first, then the weak ones (half-hidden
 players) against the tracks still unmatched. The shirt colour adds a cost, so two crossing players
 of different teams do not swap identities.
+
+`ByteTracker.update(detections, camera_motion) -> detections`, as supervision's
+``update_with_detections``: the rows that belong to a track this frame, with ``track_id``
+filled. A track's id is final from its first frame; the tracker confirms it after a few hits
+(`confirmed`), and only confirmed tracks reach the outputs.
 """
 
 from __future__ import annotations
@@ -16,37 +21,28 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .calibration import apply_h
+from ..calibrate.geometry import apply_h
+from ..detections import Detections, box_iou
+from ..teams import kit_vote
 
 _F = np.eye(8)
 _F[:4, 4:] = np.eye(4)
 _H = np.eye(4, 8)
 
 
-@dataclass(frozen=True)
-class Detection:
-    box: np.ndarray  # x, y, w, h
-    score: float
-    team: int  # 0, 1, or -1 (outlier colour)
-    team_conf: float
-    colour: np.ndarray | None = None  # Lab shirt colour, kept for the after-run team vote
-
-
 @dataclass
 class Track:
-    key: int  # internal; track_id is given only once the track is confirmed
+    track_id: int
     mean: np.ndarray  # cx, foot_y, w, h, and their velocities
     cov: np.ndarray
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
     votes: np.ndarray = field(default_factory=lambda: np.zeros(3))  # team0, team1, outlier
-    last_box: np.ndarray = field(default_factory=lambda: np.zeros(4))
-    track_id: int = 0
 
-    def box(self) -> np.ndarray:
+    def xyxy(self) -> np.ndarray:
         cx, fy, w, h = self.mean[:4]
-        return np.array([cx - w / 2, fy - h, w, h])
+        return np.array([cx - w / 2, fy - h, cx + w / 2, fy])
 
     def team_guess(self) -> int:
         if self.votes.sum() < 1e-6:
@@ -55,9 +51,10 @@ class Track:
         return -1 if k == 2 else k
 
 
-def _measure(box: np.ndarray) -> np.ndarray:
-    x, y, w, h = box
-    return np.array([x + w / 2, y + h, w, h])
+def _measure(xywh: np.ndarray) -> np.ndarray:
+    """Kalman measurements (cx, foot y, w, h) of (N, 4) x, y, w, h boxes."""
+    x, y, w, h = xywh.T
+    return np.stack([x + w / 2, y + h, w, h], axis=1)
 
 
 def _std(h: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -67,34 +64,6 @@ def _std(h: Any) -> tuple[np.ndarray, np.ndarray]:
         np.array([pos, pos, 0.1 * h, 0.05 * h]),
         np.array([0.02 * h, 0.02 * h, 0.01 * h, 0.005 * h]),
     )
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray, expand: float = 0.0) -> np.ndarray:
-    """IoU between (N, 4) and (M, 4) x,y,w,h boxes; ``expand`` grows both (buffered IoU)."""
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)))
-
-    def corners(x: np.ndarray) -> np.ndarray:
-        dx, dy = x[:, 2] * expand, x[:, 3] * expand
-        return np.stack(
-            [x[:, 0] - dx, x[:, 1] - dy, x[:, 0] + x[:, 2] + dx, x[:, 1] + x[:, 3] + dy], 1
-        )
-
-    ca, cb = corners(a), corners(b)
-    ix = np.clip(
-        np.minimum(ca[:, None, 2], cb[None, :, 2]) - np.maximum(ca[:, None, 0], cb[None, :, 0]),
-        0,
-        None,
-    )
-    iy = np.clip(
-        np.minimum(ca[:, None, 3], cb[None, :, 3]) - np.maximum(ca[:, None, 1], cb[None, :, 1]),
-        0,
-        None,
-    )
-    inter = ix * iy
-    area_a = (ca[:, 2] - ca[:, 0]) * (ca[:, 3] - ca[:, 1])
-    area_b = (cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
 
 
 @dataclass(frozen=True)
@@ -112,8 +81,12 @@ class ByteTracker:
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.cfg = config or TrackerConfig()
         self.tracks: list[Track] = []
+        self.confirmed: dict[int, int] = {}  # track id → order of confirmation (1, 2, …)
         self._next_id = 1
-        self._next_key = 1
+
+    def reset(self) -> None:
+        """A new shot: forget every track (ids keep counting, so none is reused)."""
+        self.tracks = []
 
     def _predict(self, motion: np.ndarray | None) -> None:
         """Kalman predict for every track at once (one stacked product, not a loop of 8×8s)."""
@@ -137,19 +110,19 @@ class ByteTracker:
         for t, mean, cov in zip(self.tracks, means, covs, strict=True):
             t.mean, t.cov = mean, cov
 
-    def _cost(self, tracks: list[Track], dets: list[Detection], expand: float) -> np.ndarray:
-        tb = np.array([t.box() for t in tracks]).reshape(-1, 4)
-        db = np.array([d.box for d in dets]).reshape(-1, 4)
-        cost = 1.0 - iou_matrix(tb, db, expand)
+    def _cost(self, tracks: list[Track], dets: Detections, expand: float) -> np.ndarray:
+        tb = np.array([t.xyxy() for t in tracks]).reshape(-1, 4)
+        cost = 1.0 - box_iou(tb, dets.xyxy, expand)
         # Normalised foot distance helps small, fast players whose boxes barely overlap.
         if len(tracks) and len(dets):
             tf = np.array([t.mean[:2] for t in tracks])
-            df = np.array([[d.box[0] + d.box[2] / 2, d.box[1] + d.box[3]] for d in dets])
+            dist = np.linalg.norm(tf[:, None] - dets.foot_points()[None], axis=2)
             hh = np.array([t.mean[3] for t in tracks])[:, None]
-            dist = np.linalg.norm(tf[:, None] - df[None], axis=2) / np.maximum(hh, 1.0)
-            cost = np.minimum(cost, 0.35 + dist)
+            cost = np.minimum(cost, 0.35 + dist / np.maximum(hh, 1.0))
+            # Kit colours as appearance: a track that has worn one kit does not take a
+            # detection wearing the other (two crossing opponents keep their ids).
             guess = np.array([t.team_guess() if t.votes.sum() >= 3 else -2 for t in tracks])
-            dteam = np.array([d.team if d.team_conf > 0.2 else -2 for d in dets])
+            dteam = np.where(dets.team_confidence > 0.2, dets.team, -2)
             clash = (guess[:, None] >= -1) & (dteam[None] >= -1) & (guess[:, None] != dteam[None])
             cost = cost + self.cfg.team_penalty * clash
         return cost
@@ -160,70 +133,54 @@ class ByteTracker:
         r, c = linear_sum_assignment(cost)
         return [(i, j) for i, j in zip(r, c, strict=True) if cost[i, j] <= limit]
 
-    def _update(self, matched: list[tuple[Track, Detection]]) -> None:
+    def _update(self, tracks: list[Track], dets: Detections) -> None:
         """Kalman update of every matched track at once (stacked 4×4 solves, not a loop)."""
-        if not matched:
+        if not tracks:
             return
-        means = np.array([t.mean for t, _ in matched])
-        covs = np.array([t.cov for t, _ in matched])
-        z = np.array([_measure(d.box) for _, d in matched])
-        scores = np.array([d.score for _, d in matched])
+        means = np.array([t.mean for t in tracks])
+        covs = np.array([t.cov for t in tracks])
+        z = _measure(dets.xywh)
         q_pos, _ = _std(means[:, 3])  # (4, N)
         s = covs[:, :4, :4].copy()  # H P Hᵀ: the measured block (H = [I 0])
-        s[:, np.arange(4), np.arange(4)] += (q_pos * (1.5 - scores)).T ** 2
+        s[:, np.arange(4), np.arange(4)] += (q_pos * (1.5 - dets.score)).T ** 2
         # K = P Hᵀ S⁻¹, written as a solve: S is symmetric, so K = (S⁻¹ H P)ᵀ.
         gain = np.linalg.solve(s, covs[:, :4, :]).transpose(0, 2, 1)
         means = means + np.einsum("nij,nj->ni", gain, z - means[:, :4])
         covs = covs - gain @ covs[:, :4, :]
-        for (t, d), mean, cov in zip(matched, means, covs, strict=True):
+        for i, (t, mean, cov) in enumerate(zip(tracks, means, covs, strict=True)):
             t.mean, t.cov = mean, cov
-            self._count_hit(t, d)
+            t.hits += 1
+            t.misses = 0
+            if t.hits >= self.cfg.confirm_hits and not t.confirmed:
+                t.confirmed = True
+                self.confirmed[t.track_id] = len(self.confirmed) + 1
+            _vote(t, dets[i : i + 1])
 
-    def _count_hit(self, t: Track, d: Detection) -> None:
-        t.hits += 1
-        t.misses = 0
-        t.last_box = d.box.copy()
-        if t.hits >= self.cfg.confirm_hits and not t.confirmed:
-            t.confirmed = True
-            t.track_id = self._next_id
-            self._next_id += 1
-        self._vote(t, d)
+    def update(self, dets: Detections, motion: np.ndarray | None = None) -> Detections:
+        """Advance one frame: the rows of ``dets`` (people, with kit columns) that belong to a
+        track, with ``track_id`` filled; ``motion`` maps last frame's pixels to this frame's.
 
-    @staticmethod
-    def _vote(t: Track, d: Detection) -> None:
-        # Weak detections are often two players merged or half hidden: their colour is unreliable.
-        if d.score < 0.5:
-            return
-        slot = 2 if d.team < 0 else d.team
-        t.votes[slot] += d.score * (0.3 + d.team_conf)
-
-    def update(
-        self, dets: list[Detection], motion: np.ndarray | None = None
-    ) -> list[tuple[Track, Detection]]:
-        """Advance one frame; returns the (track, detection) pairs of this frame.
-
-        Tentative tracks are included (their ``track_id`` is 0): a caller that keeps history can
-        back-fill a track's first frames once it is confirmed.
+        Tentative tracks' rows are included: a caller that keeps history has a track's first
+        frames once it is confirmed.
         """
         self._predict(motion)
-        high = [d for d in dets if d.score >= self.cfg.high]
-        low = [d for d in dets if d.score < self.cfg.high]
+        high_idx = np.nonzero(dets.score >= self.cfg.high)[0]
+        low_idx = np.nonzero(dets.score < self.cfg.high)[0]
+        high, low = dets[high_idx], dets[low_idx]
         # Stage 1: every track against the confident detections (buffered IoU).
         pool = list(self.tracks)
-        cost = self._cost(pool, high, 0.3)
-        m1 = self._assign(cost, self.cfg.match_cost)
+        m1 = self._assign(self._cost(pool, high, 0.3), self.cfg.match_cost)
         matched_t = {i for i, _ in m1}
         matched_d = {j for _, j in m1}
-        strong = [(pool[i], high[j]) for i, j in m1]
-        self._update(strong)
+        strong_rows = high_idx[[j for _, j in m1]].astype(int)
+        self._update([pool[i] for i, _ in m1], dets[strong_rows])
         # Stage 2: tracks seen last frame, still unmatched, against the weak detections.
         rest = [pool[i] for i in range(len(pool)) if i not in matched_t and pool[i].misses == 0]
-        cost2 = self._cost(rest, low, 0.0)
-        m2 = self._assign(cost2, self.cfg.low_match_cost)
-        weak = [(rest[i], low[j]) for i, j in m2]
-        self._update(weak)
-        pairs = strong + weak
-        hit_ids = {id(p[0]) for p in pairs}
+        m2 = self._assign(self._cost(rest, low, 0.0), self.cfg.low_match_cost)
+        weak_rows = low_idx[[j for _, j in m2]].astype(int)
+        self._update([rest[i] for i, _ in m2], dets[weak_rows])
+        hit = [pool[i] for i, _ in m1] + [rest[i] for i, _ in m2]
+        hit_ids = {id(t) for t in hit}
         for t in self.tracks:
             if id(t) not in hit_ids:
                 t.misses += 1
@@ -234,15 +191,24 @@ class ByteTracker:
             if (t.confirmed and t.misses <= self.cfg.max_misses)
             or (not t.confirmed and t.misses == 0)
         ]
-        for j, d in enumerate(high):
-            if j in matched_d or d.score < self.cfg.new_track:
+        new_rows = []
+        for j, row in enumerate(high_idx):
+            if j in matched_d or dets.score[row] < self.cfg.new_track:
                 continue
-            mean = np.r_[_measure(d.box), np.zeros(4)]
+            mean = np.r_[_measure(dets.xywh[row : row + 1])[0], np.zeros(4)]
             q_pos, q_vel = _std(mean[3])
             cov = np.diag(np.r_[2 * q_pos, 10 * q_vel] ** 2)
-            t = Track(self._next_key, mean, cov, last_box=d.box.copy())
-            self._vote(t, d)
-            self._next_key += 1
+            t = Track(self._next_id, mean, cov)
+            self._next_id += 1
+            _vote(t, dets[row : row + 1])
             self.tracks.append(t)
-            pairs.append((t, d))
-        return pairs
+            hit.append(t)
+            new_rows.append(row)
+        rows = np.r_[strong_rows, weak_rows, np.array(new_rows, int)].astype(int)
+        return dets[rows].with_(track_id=np.array([t.track_id for t in hit], np.int64))
+
+
+def _vote(t: Track, row: Detections) -> None:
+    """Add one observation's kit to the track's memory (the appearance its cost compares)."""
+    slot, weight = kit_vote(float(row.score[0]), int(row.team[0]), float(row.team_confidence[0]))
+    t.votes[slot] += weight

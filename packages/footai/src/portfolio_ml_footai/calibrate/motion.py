@@ -36,19 +36,8 @@ class CameraMotion:
         self.prev: np.ndarray | None = None
         self.static_votes = np.zeros((self.size[1] // 8 + 1, self.size[0] // 8 + 1), np.float32)
 
-    def update(
-        self,
-        bgr: np.ndarray,
-        exclude: np.ndarray | None = None,
-        focal: float | None = None,
-        field: np.ndarray | None = None,
-    ) -> MotionEstimate:
-        """Motion from the previous frame to ``bgr``. ``exclude``: boxes (N, 4) x,y,w,h to ignore.
-
-        With the focal length known (from the pitch homography), the motion is fitted as a
-        rotation plus zoom (4 parameters) instead of a free homography (8): features crowd into
-        the stands, and a free fit lets perspective errors build up over a long pan.
-        """
+    def update(self, bgr: np.ndarray, exclude: np.ndarray | None = None) -> MotionEstimate:
+        """Motion from the previous frame to ``bgr``; ``exclude``: xyxy boxes (people) to ignore."""
         # Any resolution in (a working copy saves decoding-size work); motion out in frame pixels.
         # Grey first, then a bilinear shrink: a third of the work of an area-averaged colour one.
         gray = cv2.resize(
@@ -61,11 +50,11 @@ class CameraMotion:
         mask = np.full(gray.shape, 255, np.uint8)
         if exclude is not None and len(exclude):
             s = self.scale
-            for x, y, w, h in exclude:
+            for x0, y0, x1, y1 in exclude:
                 cv2.rectangle(
                     mask,
-                    (int(x * s) - 3, int(y * s) - 3),
-                    (int((x + w) * s) + 3, int((y + h) * s) + 3),
+                    (int(x0 * s) - 3, int(y0 * s) - 3),
+                    (int(x1 * s) + 3, int(y1 * s) + 3),
                     0,
                     -1,
                 )
@@ -78,8 +67,6 @@ class CameraMotion:
             cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST
         )[: self.size[1], : self.size[0]]
         mask[overlay > 0] = 0
-        if field is not None:
-            self._mask_boards(mask, field)
         pts = self._corners(prev, mask)
         if pts is None or len(pts) < 8:
             return MotionEstimate(eye, 0, False)
@@ -99,18 +86,6 @@ class CameraMotion:
             # A still camera: fitting 8 parameters to tracking noise gives a small random
             # motion every frame, and carried homographies drift by their sum.
             return MotionEstimate(eye, int(inl.sum()), True)
-        if focal is not None:
-            centre = (self.size[0] / 2, self.size[1] / 2)
-            rot = fit_rotation(a[inl], b[inl], focal * self.scale, centre)
-            if rot is not None:
-                # Refit on the points the rotation model explains (a shear from a static
-                # overlay cannot be one).
-                res = np.linalg.norm(_map(rot, a) - b, axis=1)
-                good = res < 0.7
-                if good.sum() >= 8:
-                    rot2 = fit_rotation(a[good], b[good], focal * self.scale, centre)
-                    rot = rot2 if rot2 is not None else rot
-                m = rot
         sm = np.diag([self.scale, self.scale, 1.0])
         full = np.linalg.inv(sm) @ m @ sm
         return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
@@ -131,17 +106,6 @@ class CameraMotion:
         )
         full = full[: self.size[1], : self.size[0]]
         return cv2.resize(full, size, interpolation=cv2.INTER_NEAREST)
-
-    def _mask_boards(self, mask: np.ndarray, field: np.ndarray) -> None:
-        """Blank the band just above the grass: LED advertising boards scroll, they are not the
-        world moving."""
-        f = cv2.resize(field, self.size, interpolation=cv2.INTER_NEAREST)
-        has = np.asarray(f.any(axis=0))
-        top = np.where(has, f.argmax(axis=0), 0)
-        band = int(0.09 * self.size[1])
-        rows = np.arange(self.size[1])[:, None]
-        board = has[None, :] & (rows >= top[None, :] - band) & (rows <= top[None, :] + 2)
-        mask[board] = 0
 
     def _corners(self, gray: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         """Corners spread over a grid, so that one busy region (lettering) cannot dominate."""
@@ -203,39 +167,6 @@ def _explains_as_well(a: np.ndarray, b: np.ndarray, fitted: np.ndarray) -> bool:
     return still <= STILL_RESIDUAL_RATIO * moved + 1e-3
 
 
-def rotation_homography(p: np.ndarray, focal: float, centre: tuple[float, float]) -> np.ndarray:
-    """Image motion of a camera turning by the rotation vector p[:3] and zooming by exp(p[3])."""
-    r, _ = cv2.Rodrigues(np.asarray(p[:3], dtype=np.float64))
-    k0 = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1.0]])
-    fz = focal * float(np.exp(p[3]))
-    k1 = np.array([[fz, 0, centre[0]], [0, fz, centre[1]], [0, 0, 1.0]])
-    return k1 @ r @ np.linalg.inv(k0)
-
-
 def _map(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     q = np.c_[pts, np.ones(len(pts))] @ h.T
     return q[:, :2] / q[:, 2:3]
-
-
-def fit_rotation(
-    a: np.ndarray, b: np.ndarray, focal: float, centre: tuple[float, float]
-) -> np.ndarray | None:
-    """Gauss-Newton fit of the rotation + zoom motion mapping points ``a`` onto ``b``."""
-    if len(a) < 6 or focal <= 0:
-        return None
-    p = np.zeros(4)
-    eps = 1e-6
-    for _ in range(4):
-        base = _map(rotation_homography(p, focal, centre), a)
-        r = (base - b).ravel()
-        jac = np.empty((len(r), 4))
-        for k in range(4):
-            dp = p.copy()
-            dp[k] += eps
-            jac[:, k] = ((_map(rotation_homography(dp, focal, centre), a) - b).ravel() - r) / eps
-        step, *_ = np.linalg.lstsq(jac, -r, rcond=None)
-        p += step
-        if np.abs(step).max() < 1e-9:
-            break
-    h = rotation_homography(p, focal, centre)
-    return h / h[2, 2]

@@ -1,0 +1,164 @@
+"""A finished `Match` as files: tracks.csv, annotated.mp4, tactical map, heatmaps, summary.json.
+
+Every file reads the same match, so they cannot disagree about who is who; each is written
+atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from portfolio_ml_core.fsutil import write_image_atomic, write_json_atomic
+from portfolio_ml_core.video import VideoSink, VideoSource
+
+from .. import pitch
+from ..calibrate.geometry import apply_h
+from ..kinematics import motion_stats
+from ..match import Match
+from ..model.spec import CLASSES, PLAYER
+from ..render import tactical
+from ..render.annotate import annotate, person_colour
+from .tracks_csv import write_tracks
+
+
+def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
+    """tactical_map.png (the middle frame), tactical_map.mp4 and one heatmap per team."""
+    canvas = tactical.pitch_canvas()
+    w, h = match.size
+    corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
+
+    def picture(dets, hm) -> np.ndarray:
+        people = dets.persons
+        seen = np.isfinite(people.pitch_xy).all(axis=1)
+        dots = [
+            (float(x), float(y), person_colour(int(r), int(t), match.team_colours), int(i))
+            for (x, y), r, t, i in zip(
+                people.pitch_xy[seen],
+                people.class_id[seen],
+                people.team[seen],
+                people.track_id[seen],
+                strict=True,
+            )
+        ]
+        balls = dets.balls.pitch_xy
+        balls = balls[np.isfinite(balls).all(axis=1)]
+        ball = (float(balls[0, 0]), float(balls[0, 1])) if len(balls) else None
+        view = _footprint(hm, corners) if hm is not None else None
+        return tactical.tactical_frame(canvas, dots, ball, view)
+
+    if write_video:
+        size = (canvas.image.shape[1], canvas.image.shape[0])
+        with VideoSink(out_dir / "tactical_map.mp4", match.fps, size) as sink:
+            for _, dets, hm in match:
+                sink.write(picture(dets, hm))
+    # The still: the middle frame of the clip, the moment most likely to show a full shape.
+    if match.frames:
+        mid = len(match.frames) // 2
+        still = picture(match.detections[mid], match.homographies[mid])
+    else:
+        still = canvas.image.copy()
+    write_image_atomic(out_dir / "tactical_map.png", still)
+    rows = match.rows()
+    d = rows.detections
+    for team in (0, 1):
+        mine = rows.people & (d.team == team) & (d.class_id == PLAYER)
+        write_image_atomic(
+            out_dir / f"heatmap_team{team}.png",
+            tactical.heatmap(canvas, d.pitch_xy[mine], f"team {team}"),
+        )
+
+
+def _footprint(h: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
+    try:
+        g = apply_h(np.linalg.inv(h), corners)
+    except np.linalg.LinAlgError:
+        return None
+    g[:, 0] = np.clip(g[:, 0], -pitch.HALF_L - 4, pitch.HALF_L + 4)
+    g[:, 1] = np.clip(g[:, 1], -pitch.HALF_W - 4, pitch.HALF_W + 4)
+    return g
+
+
+def write_annotated(
+    path: Path, video: str, match: Match, start_s: float, max_frames: int | None, stride: int
+) -> None:
+    """annotated.mp4: the analysed frames, decoded a second time (not kept in memory), with
+    the match drawn on them."""
+    by_frame = dict(zip(match.frames, match.detections, strict=True))
+    with VideoSource(video) as source, VideoSink(path, match.fps, match.size) as sink:
+        for fr in source.frames(start_s=start_s, max_frames=max_frames, stride=stride):
+            dets = by_frame.get(fr.index)
+            sink.write(
+                annotate(fr.image, dets, match.team_colours) if dets is not None else fr.image
+            )
+
+
+def _hex(bgr: tuple[int, int, int]) -> str:
+    b, g, r = bgr
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def summary(match: Match, video: str) -> dict[str, Any]:
+    rows = match.rows()
+    d = rows.detections
+    per_track = []
+    roles: dict[int, tuple[int, int]] = {}
+    for tid, idx in sorted(rows.tracks().items()):
+        role, team = int(d.class_id[idx[0]]), int(d.team[idx[0]])
+        roles[tid] = (role, team)
+        m = motion_stats(rows.frame[idx], d.pitch_xy[idx], match.fps)
+        per_track.append(
+            {
+                "track_id": tid,
+                "role": CLASSES[role],
+                "team": team,
+                "frames": len(idx),
+                "distance_m": round(m.distance_m, 1),
+                "top_speed_kmh": round(m.top_speed_ms * 3.6, 1),
+            }
+        )
+    n = len(match.frames)
+    return {
+        "video": video,
+        "detector": match.detector,
+        "frames": n,
+        "first_frame": match.frames[0] if n else None,
+        "last_frame": match.frames[-1] if n else None,
+        "video_fps": round(match.fps, 3),
+        "processing_fps": round(n / match.processing_seconds, 1)
+        if match.processing_seconds > 0
+        else None,
+        "processing_seconds": round(match.processing_seconds, 2),
+        "frame_size": list(match.size),
+        "calibration": {"method": match.calibration_method, "detail": match.calibration_detail},
+        "team_colours": {f"team{i}": _hex(c) for i, c in enumerate(match.team_colours)},
+        "tracks": len(per_track),
+        "players_per_team": {
+            f"team{t}": sum(1 for role, team in roles.values() if team == t and role == PLAYER)
+            for t in (0, 1)
+        },
+        "ball_frames": sum(len(dets.balls) > 0 for dets in match.detections),
+        "warnings": list(match.warnings),
+        "per_track": per_track,
+    }
+
+
+def write_outputs(
+    out_dir: Path,
+    match: Match,
+    video: str,
+    write_video: bool,
+    start_s: float = 0.0,
+    max_frames: int | None = None,
+    stride: int = 1,
+) -> dict[str, Any]:
+    """Every output file of ``footai run`` in ``out_dir``; returns summary.json's content.
+    ``start_s``, ``max_frames`` and ``stride`` say which frames of ``video`` were analysed."""
+    write_tracks(out_dir / "tracks.csv", match)
+    if write_video:
+        write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
+    write_tactical(out_dir, match, write_video)
+    data = summary(match, video)
+    write_json_atomic(out_dir / "summary.json", data)
+    return data

@@ -1,0 +1,162 @@
+"""After the run: drop tracks on screen overlays, stitch broken tracks, fill short gaps.
+
+Online tracking breaks an identity when a player is hidden longer than the tracker coasts, or
+is merged into a team-mate's blob; a new id then starts a few frames later a metre or two away.
+With the whole run known, such pairs are linked on the pitch (camera motion does not matter
+there): same kit, a short gap, and a distance a player could cover in it.
+
+Each function takes the match's rows (`match.Rows`) and returns new ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from ..match import Rows
+from ..teams import kit_team
+
+MAX_GAP_S = 1.6
+RUN_SPEED = 7.0  # m/s allowed during the gap
+SLACK_M = 1.5
+MAX_FILL_S = 0.4  # gaps up to this long inside one track are filled by interpolation
+OVERLAY_SHARE = 0.5  # a track that spends this share of its frames on a screen overlay is one
+
+
+def drop_overlay_tracks(rows: Rows, overlay: np.ndarray) -> Rows:
+    """The rows without the tracks whose boxes sit on static screen overlays.
+
+    ``overlay`` (0/255, frame size) is where the picture kept still while the camera panned:
+    scorebugs and league logos, learnt by the camera-motion stage over the run. Overlays are
+    drawn over the pitch, so no visible player stands inside one; a logo the net takes for a
+    person does, frame after frame.
+    """
+    if not overlay.any() or not len(rows):
+        return rows
+    h, w = overlay.shape
+    centres = rows.detections.centres
+    cx = np.clip(centres[:, 0].astype(int), 0, w - 1)
+    cy = np.clip(centres[:, 1].astype(int), 0, h - 1)
+    inside = overlay[cy, cx] > 0
+    drop = [k for k, idx in rows.tracks().items() if inside[idx].mean() >= OVERLAY_SHARE]
+    if not drop:
+        return rows
+    return rows[~np.isin(rows.track_id, drop) | ~rows.people]
+
+
+def keep_confirmed(rows: Rows, confirmed: dict[int, int]) -> Rows:
+    """Only the tracks the tracker confirmed, renumbered 1, 2, … in order of confirmation;
+    the ball rows stay."""
+    ids = rows.track_id
+    keep = ~rows.people | np.isin(ids, list(confirmed))
+    rows = rows[keep]
+    new = np.array([confirmed.get(int(k), -1) for k in rows.track_id], np.int64)
+    return rows.with_(track_id=np.where(rows.people, new, rows.track_id))
+
+
+@dataclass(frozen=True)
+class _Tracklet:
+    track_id: int
+    first: int
+    last: int
+    start: np.ndarray
+    end: np.ndarray
+    team: int
+
+
+def _tracklets(rows: Rows, votes: dict[int, np.ndarray]) -> list[_Tracklet]:
+    xy = rows.detections.pitch_xy
+    out = []
+    for key, idx in rows.tracks().items():
+        idx = idx[np.isfinite(xy[idx]).all(axis=1)]
+        if not len(idx):
+            continue
+        pts = xy[idx]
+        team = kit_team(votes.get(key, np.zeros(3)))
+        start, end = pts[:3].mean(axis=0), pts[-3:].mean(axis=0)
+        out.append(
+            _Tracklet(key, int(rows.frame[idx[0]]), int(rows.frame[idx[-1]]), start, end, team)
+        )
+    return out
+
+
+def stitch(
+    rows: Rows, votes: dict[int, np.ndarray], fps: float, step: int
+) -> tuple[Rows, dict[int, np.ndarray]]:
+    """Broken tracks joined under the id of their first piece; the votes summed likewise.
+    ``fps`` is the analysed frames' rate, ``step`` the video frames between two of them."""
+    frame_s = step / fps
+    max_gap = round(MAX_GAP_S / frame_s) * step
+    pieces = _tracklets(rows, votes)
+    pairs = []
+    for p in pieces:
+        for q in pieces:
+            gap = q.first - p.last
+            if p.track_id == q.track_id or gap <= 0 or gap > max_gap or p.team != q.team:
+                continue
+            d = float(np.linalg.norm(q.start - p.end))
+            if d <= SLACK_M + RUN_SPEED * gap / step * frame_s:
+                pairs.append((d + 0.05 * gap, p.track_id, q.track_id))
+    pairs.sort()
+    nxt: dict[int, int] = {}
+    prv: dict[int, int] = {}
+    for _, pk, qk in pairs:
+        if pk not in nxt and qk not in prv:
+            nxt[pk], prv[qk] = qk, pk
+    if not nxt:
+        return rows, votes
+    root: dict[int, int] = {}
+    for p in pieces:
+        k = p.track_id
+        while k in prv:
+            k = prv[k]
+        root[p.track_id] = k
+    ids = np.array([root.get(int(k), int(k)) for k in rows.track_id], np.int64)
+    merged: dict[int, np.ndarray] = {}
+    for key, v in votes.items():
+        r = root.get(key, key)
+        merged[r] = merged.get(r, np.zeros(3)) + v
+    return rows.with_(track_id=np.where(rows.people, ids, rows.track_id)), merged
+
+
+def fill_gaps(rows: Rows, frames: tuple[int, ...], fps: float, step: int) -> Rows:
+    """Short gaps inside a track filled by linear interpolation (rows appended at the end).
+
+    The detector misses a player for a few frames when a team-mate passes in front or the
+    picture blurs; the track goes on either side, so the box in between is better guessed than
+    left out (ByteTrack's offline interpolation). Filled rows carry no kit colour (they do not
+    vote for a team) and the lower of the two scores either side.
+    """
+    seen = set(frames)  # only analysed frames are filled (--stride skips the others)
+    if len(seen) < 2:
+        return rows
+    max_gap = max(1, round(MAX_FILL_S * fps)) * step
+    d = rows.detections
+    source: list[int] = []  # the row before each filled one
+    after_rows: list[int] = []  # the row after
+    filled_at: list[int] = []  # the filled frame
+    weights: list[float] = []  # share of the row after
+    for idx in rows.tracks().values():
+        for i, j in pairwise(idx):
+            gap = int(rows.frame[j] - rows.frame[i])
+            if gap <= step or gap > max_gap:
+                continue
+            for f in range(int(rows.frame[i]) + step, int(rows.frame[j]), step):
+                if f in seen:
+                    source.append(i)
+                    after_rows.append(j)
+                    filled_at.append(f)
+                    weights.append((f - rows.frame[i]) / gap)
+    if not source:
+        return rows
+    before, after = d[np.array(source)], d[np.array(after_rows)]
+    t = np.array(weights)[:, None]
+    filled = before.with_(
+        xyxy=(1 - t) * before.xyxy + t * after.xyxy,
+        score=np.minimum(before.score, after.score),
+        pitch_xy=(1 - t) * before.pitch_xy + t * after.pitch_xy,  # NaN if either side has none
+        kit=np.full((len(source), 3), np.nan, np.float32),
+    )
+    return Rows.concat([rows, Rows(np.array(filled_at, np.int64), filled)])
