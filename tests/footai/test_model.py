@@ -12,9 +12,9 @@ from portfolio_ml_core.fsutil import file_sha256
 from portfolio_ml_core.models import IntegrityError
 from portfolio_ml_footai import pitch
 from portfolio_ml_footai.detect.net import NetDetector
+from portfolio_ml_footai.evaluate.frames import greedy_match
 from portfolio_ml_footai.model.data import load_detection_split
 from portfolio_ml_footai.model.runtime import FootNet, decode
-from portfolio_ml_footai.synth.frames import synthetic_frames
 from portfolio_ml_footai.model.spec import (
     CLASSES,
     FLIP_INDEX,
@@ -29,7 +29,7 @@ from portfolio_ml_footai.model.spec import (
     SIZE_CHANNELS,
 )
 from portfolio_ml_footai.model.weights import SHIPPED, resolve_footai_model, shipped_sha256
-from portfolio_ml_footai.evaluate.frames import greedy_match
+from portfolio_ml_footai.synth.frames import synthetic_frames
 
 from .conftest import invoke
 

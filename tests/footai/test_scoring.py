@@ -7,13 +7,13 @@ import json
 import cv2
 import numpy as np
 import pytest
-from portfolio_ml_footai.synth.camera import BroadcastCamera
 from portfolio_ml_footai import pitch
-from portfolio_ml_footai.detections import Detections, PitchKeypoints
-from portfolio_ml_footai.model.data import LabelledFrame, load_detection_split, load_pitch_split
 from portfolio_ml_footai.calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
-from portfolio_ml_footai.model.spec import BALL, PLAYER, REFEREE
+from portfolio_ml_footai.detections import Detections, PitchKeypoints
 from portfolio_ml_footai.evaluate.frames import frame_error_m, score_detections, score_pitch
+from portfolio_ml_footai.model.data import LabelledFrame, load_detection_split, load_pitch_split
+from portfolio_ml_footai.model.spec import BALL, PLAYER, REFEREE
+from portfolio_ml_footai.synth.camera import BroadcastCamera
 
 from .conftest import invoke
 

@@ -6,9 +6,13 @@ import csv
 
 import numpy as np
 from portfolio_ml_core.video import VideoSource
-from portfolio_ml_footai.calibrate.geometry import apply_h, homography_from_calibration, load_calibration
-from portfolio_ml_footai.synth import SampleConfig, render_sample
+from portfolio_ml_footai.calibrate.geometry import (
+    apply_h,
+    homography_from_calibration,
+    load_calibration,
+)
 from portfolio_ml_footai.io.tracks_csv import GT_COLUMNS, read_tracks
+from portfolio_ml_footai.synth import SampleConfig, render_sample
 
 
 def test_gt_schema_and_content(static_clip):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 from portfolio_ml_footai.evaluate.tracks import evaluate
+from portfolio_ml_footai.io.tracks_csv import read_tracks
 from portfolio_ml_footai.pipeline import RunOptions
 from portfolio_ml_footai.runner import run_video
 from portfolio_ml_footai.synth import SampleConfig, render_sample
-from portfolio_ml_footai.io.tracks_csv import read_tracks
 
 
 @pytest.mark.parametrize(("camera", "seed"), [("pan", 0)])
