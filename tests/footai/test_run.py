@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_footai.evaluate.tracks import evaluate
 from portfolio_ml_footai.io.tracks_csv import COLUMNS, read_tracks
 
@@ -37,6 +38,7 @@ def test_outputs_and_schema(static_run, static_clip):
         "heatmap_team0.png",
         "heatmap_team1.png",
         "summary.json",
+        "homographies.npz",
     ):
         assert (static_run / name).stat().st_size > 0, name
     # Nothing half-written is left behind.
@@ -56,6 +58,22 @@ def test_outputs_and_schema(static_run, static_clip):
     assert summary["frames"] == static_clip.frames
     assert len(summary["team_colours"]) == 2
     assert all(p["top_speed_kmh"] <= 38 for p in summary["per_track"])
+
+
+def test_a_run_folder_reads_back_as_its_match(pan_auto_run, tmp_path):
+    """tracks.csv + summary.json + homographies.npz are the whole Match: writing the match read
+    back gives the same tracks.csv to the byte."""
+    from portfolio_ml_footai.io.run_dir import read_match
+    from portfolio_ml_footai.io.tracks_csv import write_tracks
+
+    match = read_match(pan_auto_run)
+    summary = json.loads((pan_auto_run / "summary.json").read_text())
+    assert len(match.frames) == summary["frames"] and match.fps == summary["video_fps"]
+    assert sum(h is not None for h in match.homographies) > 0.9 * len(match.frames)
+    write_tracks(tmp_path / "again.csv", match)
+    assert (tmp_path / "again.csv").read_text() == (pan_auto_run / "tracks.csv").read_text()
+    with pytest.raises(InputFileError, match="not a `footai run` output folder"):
+        read_match(tmp_path)
 
 
 def test_static_clip_accuracy(static_run, static_clip):

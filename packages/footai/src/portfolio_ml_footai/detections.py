@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from .model.spec import BALL, CLASSES, KEYPOINT_THRESHOLD, PERSON_CLASSES
+from .model.spec import BALL, KEYPOINT_THRESHOLD, PERSON_CLASSES
 
 _UNSET = np.empty(0)  # sentinel: "column not filled yet"
 
@@ -87,10 +87,6 @@ class Detections:
     @property
     def balls(self) -> Detections:
         return self[self.class_id == BALL]
-
-    @property
-    def roles(self) -> list[str]:
-        return [CLASSES[c] for c in self.class_id]
 
     @property
     def centres(self) -> np.ndarray:

@@ -104,11 +104,5 @@ class Match:
         dets = tuple(rows.detections[order[a:b]] for a, b in zip(lo, hi, strict=True))
         return replace(self, detections=dets)
 
-    def homography_at(self, frame: int) -> np.ndarray | None:
-        try:
-            return self.homographies[self.frames.index(frame)]
-        except ValueError:
-            return None
-
     def with_(self, **changes: object) -> Match:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""A finished `Match` as files: tracks.csv, annotated.mp4, tactical map, heatmaps, summary.json.
+"""A finished `Match` as files: tracks.csv, homographies.npz, annotated.mp4, tactical map,
+heatmaps, summary.json.
 
 Every file reads the same match, so they cannot disagree about who is who; each is written
 atomically (temporary file, then rename).
@@ -20,6 +21,7 @@ from ..match import Match
 from ..model.spec import CLASSES, PLAYER
 from ..render import tactical
 from ..render.annotate import annotate, person_colour
+from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
 
@@ -156,6 +158,7 @@ def write_outputs(
     """Every output file of ``footai run`` in ``out_dir``; returns summary.json's content.
     ``start_s``, ``max_frames`` and ``stride`` say which frames of ``video`` were analysed."""
     write_tracks(out_dir / "tracks.csv", match)
+    write_homographies(out_dir / HOMOGRAPHIES, match)
     if write_video:
         write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
     write_tactical(out_dir, match, write_video)

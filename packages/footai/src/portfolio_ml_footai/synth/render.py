@@ -119,7 +119,7 @@ FORMATION = (
 )
 
 
-class Match:
+class SimulatedMatch:
     """A crude but continuous match simulation: positions in metres at a fixed time step."""
 
     def __init__(self, rng: np.random.Generator, dt: float) -> None:
@@ -553,7 +553,7 @@ def iter_frames(cfg: SampleConfig) -> Iterator[RenderedFrame]:
         raise ValueError(f"camera must be one of {', '.join(CAMERAS)}")
     rng = np.random.default_rng(cfg.seed)
     scene = Scene(rng)
-    match = Match(rng, 1.0 / cfg.fps)
+    match = SimulatedMatch(rng, 1.0 / cfg.fps)
     for _ in range(int(cfg.fps * 2)):  # let the formation settle into motion
         match.step()
     cam, follow = _camera_path(cfg, rng)

@@ -27,7 +27,6 @@ from ..teams import kit_vote
 
 _F = np.eye(8)
 _F[:4, 4:] = np.eye(4)
-_H = np.eye(4, 8)
 
 
 @dataclass
