@@ -1,5 +1,5 @@
-"""The ``portfolio-ml footai`` commands: demo, run, detectors, sample, eval, calibrate, detect,
-eval-detections, eval-pitch, train."""
+"""The ``portfolio-ml footai`` commands: demo, run, export, detectors, sample, eval, calibrate,
+detect, eval-detections, eval-pitch, train."""
 
 from __future__ import annotations
 
@@ -72,13 +72,24 @@ def run(
     ] = False,
     detector: DetectorOption = "net",
     model: ModelOption = None,
+    export: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--export",
+            metavar="FORMAT",
+            help="Also write the tracking data as FORMAT into OUT/export/ (repeatable: "
+            "secondspectrum, cdf; see `footai export`).",
+        ),
+    ] = None,
 ) -> None:
     """Detect, track and map the players of VIDEO; write tracks.csv, videos, maps, summary.json."""
+    from portfolio_ml_footai.io.export import check_format
     from portfolio_ml_footai.pipeline import RunOptions
     from portfolio_ml_footai.runner import run_video
 
     if calibration is not None and not calibration.exists():
         raise InputFileError(f"calibration file not found: {calibration}")
+    formats = list(dict.fromkeys(check_format(f) for f in export or []))
     opts = RunOptions(
         detector=detector,
         model=model,
@@ -97,6 +108,41 @@ def run(
         f"ball in {summary['ball_frames']} frames"
     )
     console.print(f"outputs in {out}/")
+    if formats:
+        _export(out, formats, out / "export")
+
+
+def _export(run_dir: Path, formats: list[str], out: Path) -> None:
+    from portfolio_ml_footai.io.export import export_match
+    from portfolio_ml_footai.io.run_dir import read_match
+
+    match = read_match(run_dir)
+    for fmt in formats:
+        paths = export_match(match, fmt, out, match_id=run_dir.resolve().name)
+        console.print(f"{fmt}: {', '.join(str(p) for p in paths)}")
+
+
+@app.command("export")
+def export_run(
+    run_dir: Annotated[Path, typer.Argument(help="A `footai run` output folder.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="secondspectrum (Second Spectrum feed: kloppy's `secondspectrum.load`) or cdf "
+            "(Common Data Format: meta JSON + tracking JSONL).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the files into.")],
+) -> None:
+    """Tracking data of a run in a format the football analytics tools read (kloppy, the CDF)."""
+    from portfolio_ml_footai.io.export import check_format
+
+    fmt = check_format(fmt)
+    if not run_dir.exists():
+        raise InputFileError(f"run folder not found: {run_dir}")
+    _export(run_dir, [fmt], out)
 
 
 @app.command()
