@@ -39,6 +39,8 @@ def test_outputs_and_schema(static_run, static_clip):
         "heatmap_team1.png",
         "summary.json",
         "homographies.npz",
+        "match_stats.csv",
+        "pitch_control.png",
     ):
         assert (static_run / name).stat().st_size > 0, name
     # Nothing half-written is left behind.

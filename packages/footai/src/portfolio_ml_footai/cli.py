@@ -1,5 +1,5 @@
-"""The ``portfolio-ml footai`` commands: demo, run, export, detectors, sample, eval, calibrate,
-detect, eval-detections, eval-pitch, train."""
+"""The ``portfolio-ml footai`` commands: demo, run, export, report, detectors, sample, eval,
+calibrate, detect, eval-detections, eval-pitch, train."""
 
 from __future__ import annotations
 
@@ -143,6 +143,19 @@ def export_run(
     if not run_dir.exists():
         raise InputFileError(f"run folder not found: {run_dir}")
     _export(run_dir, [fmt], out)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A `footai run` output folder.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The HTML file to write (one self-contained page).")
+    ],
+) -> None:
+    """A match report of RUN_DIR: maps, heatmaps, possession, pitch control, team shape, players."""
+    from portfolio_ml_footai.io.report import write_report
+
+    console.print(f"report → {write_report(run_dir, out)}")
 
 
 @app.command()

@@ -1,14 +1,12 @@
-"""Pitch positions over time: smoothing, speed and distance with physical caps.
+"""Pitch positions over time: each track's positions smoothed after the run.
 
 Raw ground points jitter by a few decimetres (box bottoms move with running legs), which would
 inflate distance covered and make the radar view shake. Positions are smoothed with a centred
-window over each track (the whole run is known when outputs are written), speeds come from the
-smoothed path, and steps faster than a human sprint are treated as measurement errors.
+window over each track (the whole run is known by then); speeds and distances are computed from
+the smoothed path (`analytics.physical`), and speeds above `MAX_SPEED` are measurement errors.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,32 +61,6 @@ def smooth_track(frames: np.ndarray, xy: np.ndarray, window: int) -> np.ndarray:
     )
     out[seen] = (p_mean - slope * t_mean[:, None])[seen]  # the fitted line at this frame
     return out
-
-
-@dataclass(frozen=True)
-class Motion:
-    distance_m: float
-    top_speed_ms: float
-    seconds: float
-
-
-def motion_stats(frames: np.ndarray, xy: np.ndarray, fps: float) -> Motion:
-    """Distance covered and top speed from a track's pitch positions (any smoothing applied)."""
-    ok = np.isfinite(xy).all(axis=1)
-    frames, xy = frames[ok], xy[ok]
-    if len(frames) < 2:
-        return Motion(0.0, 0.0, 0.0)
-    # Speed over ~1 s steps: short steps are dominated by residual jitter.
-    step = max(1, round(fps / 2))
-    sub_f, sub_xy = frames[::step], xy[::step]
-    dt = np.diff(sub_f) / fps
-    d = np.linalg.norm(np.diff(sub_xy, axis=0), axis=1)
-    contiguous = dt <= 2.0 * step / fps
-    speed = np.where(dt > 0, d / np.maximum(dt, 1e-9), 0.0)
-    plausible = contiguous & (speed <= MAX_SPEED)
-    distance = float(d[plausible].sum())
-    top = float(speed[plausible].max()) if plausible.any() else 0.0
-    return Motion(distance, min(top, MAX_SPEED), float((frames[-1] - frames[0]) / fps))
 
 
 OFF_PITCH_M = 6.0  # positions further outside the lines are dropped as homography errors

@@ -23,9 +23,12 @@ SIZES = ("1280x720", "960x540", "640x360")
 STATE_KEY = "footai_result"
 # Every file `footai run` writes, with the MIME type a download needs.
 OUTPUT_FILES = {
+    "report.html": "text/html",
     "tracks.csv": "text/csv",
+    "match_stats.csv": "text/csv",
     "summary.json": "application/json",
     "tactical_map.png": "image/png",
+    "pitch_control.png": "image/png",
     "heatmap_team0.png": "image/png",
     "heatmap_team1.png": "image/png",
     "annotated.mp4": "video/mp4",
@@ -94,7 +97,7 @@ def run_cached(
         options["calibration"] = file_sha256(calibration)
     out = CACHE.run_dir(video, options)
     summary_file = out / "summary.json"
-    if summary_file.exists():
+    if summary_file.exists() and (out / "report.html").exists():
         return out, json.loads(summary_file.read_text(encoding="utf-8")), True
     total = expected_frames(video, start_s, stride, max_frames)
 
@@ -102,7 +105,10 @@ def run_cached(
         if progress is not None:
             progress(done, total)
 
+    from portfolio_ml_footai.io.report import write_report
+
     summary = run_video(video, out, opts, write_video=write_video, progress=on_progress)
+    write_report(out, out / "report.html")
     return out, summary, False
 
 
@@ -223,6 +229,7 @@ def show_result(run: PageRun) -> None:
     h0, h1 = st.columns(2)
     h0.image(str(out / "heatmap_team0.png"), caption="Team 0")
     h1.image(str(out / "heatmap_team1.png"), caption="Team 1")
+    show_match_figures(out, s.get("match"))
     if (out / "annotated.mp4").exists():
         st.subheader("Annotated video")
         st.video(str(out / "annotated.mp4"))
@@ -241,6 +248,37 @@ def show_result(run: PageRun) -> None:
             mime=OUTPUT_FILES[name],
             key=f"footai-dl-{name}",
         )
+
+
+def show_match_figures(out: Path, figures: dict[str, Any] | None) -> None:
+    """Possession, pitch control and formations (summary.json's "match" section)."""
+    import streamlit as st
+
+    if not figures:
+        return
+    st.subheader("Match figures")
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.0f} %"
+
+    poss, control, teams = figures["possession"], figures["pitch_control"], figures["teams"]
+    cols = st.columns(6)
+    cols[0].metric("Possession team 0", pct(poss["team0"]))
+    cols[1].metric("Possession team 1", pct(poss["team1"]))
+    cols[2].metric("Pitch control team 0", pct(control["team0"]))
+    cols[3].metric("Pitch control team 1", pct(control["team1"]))
+    for t in (0, 1):
+        team = teams[f"team{t}"]
+        guess = team["formation"] or "—"
+        note = f"{100 * team['formation_confidence']:.0f} % sure" if team["formation"] else None
+        cols[4 + t].metric(f"Team {t} formation", guess, note, delta_color="off")
+    if (out / "pitch_control.png").exists():
+        st.image(str(out / "pitch_control.png"), caption="Pitch control (middle frame)")
+    st.caption(
+        f"Possession: nearest player within {poss['radius_m']} m of the ball, over "
+        f"{poss['frames_counted']} frames. Pitch control: {control['model']} model. The whole "
+        "report (team shape over time, players' distances and speeds) is report.html below."
+    )
 
 
 def show_tracks(csv_path: Path, per_track: list[dict[str, Any]]) -> None:

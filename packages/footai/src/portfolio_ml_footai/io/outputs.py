@@ -1,5 +1,5 @@
 """A finished `Match` as files: tracks.csv, homographies.npz, annotated.mp4, tactical map,
-heatmaps, summary.json.
+heatmaps, match_stats.csv, summary.json.
 
 Every file reads the same match, so they cannot disagree about who is who; each is written
 atomically (temporary file, then rename).
@@ -7,26 +7,31 @@ atomically (temporary file, then rename).
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from portfolio_ml_core.fsutil import write_image_atomic, write_json_atomic
+from portfolio_ml_core.fsutil import atomic_path, write_image_atomic, write_json_atomic
 from portfolio_ml_core.video import VideoSink, VideoSource
 
 from .. import pitch
+from ..analytics import FRAME_COLUMNS, MatchFigures, match_figures
+from ..analytics.common import gap_limit, video_fps
+from ..analytics.physical import track_physical
+from ..analytics.pitch_control import cell_centres, frame_control
 from ..calibrate.geometry import apply_h
-from ..kinematics import motion_stats
 from ..match import Match
 from ..model.spec import CLASSES, PLAYER
-from ..render import tactical
+from ..render import figures, tactical
 from ..render.annotate import annotate, person_colour
 from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
 
 def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
-    """tactical_map.png (the middle frame), tactical_map.mp4 and one heatmap per team."""
+    """tactical_map.mp4 (OpenCV: a frame costs 1 ms, not matplotlib's 100), and with mplsoccer
+    tactical_map.png (the middle frame), one heatmap per team and pitch_control.png."""
     canvas = tactical.pitch_canvas()
     w, h = match.size
     corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
@@ -55,21 +60,66 @@ def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
         with VideoSink(out_dir / "tactical_map.mp4", match.fps, size) as sink:
             for _, dets, hm in match:
                 sink.write(picture(dets, hm))
-    # The still: the middle frame of the clip, the moment most likely to show a full shape.
-    if match.frames:
-        mid = len(match.frames) // 2
-        still = picture(match.detections[mid], match.homographies[mid])
-    else:
-        still = canvas.image.copy()
-    write_image_atomic(out_dir / "tactical_map.png", still)
+    mid = len(match.frames) // 2  # the middle frame: the moment most likely to show a full shape
+    write_image_atomic(out_dir / "tactical_map.png", _still(match, mid, corners))
     rows = match.rows()
     d = rows.detections
     for team in (0, 1):
         mine = rows.people & (d.team == team) & (d.class_id == PLAYER)
+        title = f"team {team}: where its players stood ({_seconds(match)})"
         write_image_atomic(
-            out_dir / f"heatmap_team{team}.png",
-            tactical.heatmap(canvas, d.pitch_xy[mine], f"team {team}"),
+            out_dir / f"heatmap_team{team}.png", figures.heatmap(d.pitch_xy[mine], title)
         )
+    write_image_atomic(out_dir / "pitch_control.png", _control_picture(match, mid))
+
+
+def _seconds(match: Match) -> str:
+    return f"{len(match.frames) / match.fps:.0f} s" if match.fps > 0 else "?"
+
+
+def _still(match: Match, index: int, corners: np.ndarray) -> np.ndarray:
+    if not match.frames:
+        return figures.tactical_still(np.empty((0, 2)), [], [], None, None, "no frames")
+    people, hm = match.detections[index].persons, match.homographies[index]
+    seen = np.isfinite(people.pitch_xy).all(axis=1)
+    people = people[seen]
+    colours = [
+        person_colour(int(r), int(t), match.team_colours)
+        for r, t in zip(people.class_id, people.team, strict=True)
+    ]
+    labels = [
+        str(i) if r == PLAYER else f"{i}{CLASSES[r][0].upper()}"
+        for i, r in zip(people.track_id, people.class_id, strict=True)
+    ]
+    balls = match.detections[index].balls.pitch_xy
+    balls = balls[np.isfinite(balls).all(axis=1)]
+    view = _footprint(hm, corners) if hm is not None else None
+    title = f"frame {match.frames[index]}" + ("" if hm is not None else " (no homography)")
+    return figures.tactical_still(
+        people.pitch_xy, colours, labels, balls[:1] if len(balls) else None, view, title
+    )
+
+
+def _control_picture(match: Match, index: int) -> np.ndarray:
+    grid = frame_control(match, index) if match.frames else None
+    if grid is None:
+        x, y = cell_centres()
+        empty = np.full((len(y), len(x)), 0.5)
+        return figures.pitch_control(
+            x,
+            y,
+            empty,
+            np.empty((0, 2)),
+            np.empty(0, int),
+            match.team_colours,
+            "pitch control: nobody mapped in the middle frame",
+        )
+    people = match.detections[index].persons
+    share = grid.share[0]
+    title = f"pitch control, frame {match.frames[index]}: team 0 {100 * share:.0f} % · team 1 {100 * (1 - share):.0f} %"
+    return figures.pitch_control(
+        grid.x, grid.y, grid.team0, people.pitch_xy, people.team, match.team_colours, title
+    )
 
 
 def _footprint(h: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
@@ -101,7 +151,19 @@ def _hex(bgr: tuple[int, int, int]) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def summary(match: Match, video: str) -> dict[str, Any]:
+def write_match_stats(path: Path, figures: MatchFigures) -> None:
+    """match_stats.csv: one row per analysed frame (`analytics.FRAME_COLUMNS`), empty cells
+    where a figure was not measurable."""
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(FRAME_COLUMNS)
+        w.writerows(["" if v is None else v for v in row] for row in figures.frame_rows())
+
+
+def summary(match: Match, video: str, figures: MatchFigures | None = None) -> dict[str, Any]:
+    """summary.json's content; ``figures`` (computed when not given) fill its "match" section."""
+    if figures is None:
+        figures = match_figures(match)
     rows = match.rows()
     d = rows.detections
     per_track = []
@@ -109,15 +171,19 @@ def summary(match: Match, video: str) -> dict[str, Any]:
     for tid, idx in sorted(rows.tracks().items()):
         role, team = int(d.class_id[idx[0]]), int(d.team[idx[0]])
         roles[tid] = (role, team)
-        m = motion_stats(rows.frame[idx], d.pitch_xy[idx], match.fps)
+        # The same speeds as the match figures' (analytics.physical), for every track.
+        seen = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
+        distance, top_kmh, _, _ = track_physical(
+            rows.frame[seen] / video_fps(match), d.pitch_xy[seen], match.fps, gap_limit(match)
+        )
         per_track.append(
             {
                 "track_id": tid,
                 "role": CLASSES[role],
                 "team": team,
                 "frames": len(idx),
-                "distance_m": round(m.distance_m, 1),
-                "top_speed_kmh": round(m.top_speed_ms * 3.6, 1),
+                "distance_m": round(distance, 1),
+                "top_speed_kmh": round(top_kmh, 1),
             }
         )
     n = len(match.frames)
@@ -143,6 +209,7 @@ def summary(match: Match, video: str) -> dict[str, Any]:
         "ball_frames": sum(len(dets.balls) > 0 for dets in match.detections),
         "warnings": list(match.warnings),
         "per_track": per_track,
+        "match": figures.to_json(),
     }
 
 
@@ -162,6 +229,8 @@ def write_outputs(
     if write_video:
         write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
     write_tactical(out_dir, match, write_video)
-    data = summary(match, video)
+    figures = match_figures(match)
+    write_match_stats(out_dir / "match_stats.csv", figures)
+    data = summary(match, video, figures)
     write_json_atomic(out_dir / "summary.json", data)
     return data
