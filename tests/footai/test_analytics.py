@@ -20,6 +20,7 @@ from portfolio_ml_footai.analytics.possession import possession
 from portfolio_ml_footai.analytics.shape import (
     FORMATIONS,
     TeamShape,
+    _template,
     guess_formation,
     shapes,
 )
@@ -166,9 +167,9 @@ def test_physical_known_path_and_a_too_short_track():
 
 
 # -- formation ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(FORMATIONS))
+@pytest.mark.parametrize("name", ["-".join(f) for f in FORMATIONS])
 def test_each_formation_template_is_recognised(name):
-    slots = np.array([(x, y) for x, ys in FORMATIONS[name] for y in ys])
+    slots = _template(name)
     places = slots * [30.0, 25.0]  # 30 m deep, 50 m wide
     f = guess_formation(TeamShape(tuple(range(10)), places - places.mean(0), np.full(10, 100)))
     assert f.name == name and f.confidence > 0.5 and f.rms_m < 0.5
@@ -176,7 +177,7 @@ def test_each_formation_template_is_recognised(name):
 
 def test_442_with_two_players_missing_and_noise():
     rng = np.random.default_rng(1)
-    slots = np.array([(x, y) for x, ys in FORMATIONS["4-4-2"] for y in ys])
+    slots = _template("4-4-2")
     places = (slots * [25.0, 20.0] + rng.normal(0, 1.5, (10, 2)))[[0, 1, 2, 4, 5, 6, 7, 8]]
     f = guess_formation(TeamShape(tuple(range(8)), places, np.full(8, 100)))
     assert f.name == "4-4-2"

@@ -18,6 +18,7 @@ Gaussian slot error of `SLOT_SIGMA_M`, normalised over the templates (uniform pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -32,26 +33,9 @@ from .common import TEAMS, attack_directions, mapped
 MIN_PLAYERS = 6  # outfield players a frame needs for its shape figures (of 10)
 BACK_LINE = 4  # defenders in the back line when no formation was found
 
-# Templates: lines from the deepest (x = 0) to the most advanced (x = 1), each player's place
-# across the pitch from -1 to 1 (left to right when attacking); the fit scales them.
-_BACK4 = (-1.0, -0.35, 0.35, 1.0)
-_FLAT5 = (-1.0, -0.5, 0.0, 0.5, 1.0)
-_THREE = (-0.6, 0.0, 0.6)
-_WIDE3 = (-0.85, 0.0, 0.85)
-_PAIR = (-0.35, 0.35)
-_ONE = (0.0,)
-Line = tuple[float, tuple[float, ...]]
-FORMATIONS: dict[str, tuple[Line, ...]] = {
-    "4-4-2": ((0.0, _BACK4), (0.5, _BACK4), (1.0, _PAIR)),
-    "4-3-3": ((0.0, _BACK4), (0.5, _THREE), (1.0, _WIDE3)),
-    "4-5-1": ((0.0, _BACK4), (0.55, _FLAT5), (1.0, _ONE)),
-    "4-2-3-1": ((0.0, _BACK4), (0.35, _PAIR), (0.7, _WIDE3), (1.0, _ONE)),
-    "4-1-4-1": ((0.0, _BACK4), (0.3, _ONE), (0.6, _BACK4), (1.0, _ONE)),
-    "3-5-2": ((0.0, _THREE), (0.5, _FLAT5), (1.0, _PAIR)),
-    "3-4-3": ((0.0, _THREE), (0.5, _BACK4), (1.0, _WIDE3)),
-    "5-3-2": ((0.0, _FLAT5), (0.5, _THREE), (1.0, _PAIR)),
-    "5-4-1": ((0.0, _FLAT5), (0.55, _BACK4), (1.0, _ONE)),
-}
+# The formations guessed, as mplsoccer names them; their outfield places come from mplsoccer's
+# own formation layouts (`Pitch.formations_dataframe`), not from a table of ours.
+FORMATIONS: tuple[str, ...] = ("442", "433", "451", "4231", "4141", "352", "343", "532", "541")
 # The fit's bounds: back line to front line, and half the team's width, metres.
 DEPTH_M = (8.0, 50.0)
 HALF_WIDTH_M = (8.0, 34.0)
@@ -100,12 +84,36 @@ class TeamShape:
     frames: np.ndarray  # (n,) frames each place rests on
 
 
+def _label(mplsoccer_name: str) -> str:
+    return "-".join(mplsoccer_name)  # "4231" → "4-2-3-1"
+
+
+@cache
+def _layouts() -> dict[str, np.ndarray]:
+    """Each formation's ten outfield places, attacking towards +x: x from the deepest line (0)
+    to the most advanced (1), y across from -1 to 1 (the fit scales both)."""
+    from mplsoccer import Pitch
+
+    table = Pitch(pitch_type="custom", pitch_length=pitch.LENGTH, pitch_width=pitch.WIDTH)
+    frame = table.formations_dataframe
+    out = {}
+    for name in FORMATIONS:
+        rows = frame[(frame.formation == name) & (frame.name != "GK")]
+        xy = np.c_[rows.x.to_numpy(float), rows.y.to_numpy(float) - pitch.HALF_W]
+        x0, x1 = xy[:, 0].min(), xy[:, 0].max()
+        out[_label(name)] = np.c_[(xy[:, 0] - x0) / (x1 - x0), xy[:, 1] / np.abs(xy[:, 1]).max()]
+    return out
+
+
 def _template(name: str) -> np.ndarray:
-    return np.array([(x, y) for x, ys in FORMATIONS[name] for y in ys], np.float64)
+    return _layouts()[name]
 
 
 def back_line(name: str | None) -> int:
-    return len(FORMATIONS[name][0][1]) if name in FORMATIONS else BACK_LINE
+    """Players in the formation's deepest line (4 when there is no formation)."""
+    if name not in _layouts():
+        return BACK_LINE
+    return int((_layouts()[name][:, 0] < 1e-6).sum())
 
 
 def team_shape(match: Match, team: int, attack: int) -> TeamShape | None:
@@ -219,7 +227,7 @@ def guess_formation(shape: TeamShape | None) -> Formation:
         return Formation(None, 0.0, 0 if shape is None else len(shape.places), float("nan"))
     costs = {
         name: _fit(shape.places, shape.frames.astype(np.float64), _template(name))
-        for name in FORMATIONS
+        for name in _layouts()
     }
     n = len(shape.places)
     # Gaussian likelihood of n places: exp(-n · mean squared error / (2 σ²)).
