@@ -272,3 +272,27 @@ def test_a_position_jump_does_not_become_a_top_speed():
     assert jumped[1] == pytest.approx(14.4, abs=0.5) and jumped[2] == 0  # no sprint either
     # The 8 m jump is not distance run (the ~1.5 s around it is not counted at all).
     assert 0.8 * clean[0] <= jumped[0] <= clean[0]
+
+
+def test_a_player_in_a_kit_of_his_own_whom_the_net_often_calls_referee_is_the_referee():
+    from portfolio_ml_footai.model.spec import REFEREE
+    from portfolio_ml_footai.teams import label_tracks
+
+    def track(tid: int, n: int, referee_every: int) -> tuple[list, int]:
+        return [(tid, f, [100.0 * tid, 100, 10, 30]) for f in range(n)], referee_every
+
+    parts = [track(1, 40, 3), track(2, 10, 3), track(3, 40, 0)]
+    obs = [o for p, _ in parts for o in p]
+    r = rows(obs)
+    role = r.detections.class_id.copy()
+    start = 0
+    for p, every in parts:
+        if every:
+            role[start : start + len(p) : every] = REFEREE  # a third of the frames: "referee"
+        start += len(p)
+    r = r.with_(class_id=role)
+    outlier = {1: np.array([0, 0, 30.0]), 2: np.array([0, 0, 8.0]), 3: np.array([0, 0, 30.0])}
+    labels = label_tracks(r, outlier, None)
+    assert labels[1].role == REFEREE and labels[1].team == -1
+    assert labels[2].role == PLAYER  # too short to overrule the net (a fragment)
+    assert labels[3].role == PLAYER  # an odd kit alone does not make a referee
