@@ -140,6 +140,15 @@ def test_secondspectrum_loads_in_kloppy_position_for_position(gappy_run, tmp_pat
             b = rec.ball_coordinates
             assert np.allclose((b.x, -b.y), ball[frame], atol=TOL), frame
 
+    # The match figures' possession travels too: kloppy's ball-owning team is it, frame by frame.
+    from portfolio_ml_footai.analytics.possession import possession
+
+    owner = possession(match).team
+    assert (owner >= 0).sum() > 10
+    for rec in ds.records:
+        if owner[rec.frame_id] >= 0:
+            assert rec.ball_owning_team.team_id == ("home", "away")[owner[rec.frame_id]]
+
     # Missing is missing: the uncalibrated frames have nobody and no ball, not zeros.
     for rec in ds.records:
         if match.frames[rec.frame_id] in GAP:

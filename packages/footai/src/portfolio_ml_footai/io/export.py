@@ -44,9 +44,10 @@ Formats (``FORMATS``). OUT is always a folder; each file's name starts with its 
       ``gameClock`` is the number of seconds since the first analysed frame. ``fps`` is
       the rate of the analysed frames rounded to a whole number, because both the format
       and kloppy store it as an integer. There is one period, covering every frame.
-    * Unknown and written as null: ``live``, ``lastTouch`` and speeds. kloppy reads a null
-      ``lastTouch`` as the away team and a null ``live`` as a dead ball, so its
-      ``ball_owning_team`` and ``ball_state`` mean nothing here, and ``only_alive=True``
+    * ``lastTouch`` is the team in possession (`analytics.possession`: nearest player within
+      2.5 m, carried over short gaps), null where nobody has it. Unknown and written as null:
+      ``live`` and speeds. kloppy reads a null ``live`` as a dead ball, so its ``ball_state``
+      means nothing here, and ``only_alive=True``
       returns no frames.
 
 ``cdf``: the Common Data Format (CDF) 0.3.2, the version that the ``cdf`` package validates.
@@ -93,6 +94,7 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError, PortfolioError
 from portfolio_ml_core.fsutil import atomic_path
 
+from ..analytics.possession import possession
 from ..match import Match
 from ..model.spec import BALL, GOALKEEPER, PLAYER, REFEREE
 from ..pitch import LENGTH, WIDTH
@@ -116,6 +118,7 @@ class _Frame:
     players: dict[str, list[tuple[int, XY | None]]]
     officials: list[tuple[int, XY | None]]
     ball: XY | None
+    possession: str | None  # "home" / "away" (`analytics.possession`), None: nobody's
 
 
 def export_match(match: Match, fmt: str, out: Path, *, match_id: str = "footai") -> list[Path]:
@@ -149,6 +152,7 @@ def check_format(fmt: str) -> str:
 
 def _frames(match: Match) -> Iterator[_Frame]:
     video_fps = match.fps * match.frame_step
+    owner = possession(match).team  # per analysed frame: 0, 1 or -1
     for i, (frame, dets, _) in enumerate(match):
         players: dict[str, list[tuple[int, XY | None]]] = {"home": [], "away": []}
         officials: list[tuple[int, XY | None]] = []
@@ -170,7 +174,7 @@ def _frames(match: Match) -> Iterator[_Frame]:
         for side in players.values():
             side.sort()
         officials.sort()
-        yield _Frame(i, frame / video_fps, players, officials, ball)
+        yield _Frame(i, frame / video_fps, players, officials, ball, SIDES.get(int(owner[i])))
 
 
 def _r(value: float) -> float:
@@ -231,7 +235,7 @@ def _write_secondspectrum(match: Match, frames: list[_Frame], out: Path) -> list
                 "frameIdx": f.index,
                 "gameClock": round(f.seconds - t0, 6),
                 "live": None,
-                "lastTouch": None,
+                "lastTouch": f.possession,  # the team in possession (match figures)
                 "homePlayers": home,
                 "awayPlayers": away,
                 "ball": {
@@ -307,7 +311,11 @@ def _write_cdf(match: Match, frames: list[_Frame], out: Path, match_id: str) -> 
                     }
                     for side in ("home", "away")
                 },
-                "ball": {**xy(f.ball), "z": None},
+                "ball": {
+                    **xy(f.ball),
+                    "z": None,
+                    **({"poss_team_id": f.possession} if f.possession else {}),
+                },
                 "officials": [
                     {"id": str(tid), **xy(pos)} for tid, pos in f.officials if pos is not None
                 ],
