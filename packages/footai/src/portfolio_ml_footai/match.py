@@ -43,13 +43,14 @@ class Rows:
 
     def tracks(self) -> dict[int, np.ndarray]:
         """Track id → its rows' indices, in frame order (first-seen order of the ids)."""
-        ids = self.detections.track_id
         idx = np.nonzero(self.people)[0]
-        order = np.argsort(self.frame[idx], kind="stable")
-        out: dict[int, list[int]] = {}
-        for i in idx[order]:
-            out.setdefault(int(ids[i]), []).append(int(i))
-        return {k: np.array(v, int) for k, v in out.items()}
+        idx = idx[np.argsort(self.frame[idx], kind="stable")]  # frame order
+        ids = self.detections.track_id[idx]
+        by_id = np.argsort(ids, kind="stable")  # grouped by id, each group still in frame order
+        uniq, start = np.unique(ids[by_id], return_index=True)
+        groups = np.split(idx[by_id], start[1:])
+        _, first = np.unique(ids, return_index=True)  # where each id is first seen
+        return {int(uniq[k]): groups[k].astype(int) for k in np.argsort(first)}
 
     def with_(self, **columns: np.ndarray) -> Rows:
         return Rows(self.frame, self.detections.with_(**columns))
@@ -80,6 +81,17 @@ class Match:
     def __post_init__(self) -> None:
         if not len(self.frames) == len(self.detections) == len(self.homographies):
             raise ValueError("Match: frames, detections and homographies differ in length")
+
+    @property
+    def video_fps(self) -> float:
+        """Frames of the video per second: `fps` is of the analysed frames (÷ --stride), while
+        frame indices count video frames."""
+        return self.fps * self.frame_step
+
+    @property
+    def times(self) -> np.ndarray:
+        """Each analysed frame's time in the video, seconds."""
+        return np.asarray(self.frames, np.float64) / self.video_fps
 
     @property
     def frame_step(self) -> int:

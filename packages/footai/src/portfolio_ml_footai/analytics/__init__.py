@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..match import Match
-from .common import TEAMS, attack_directions, frame_times
+from .common import TEAMS, attack_directions
 from .physical import ZONES, Physical, physical
 from .pitch_control import PitchControl, pitch_control
 from .possession import Possession, possession
@@ -151,7 +151,7 @@ def match_figures(match: Match) -> MatchFigures:
     guesses = formations(match)
     return MatchFigures(
         tuple(match.frames),
-        frame_times(match),
+        match.times,
         possession(match),
         pitch_control(match),
         shapes(match, guesses),

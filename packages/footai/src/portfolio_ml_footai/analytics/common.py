@@ -17,17 +17,6 @@ TEAMS = (0, 1)
 MIN_KEEPER_ROWS = 5
 
 
-def video_fps(match: Match) -> float:
-    """Frames of the video per second: `Match.fps` is of the analysed frames (÷ --stride), while
-    frame indices count video frames."""
-    return match.fps * match.frame_step
-
-
-def frame_times(match: Match) -> np.ndarray:
-    """Each analysed frame's time in the video, seconds."""
-    return np.asarray(match.frames, np.float64) / video_fps(match)
-
-
 def mapped(dets: Detections, team: int, roles: tuple[int, ...]) -> np.ndarray:
     """Mask of the rows of ``team`` with one of ``roles``, a track and a pitch position."""
     return (

@@ -18,7 +18,7 @@ import numpy as np
 from ..kinematics import MAX_SPEED
 from ..match import Match
 from ..model.spec import CLASSES, GOALKEEPER, PLAYER
-from .common import MAX_GAP_S, SPEED_WINDOW_S, gap_limit, segments, velocities, video_fps
+from .common import MAX_GAP_S, SPEED_WINDOW_S, gap_limit, segments, velocities
 
 # Below this much mapped time a track is a fragment (a player crossing the frame edge, a broken
 # track): its top speed and zones would be a few steps, not a player's figures.
@@ -100,7 +100,7 @@ def _clean(t: np.ndarray, speed: np.ndarray) -> np.ndarray:
 def physical(match: Match, min_seconds: float = MIN_SECONDS) -> Physical:
     rows = match.rows()
     d = rows.detections
-    t_all = rows.frame / video_fps(match)
+    t_all = rows.frame / match.video_fps
     players: list[PlayerPhysical] = []
     short: list[TooShort] = []
     for tid, idx in sorted(rows.tracks().items()):

@@ -34,7 +34,7 @@ from scipy.special import expit
 from .. import pitch
 from ..match import Match
 from ..model.spec import GOALKEEPER, PLAYER
-from .common import TEAMS, gap_limit, mapped, velocities, video_fps
+from .common import TEAMS, gap_limit, mapped, velocities
 
 Model = Literal["tti", "voronoi"]
 DEFAULT_MODEL: Model = "tti"
@@ -127,17 +127,22 @@ def control_grid(
     return ControlGrid(x, y, own.reshape(len(y), len(x)), model)
 
 
-def _frame_velocities(match: Match) -> list[np.ndarray]:
-    """Each frame's (n, 2) velocity per detection row (zero where unknown)."""
+def _frame_velocities(match: Match, only: int | None = None) -> list[np.ndarray]:
+    """Each frame's (n, 2) velocity per detection row (zero where unknown); with ``only``, just
+    that frame's, from the tracks in it (a picture needs no other track's speeds)."""
     rows = match.rows()
     xy = rows.detections.pitch_xy
-    t = rows.frame / video_fps(match)
+    t = rows.frame / match.video_fps
     v = np.zeros_like(xy)
-    for idx in rows.tracks().values():
+    tracks = rows.tracks()
+    if only is not None:
+        tracks = {k: tracks[k] for k in match.detections[only].track_id.tolist() if k in tracks}
+    for idx in tracks.values():
         idx = idx[np.isfinite(xy[idx]).all(axis=1)]
         v[idx] = velocities(t[idx], xy[idx], max_gap_s=gap_limit(match))
     bounds = np.cumsum([0, *(len(d) for d in match.detections)])
-    return [v[a:b] for a, b in itertools.pairwise(bounds)]
+    frames = [v[a:b] for a, b in itertools.pairwise(bounds)]
+    return frames if only is None else [frames[only]]
 
 
 def _team_inputs(
@@ -177,7 +182,7 @@ def frame_control(
     """The control grid of analysed frame ``index`` (for a picture), or None when a team has
     fewer than ``min_players`` mapped players or nobody is mapped."""
     vel = (
-        _frame_velocities(match)[index]
+        _frame_velocities(match, only=index)[0]
         if model == "tti"
         else np.zeros((len(match.detections[index]), 2))
     )

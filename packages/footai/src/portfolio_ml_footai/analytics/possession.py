@@ -19,7 +19,7 @@ import numpy as np
 
 from ..match import Match
 from ..model.spec import BALL, GOALKEEPER, PLAYER
-from .common import TEAMS, frame_times, mapped
+from .common import TEAMS, mapped
 
 # A player controls a ball about a stride away; dribbling touches reach ~1-2 m ahead, and
 # broadcast pitch positions (the box's bottom, smoothed) carry ~0.5 m of error on top. 2.5 m
@@ -68,7 +68,7 @@ def possession(
 ) -> Possession:
     owner_track, owner_team = ball_owners(match, radius_m)
     team = owner_team.copy()
-    t = frame_times(match)
+    t = match.times
     mapped_frame = np.array([h is not None for h in match.homographies], bool)
     owned = np.flatnonzero(owner_team >= 0)
     for a, b in itertools.pairwise(owned):

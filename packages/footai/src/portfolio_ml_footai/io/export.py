@@ -62,8 +62,8 @@ Formats (``FORMATS``). OUT is always a folder; each file's name starts with its 
       rounded, because the field is an integer.
     * Coordinates: metres, origin at the centre spot, y toward the far touchline. The CDF
       asks for a standardised direction of play, with the home team attacking +x. The side
-      each team defends is estimated as in ``teams.label_tracks``: the team whose players
-      stand further left on average defends the left goal. If home defends the right goal,
+      each team defends is the match figures' (``analytics.attack_directions``: its
+      goalkeeper's side, else where its outfield stands). If home defends the right goal,
       the frame is turned half a turn. So a CDF (x, y) is tracks.csv's (pitch_x, −pitch_y)
       when the meta says ``play_direction: left_right``, and (−pitch_x, pitch_y) when it
       says ``right_left``. ``left_team_id`` and ``right_team_id`` give the sides as seen.
@@ -94,10 +94,12 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError, PortfolioError
 from portfolio_ml_core.fsutil import atomic_path
 
+from ..analytics.common import attack_directions
 from ..analytics.possession import possession
 from ..match import Match
 from ..model.spec import BALL, GOALKEEPER, PLAYER, REFEREE
 from ..pitch import LENGTH, WIDTH
+from ..render.annotate import hex_colour
 
 FORMATS = ("secondspectrum", "cdf")
 SIDES = {0: "home", 1: "away"}  # team → side
@@ -151,7 +153,6 @@ def check_format(fmt: str) -> str:
 
 
 def _frames(match: Match) -> Iterator[_Frame]:
-    video_fps = match.fps * match.frame_step
     owner = possession(match).team  # per analysed frame: 0, 1 or -1
     for i, (frame, dets, _) in enumerate(match):
         players: dict[str, list[tuple[int, XY | None]]] = {"home": [], "away": []}
@@ -174,7 +175,7 @@ def _frames(match: Match) -> Iterator[_Frame]:
         for side in players.values():
             side.sort()
         officials.sort()
-        yield _Frame(i, frame / video_fps, players, officials, ball, SIDES.get(int(owner[i])))
+        yield _Frame(i, frame / match.video_fps, players, officials, ball, SIDES.get(int(owner[i])))
 
 
 def _r(value: float) -> float:
@@ -250,30 +251,16 @@ def _write_secondspectrum(match: Match, frames: list[_Frame], out: Path) -> list
 # --- Common Data Format -------------------------------------------------------------------
 
 
-def _home_defends_left(frames: list[_Frame]) -> bool:
-    """Whether team 0 (home) defends the left goal: its players' median x per track, averaged,
-    is the smaller (``teams.label_tracks``' rule; a team never mapped counts as 0)."""
-    xs: dict[str, dict[int, list[float]]] = {"home": {}, "away": {}}
-    for f in frames:
-        for side, rows in f.players.items():
-            for tid, xy in rows:
-                if xy is not None:
-                    xs[side].setdefault(tid, []).append(xy[0])
-    mean = {
-        side: float(np.mean([np.median(v) for v in tracks.values()])) if tracks else 0.0
-        for side, tracks in xs.items()
-    }
-    return mean["home"] <= mean["away"]
+def _home_defends_left(match: Match) -> bool:
+    """Whether team 0 (home) defends the left goal, as the match figures see it
+    (`analytics.attack_directions`: the keeper's side, else where the outfield stands)."""
+    home, away = attack_directions(match)
+    return home >= 0 if home else away <= 0  # nothing known: home defends the left goal
 
 
 def _timestamp(seconds: float) -> str:
     t = TIME_ZERO + timedelta(seconds=round(seconds, 3))
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _hex(bgr: tuple[int, int, int]) -> str:
-    b, g, r = bgr
-    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _package_version() -> str:
@@ -284,7 +271,7 @@ def _package_version() -> str:
 
 
 def _write_cdf(match: Match, frames: list[_Frame], out: Path, match_id: str) -> list[Path]:
-    left_right = _home_defends_left(frames)
+    left_right = _home_defends_left(match)
     sign = 1.0 if left_right else -1.0  # half a turn when home defends the right goal
 
     def xy(pos: XY | None) -> dict:
@@ -340,7 +327,7 @@ def _write_cdf(match: Match, frames: list[_Frame], out: Path, match_id: str) -> 
             ],
         }
         if team < len(match.team_colours):
-            entry["jersey_colour"] = _hex(match.team_colours[team])
+            entry["jersey_colour"] = hex_colour(match.team_colours[team])
         teams[side] = entry
     tool = {"version": _package_version(), "name": "portfolio-ml footai"}
     meta = {

@@ -17,14 +17,15 @@ from portfolio_ml_core.video import VideoSink, VideoSource
 
 from .. import pitch
 from ..analytics import FRAME_COLUMNS, MatchFigures, match_figures
-from ..analytics.common import gap_limit, video_fps
+from ..analytics.common import gap_limit
 from ..analytics.physical import track_physical
 from ..analytics.pitch_control import cell_centres, frame_control
 from ..calibrate.geometry import apply_h
+from ..detections import Detections
 from ..match import Match
 from ..model.spec import CLASSES, PLAYER
 from ..render import figures, tactical
-from ..render.annotate import annotate, person_colour
+from ..render.annotate import annotate, hex_colour, person_colour, track_label
 from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
@@ -37,23 +38,14 @@ def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
     corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
 
     def picture(dets, hm) -> np.ndarray:
-        people = dets.persons
-        seen = np.isfinite(people.pitch_xy).all(axis=1)
+        people, colours, ball = _on_pitch(dets, match.team_colours)
         dots = [
-            (float(x), float(y), person_colour(int(r), int(t), match.team_colours), int(i))
-            for (x, y), r, t, i in zip(
-                people.pitch_xy[seen],
-                people.class_id[seen],
-                people.team[seen],
-                people.track_id[seen],
-                strict=True,
-            )
+            (float(x), float(y), c, int(i))
+            for (x, y), c, i in zip(people.pitch_xy, colours, people.track_id, strict=True)
         ]
-        balls = dets.balls.pitch_xy
-        balls = balls[np.isfinite(balls).all(axis=1)]
-        ball = (float(balls[0, 0]), float(balls[0, 1])) if len(balls) else None
+        ball_xy = (float(ball[0]), float(ball[1])) if ball is not None else None
         view = _footprint(hm, corners) if hm is not None else None
-        return tactical.tactical_frame(canvas, dots, ball, view)
+        return tactical.tactical_frame(canvas, dots, ball_xy, view)
 
     if write_video:
         size = (canvas.image.shape[1], canvas.image.shape[0])
@@ -77,26 +69,33 @@ def _seconds(match: Match) -> str:
     return f"{len(match.frames) / match.fps:.0f} s" if match.fps > 0 else "?"
 
 
+def _on_pitch(
+    dets: Detections, team_colours: tuple[tuple[int, int, int], ...]
+) -> tuple[Detections, list[tuple[int, int, int]], np.ndarray | None]:
+    """A frame's people with a pitch position, their colours, and the ball's position (or None)."""
+    people = dets.persons
+    people = people[np.isfinite(people.pitch_xy).all(axis=1)]
+    colours = [
+        person_colour(int(r), int(t), team_colours)
+        for r, t in zip(people.class_id, people.team, strict=True)
+    ]
+    balls = dets.balls.pitch_xy
+    balls = balls[np.isfinite(balls).all(axis=1)]
+    return people, colours, (balls[0] if len(balls) else None)
+
+
 def _still(match: Match, index: int, corners: np.ndarray) -> np.ndarray:
     if not match.frames:
         return figures.tactical_still(np.empty((0, 2)), [], [], None, None, "no frames")
-    people, hm = match.detections[index].persons, match.homographies[index]
-    seen = np.isfinite(people.pitch_xy).all(axis=1)
-    people = people[seen]
-    colours = [
-        person_colour(int(r), int(t), match.team_colours)
-        for r, t in zip(people.class_id, people.team, strict=True)
-    ]
+    people, colours, ball = _on_pitch(match.detections[index], match.team_colours)
+    hm = match.homographies[index]
     labels = [
-        str(i) if r == PLAYER else f"{i}{CLASSES[r][0].upper()}"
-        for i, r in zip(people.track_id, people.class_id, strict=True)
+        track_label(int(i), int(r)) for i, r in zip(people.track_id, people.class_id, strict=True)
     ]
-    balls = match.detections[index].balls.pitch_xy
-    balls = balls[np.isfinite(balls).all(axis=1)]
     view = _footprint(hm, corners) if hm is not None else None
     title = f"frame {match.frames[index]}" + ("" if hm is not None else " (no homography)")
     return figures.tactical_still(
-        people.pitch_xy, colours, labels, balls[:1] if len(balls) else None, view, title
+        people.pitch_xy, colours, labels, None if ball is None else ball[None], view, title
     )
 
 
@@ -146,11 +145,6 @@ def write_annotated(
             )
 
 
-def _hex(bgr: tuple[int, int, int]) -> str:
-    b, g, r = bgr
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
 def write_match_stats(path: Path, figures: MatchFigures) -> None:
     """match_stats.csv: one row per analysed frame (`analytics.FRAME_COLUMNS`), empty cells
     where a figure was not measurable."""
@@ -174,7 +168,7 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
         # The same speeds as the match figures' (analytics.physical), for every track.
         seen = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
         distance, top_kmh, _, _ = track_physical(
-            rows.frame[seen] / video_fps(match), d.pitch_xy[seen], match.fps, gap_limit(match)
+            rows.frame[seen] / match.video_fps, d.pitch_xy[seen], match.fps, gap_limit(match)
         )
         per_track.append(
             {
@@ -200,7 +194,7 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
         "processing_seconds": round(match.processing_seconds, 2),
         "frame_size": list(match.size),
         "calibration": {"method": match.calibration_method, "detail": match.calibration_detail},
-        "team_colours": {f"team{i}": _hex(c) for i, c in enumerate(match.team_colours)},
+        "team_colours": {f"team{i}": hex_colour(c) for i, c in enumerate(match.team_colours)},
         "tracks": len(per_track),
         "players_per_team": {
             f"team{t}": sum(1 for role, team in roles.values() if team == t and role == PLAYER)

@@ -19,6 +19,8 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.fsutil import atomic_path
 
+from ..render.annotate import bgr_colour, hex_colour, luminance, readable
+
 PICTURES = (
     ("tactical_map.png", "Tactical map (middle frame)"),
     ("pitch_control.png", "Pitch control (middle frame)"),
@@ -51,20 +53,15 @@ margin-right:6px;border:1px solid #0003}.warn{background:#fff4d6;padding:8px 12p
 """
 
 
-def _luminance(hex_colour: str) -> float:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return 0.299 * r + 0.587 * g + 0.114 * b
+def _text_on(colour: str) -> str:
+    """Black or white, whichever reads on the ``#rrggbb`` ``colour``."""
+    return hex_colour(readable(bgr_colour(colour)))
 
 
-def _text_on(hex_colour: str) -> str:
-    """Black or white, whichever reads on ``hex_colour``."""
-    return "#000" if _luminance(hex_colour) > 140 else "#fff"
-
-
-def _line_colour(hex_colour: str) -> str:
+def _line_colour(colour: str) -> str:
     """A kit colour as a chart line: a white kit would vanish on a white chart, so light
     colours are drawn in a mid grey."""
-    return "#8a8a8a" if _luminance(hex_colour) > 200 else hex_colour
+    return "#8a8a8a" if luminance(bgr_colour(colour)) > 200 else colour
 
 
 def _read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, str]]]:

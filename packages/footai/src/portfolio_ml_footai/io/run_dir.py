@@ -13,6 +13,7 @@ from portfolio_ml_core.fsutil import atomic_path
 from ..detections import Detections
 from ..match import Match
 from ..model.spec import CLASSES
+from ..render.annotate import bgr_colour
 from .tracks_csv import read_tracks
 
 HOMOGRAPHIES = "homographies.npz"
@@ -26,11 +27,6 @@ def write_homographies(path: Path, match: Match) -> None:
             stack[i] = h
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         np.savez_compressed(fh, frames=np.array(match.frames, np.int64), homographies=stack)
-
-
-def _hex_to_bgr(text: str) -> tuple[int, int, int]:
-    r, g, b = (int(text[i : i + 2], 16) for i in (1, 3, 5))
-    return b, g, r
 
 
 def read_match(run_dir: Path) -> Match:
@@ -77,7 +73,7 @@ def read_match(run_dir: Path) -> Match:
         detector=str(summary.get("detector", "net")),
         calibration_method=str(calibration.get("method", "none")),
         calibration_detail=str(calibration.get("detail", "")),
-        team_colours=tuple(_hex_to_bgr(c) for c in summary.get("team_colours", {}).values()),
+        team_colours=tuple(bgr_colour(c) for c in summary.get("team_colours", {}).values()),
         warnings=tuple(summary.get("warnings", [])),
         processing_seconds=float(summary.get("processing_seconds", 0.0)),
     )

@@ -19,10 +19,32 @@ ROLE_COLOURS = {  # stills from `footai detect`: one colour per role
 }
 
 
+def luminance(colour: tuple[int, int, int]) -> float:
+    """Perceived brightness of a BGR colour, 0-255."""
+    b, g, r = colour
+    return 0.114 * b + 0.587 * g + 0.299 * r
+
+
 def readable(colour: tuple[int, int, int]) -> tuple[int, int, int]:
     """A text colour that contrasts with ``colour``."""
+    return (0, 0, 0) if luminance(colour) > 140 else (255, 255, 255)
+
+
+def hex_colour(colour: tuple[int, int, int]) -> str:
+    """A BGR colour as ``#rrggbb`` (summary.json, HTML, matplotlib)."""
     b, g, r = colour
-    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def bgr_colour(text: str) -> tuple[int, int, int]:
+    """``#rrggbb`` back to BGR."""
+    r, g, b = (int(text[i : i + 2], 16) for i in (1, 3, 5))
+    return b, g, r
+
+
+def track_label(track_id: int, role: int) -> str:
+    """A person's label on pictures: the id, with G or R for goalkeepers and referees."""
+    return str(track_id) if role == PLAYER else f"{track_id}{CLASSES[role][0].upper()}"
 
 
 def person_colour(
@@ -60,7 +82,7 @@ def annotate(
             2,
             cv2.LINE_AA,
         )
-        label = str(tid) if role == PLAYER else f"{tid}{CLASSES[role][0].upper()}"
+        label = track_label(int(tid), int(role))
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
         tl = (cx - tw // 2 - 2, fy + 6)
         cv2.rectangle(out, tl, (tl[0] + tw + 4, tl[1] + th + 4), colour, -1)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import pitch
+from .annotate import hex_colour
 
 GRASS = "#3c7832"
 LINES = "#ebebeb"
@@ -27,11 +28,6 @@ def to_mpl(xy: np.ndarray) -> np.ndarray:
     """Project pitch metres (centre origin, +y to the near touchline) → mplsoccer's custom frame."""
     xy = np.asarray(xy, np.float64).reshape(-1, 2)
     return np.c_[xy[:, 0] + pitch.HALF_L, pitch.HALF_W - xy[:, 1]]
-
-
-def _rgb(bgr: tuple[int, int, int]) -> str:
-    b, g, r = bgr
-    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _pitch(width_in: float = 10.5) -> tuple[Any, Any, Any]:
@@ -86,7 +82,7 @@ def tactical_still(
     if len(positions):
         xy = to_mpl(positions)
         sheet.scatter(
-            xy[:, 0], xy[:, 1], ax=ax, s=160, c=[_rgb(c) for c in colours], edgecolors="white",
+            xy[:, 0], xy[:, 1], ax=ax, s=160, c=[hex_colour(c) for c in colours], edgecolors="white",
             linewidth=1.2, zorder=3,
         )  # fmt: skip
         for (x, y), text in zip(xy, labels, strict=True):
@@ -131,7 +127,9 @@ def pitch_control(
     from matplotlib.colors import LinearSegmentedColormap
 
     fig, ax, sheet = _pitch()
-    colours = [_rgb(c) for c in team_colours] if len(team_colours) == 2 else ["#d9d9d9", "#1f3b73"]
+    colours = (
+        [hex_colour(c) for c in team_colours] if len(team_colours) == 2 else ["#d9d9d9", "#1f3b73"]
+    )
     cmap = LinearSegmentedColormap.from_list("control", [colours[1], "#f0f0f0", colours[0]])
     step_x, step_y = float(np.diff(x[:2])[0]), float(np.diff(y[:2])[0])
     xe = np.r_[x - step_x / 2, x[-1] + step_x / 2] + pitch.HALF_L
