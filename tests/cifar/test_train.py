@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
+from portfolio_ml_cifar.compute import CpuInfo, choose_compute, cpu_info
 from portfolio_ml_cifar.data import load_cifar
-from portfolio_ml_cifar.model import CLASS_NAMES, build_model
+from portfolio_ml_cifar.model import CLASS_NAMES, NetConfig, build_model
 from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation, train_dataset
 from portfolio_ml_cifar.presets import TrainConfig
-from portfolio_ml_cifar.train import CHECKPOINT, dtype_policy, lr_factor, train
+from portfolio_ml_cifar.train import CHECKPOINT, lr_factor, train
 from portfolio_ml_core.errors import PortfolioError
 
 SMALL = TrainConfig(widths=(8, 16, 16), epochs=3, batch_size=50, tta=False)
@@ -139,18 +140,48 @@ def test_convs_start_as_identity_like_airbench() -> None:
     assert np.abs(head).max() <= 1 / 16
 
 
-def test_precision_follows_the_hardware_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import portfolio_ml_cifar.train as train_module
+AMX = CpuInfo("test CPU with AMX", 2, ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
+AVX2 = CpuInfo("test CPU with AVX2", 2, ("avx2",))
+TINY = NetConfig(widths=(8, 16, 16))
 
-    assert dtype_policy("auto", on_gpu=True) == "mixed_float16"
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: True)
-    assert dtype_policy("auto", on_gpu=False) == "mixed_bfloat16"
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: False)
-    assert dtype_policy("auto", on_gpu=False) == "float32"
-    assert dtype_policy("bfloat16", on_gpu=False) == "mixed_bfloat16"
-    assert dtype_policy("float32", on_gpu=True) == "float32"
+
+def test_precision_follows_the_hardware_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import portfolio_ml_cifar.compute as compute
+
+    def choose(precision: str, on_gpu: bool = False, cpu: CpuInfo = AMX) -> str:
+        return choose_compute(precision, on_gpu, TINY, 64, cpu).policy
+
+    assert choose("auto", on_gpu=True) == "mixed_float16"
+    assert choose("auto", cpu=AVX2) == "float32"  # bf16 would be emulated: no probe
+    assert choose("bfloat16", cpu=AVX2) == "mixed_bfloat16"
+    assert choose("float32", on_gpu=True) == "float32"
     with pytest.raises(PortfolioError, match="unknown precision"):
-        dtype_policy("int8", on_gpu=False)
+        choose("int8")
+    # With bf16 units, the probe decides: bf16 only when clearly faster.
+    speeds = {"float32": 100.0, "mixed_bfloat16": 140.0}
+    monkeypatch.setattr(compute, "probe_speeds", lambda net, batch: (speeds, 1.5))
+    picked = choose_compute("auto", False, TINY, 64, AMX)
+    assert picked.policy == "mixed_bfloat16" and "1.40×" in picked.reason
+    assert picked.to_json()["probe_images_per_s"] == speeds
+    speeds["mixed_bfloat16"] = 102.0  # within noise of float32: keep float32
+    assert choose("auto") == "float32"
+
+
+def test_the_probe_measures_both_precisions() -> None:
+    from portfolio_ml_cifar.compute import probe_speeds
+
+    speeds, seconds = probe_speeds(TINY, 16)
+    assert set(speeds) == {"float32", "mixed_bfloat16"}
+    assert all(v > 0 for v in speeds.values()) and seconds > 0
+
+
+def test_cpu_info_reads_the_name_and_the_flags_that_matter(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("model name\t: Some CPU\nflags\t\t: fpu avx2 avx512f amx_bf16 sse\n")
+    cpu = cpu_info(info)
+    assert cpu.name == "Some CPU" and cpu.flags == ("avx2", "avx512f", "amx_bf16")
+    assert cpu.has_bf16_units
+    assert not cpu_info(tmp_path / "missing").has_bf16_units
 
 
 def test_bf16_training_saves_a_float32_model_and_freezes_the_whitening_bias(
@@ -169,6 +200,8 @@ def test_bf16_training_saves_a_float32_model_and_freezes_the_whitening_bias(
 
     trained = train(data, config, tmp_path / "trained", precision="bfloat16")
     assert trained.metrics["training_precision"] == "mixed_bfloat16"
+    assert trained.metrics["compute"]["reason"] == "--precision bfloat16"
+    assert trained.metrics["setup_seconds"] > 0
     # whiten_bias_epochs (3) covers both epochs: the bias trained.
     assert np.abs(whiten_bias(tmp_path / "trained")).max() > 0
     train(

@@ -31,6 +31,7 @@ from portfolio_ml_core.errors import PortfolioError
 from portfolio_ml_core.fsutil import atomic_path, write_json_atomic
 
 from portfolio_ml_cifar.cluster import WorkerCluster
+from portfolio_ml_cifar.compute import ComputeChoice, choose_compute
 from portfolio_ml_cifar.data import CifarData
 from portfolio_ml_cifar.history import EpochRecord
 from portfolio_ml_cifar.infer import evaluate_predictions, predict_logits
@@ -109,7 +110,7 @@ class TrainingRun:
     cluster: WorkerCluster | None
     model: Any
     net_config: NetConfig
-    policy: str
+    compute: ComputeChoice
     jit: bool
     lr: float
     batch_size: int  # the global batch, over every replica of every worker
@@ -119,6 +120,10 @@ class TrainingRun:
     lookahead: Callable[[Any], None]
     lookahead_every: int
     state_vars: list[Any]  # what a checkpoint holds: weights, optimizer slots, lookahead weights
+
+    @property
+    def policy(self) -> str:
+        return self.compute.policy
 
     @property
     def replicas(self) -> int:
@@ -170,12 +175,14 @@ def build(
     import tensorflow as tf
 
     # 1. Devices. XLA is slower than oneDNN for these convolutions on the 2-core CPUs measured
-    # (0.6-0.8×), so jit defaults on only for GPUs. Precision: float16 on a GPU, bfloat16 on a
-    # CPU with bf16 dot-product units (1.25-1.3× the float32 speed measured), else float32.
+    # (0.6-0.8×), so jit defaults on only for GPUs. Precision: float16 on a GPU; on a CPU with
+    # bf16 units bf16 if a short probe measures it faster here (`compute`), else float32.
     strategy, on_gpu = pick_strategy(cluster)
-    keras.utils.set_random_seed(config.seed)
     jit = on_gpu if jit is None else jit
-    policy = dtype_policy(precision, on_gpu)
+    net_config = NetConfig(widths=config.widths)
+    compute = choose_compute(precision, on_gpu, net_config, config.batch_size)
+    policy = compute.policy
+    keras.utils.set_random_seed(config.seed)  # after the probe, which draws its own numbers
     loss_scaling = policy == "mixed_float16"
     replicas = strategy.num_replicas_in_sync
     batch_size = min(config.batch_size, len(data.x_train))
@@ -190,7 +197,6 @@ def build(
 
     # 2. The net, whitened from the training images.
     with strategy.scope():
-        net_config = NetConfig(widths=config.widths)
         model = build_model(net_config, whitening_filters(data.x_train), dtype=policy)
         schedule = _Triangular(lr, total_steps, config)
         optimizer: Any = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True)
@@ -241,6 +247,13 @@ def build(
         make_train_step(model.trainable_variables),
         make_train_step([v for v in model.trainable_variables if v is not whiten_bias]),
     )
+    if replicas == 1:
+        # Trace both steps before the clock starts, as Keras' fit does: the frozen-bias step
+        # would otherwise be traced inside the first frozen epoch (seconds, a short epoch's third).
+        spec = (tf.TensorSpec((batch_size, 32, 32, 3), tf.float32),
+                tf.TensorSpec((batch_size,), tf.int32))  # fmt: skip
+        for step in steps:
+            step.get_concrete_function(*spec)  # type: ignore[attr-defined]
 
     @tf.function
     def lookahead(decay: Any) -> None:
@@ -253,7 +266,7 @@ def build(
     # updates them, so ending on them would throw the whole run away.
     lookahead_every = config.lookahead_every if total_steps >= config.lookahead_every else 0
     return TrainingRun(
-        config, strategy, cluster, model, net_config, policy, jit, lr, batch_size,
+        config, strategy, cluster, model, net_config, compute, jit, lr, batch_size,
         steps_per_epoch, total_steps, steps, lookahead, lookahead_every,
         [*model.variables, *optimizer.variables, *slow],
     )  # fmt: skip
@@ -416,7 +429,9 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     data = data.subset(config.subset, seed=config.seed)
     chief = cluster is None or cluster.is_chief
+    setup_start = time.perf_counter()
     run = build(data, config, jit=jit, precision=precision, cluster=cluster)
+    setup_seconds = time.perf_counter() - setup_start
 
     # Each worker checkpoints its own (identical) state, so a worker on another machine can
     # resume without a shared disk.
@@ -443,7 +458,7 @@ def train(
         return TrainResult(out, {"worker_index": cluster.index, "epochs": len(history)}, history)  # type: ignore[union-attr]
     metrics = finalize(
         run.float32_model(), data, config, out, history, train_seconds,
-        jit=run.jit, precision=run.policy,
+        jit=run.jit, compute=run.compute, setup_seconds=setup_seconds,
     )  # fmt: skip
     return TrainResult(out, metrics, history)
 
@@ -463,34 +478,6 @@ def _raise_if_worker_lost(exc: Exception, cluster: WorkerCluster | None) -> None
         f"worker {cluster.index}: lost contact with {who} ({type(exc).__name__}); training "
         "stopped: restart every worker with --resume to continue from the last epoch"
     ) from None
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bfloat16 dot-product units (AVX512-BF16 or AMX): only then does
-    bf16 compute pay off; elsewhere oneDNN would emulate it, slower than float32."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), "")
-    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
-
-
-def dtype_policy(precision: Precision | str, on_gpu: bool) -> str:
-    """The Keras dtype policy for ``--precision`` (auto: float16 on a GPU, bfloat16 on a CPU
-    that has bf16 units, else float32)."""
-    try:
-        chosen = Precision(precision)
-    except ValueError:
-        known = ", ".join(p.value for p in Precision)
-        raise PortfolioError(f"unknown precision {precision!r} (choose from {known})") from None
-    if chosen is Precision.auto:
-        chosen = (
-            Precision.float16
-            if on_gpu
-            else (Precision.bfloat16 if cpu_has_bf16() else Precision.float32)
-        )
-    return "float32" if chosen is Precision.float32 else f"mixed_{chosen.value}"
 
 
 def _scalar(name: str, value: float) -> None:
@@ -530,7 +517,8 @@ def finalize(
     train_seconds: float,
     *,
     jit: bool = False,
-    precision: str = "float32",
+    compute: ComputeChoice | None = None,
+    setup_seconds: float | None = None,
 ) -> dict[str, Any]:
     from portfolio_ml_cifar.plots import plot_confusion, plot_curves
 
@@ -548,6 +536,7 @@ def finalize(
         "test_accuracy_plain": plain.accuracy,
         "test_accuracy_tta": tta.accuracy if tta else None,
         "train_seconds": train_seconds,
+        "setup_seconds": setup_seconds,  # devices, precision probe, net, tracing: not training
         "epochs": len(history),
         "train_images": len(data.x_train),
         "test_images": len(data.x_test),
@@ -559,7 +548,8 @@ def finalize(
             float(np.median([r.images_per_second for r in history])) if history else None
         ),
         "jit_compile": jit,
-        "training_precision": precision,
+        "training_precision": compute.policy if compute else "float32",
+        "compute": compute.to_json() if compute else None,
         "data_source": data.source,
         "config": config.to_json(),
         "history": [asdict(r) for r in history],

@@ -1,8 +1,10 @@
 """`squat run`: a video file in, counts and evidence out, as fast as the pose model allows.
 
 The frame loop is decode → pose → count → (overlay → encode). Decoding runs ahead on a thread
-(`VideoSource(prefetch=...)`) and encoding on another (`_BackgroundSink`), both in OpenCV code
-that releases the GIL, so the main thread spends its time in the pose model. Pose runs on a
+(`VideoSource(prefetch=...)`); drawing the overlay and encoding run on another
+(`_BackgroundSink`), both mostly in OpenCV code that releases the GIL, so the main thread
+spends its time in the pose model (single-threaded in MediaPipe's CPU build): on two cores
+every millisecond left on the main thread is a millisecond the pose model waits. Pose runs on a
 copy of the frame no larger than ``pose_size`` on its long side: the landmarker resizes to
 256×256 internally anyway, and a smaller input makes its colour conversion and copies cheaper.
 """
@@ -12,7 +14,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -39,28 +43,35 @@ class RunConfig:
     keep_poses: bool = False  # keep every followed PoseResult in RunResult.poses (tests, tools)
 
 
+Draw = Callable[[np.ndarray], object]  # draws on the image in place
+
+
 class _BackgroundSink:
-    """A `VideoSink` fed from a queue on its own thread (encoding overlaps with inference)."""
+    """A `VideoSink` fed from a queue on its own thread: each frame is drawn on there and
+    encoded, so neither holds up inference. The image handed over belongs to the sink."""
 
     def __init__(self, sink: VideoSink, depth: int = 16) -> None:
         self._sink = sink
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[tuple[np.ndarray, Draw | None] | None] = queue.Queue(depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="video-encode", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while (image := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
             if self._error is None:
+                image, draw = item
                 try:
+                    if draw is not None:
+                        draw(image)
                     self._sink.write(image)
                 except BaseException as exc:  # report on the main thread
                     self._error = exc
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, draw: Draw | None = None) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(image)
+        self._queue.put((image, draw))
 
     def finish(self, ok: bool) -> None:
         self._queue.put(None)
@@ -113,11 +124,11 @@ def analyze_video(
                 people = pose.process(image, frame.timestamp_ms)
                 person, sample, update = session.step(frame.index, frame.timestamp_s, people)
                 if sink is not None:
-                    canvas = image.copy() if image is frame.image else image
-                    draw_hud(
-                        canvas, person, sample, update, exercise=rule.name, joint=rule.joint_name
-                    )
-                    sink.write(canvas)
+                    # The frame is not used here again (pose read its own RGB copy), so the
+                    # sink may draw on it; person, sample and update are frozen values.
+                    sink.write(image, partial(draw_hud, pose=person, sample=sample,
+                                              update=update, exercise=rule.name,
+                                              joint=rule.joint_name))  # fmt: skip
             ok = True
         finally:
             if sink is not None:
