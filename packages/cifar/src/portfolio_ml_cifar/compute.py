@@ -88,8 +88,11 @@ def choose_compute(
     net: NetConfig,
     batch_size: int,
     cpu: CpuInfo | None = None,
+    measure: bool = True,
 ) -> ComputeChoice:
-    """The dtype policy for ``--precision`` on this machine (see the module's docstring)."""
+    """The dtype policy for ``--precision`` on this machine (see the module's docstring).
+    ``measure=False`` decides by the CPU's features alone: workers of one cluster must agree,
+    and a probe's noise could split them."""
     import tensorflow as tf
 
     try:
@@ -114,6 +117,8 @@ def choose_compute(
         return choice("mixed_float16", "GPU: float16 with loss scaling")
     if not cpu.has_bf16_units:
         return choice("float32", "CPU without AVX512-BF16/AMX: bf16 would be emulated, slower")
+    if not measure:
+        return choice("mixed_bfloat16", "CPU with bf16 units (not measured: several workers)")
     probe, seconds = probe_speeds(net, min(batch_size, PROBE_BATCH))
     gain = probe["mixed_bfloat16"] / probe["float32"]
     figures = f"{probe['mixed_bfloat16']:.0f} vs {probe['float32']:.0f} img/s"

@@ -180,7 +180,8 @@ def build(
     strategy, on_gpu = pick_strategy(cluster)
     jit = on_gpu if jit is None else jit
     net_config = NetConfig(widths=config.widths)
-    compute = choose_compute(precision, on_gpu, net_config, config.batch_size)
+    several = cluster is not None and cluster.size > 1
+    compute = choose_compute(precision, on_gpu, net_config, config.batch_size, measure=not several)
     policy = compute.policy
     keras.utils.set_random_seed(config.seed)  # after the probe, which draws its own numbers
     loss_scaling = policy == "mixed_float16"
