@@ -33,6 +33,37 @@ def _never_download() -> None:
     os.environ["COLUMNS"] = "200"
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_store_outside_the_repo(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Training commands record their runs in MLflow, by default in ./mlflow.db — for the tests
+    # that would be the repository. One store per session in the temporary folder instead.
+    store = tmp_path_factory.getbasetemp() / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+
+
+@pytest.fixture(scope="session")
+def _empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow database with its schema, made once: creating one takes seconds."""
+    pytest.importorskip("mlflow")
+    from portfolio_ml_core.tracking import Tracker
+
+    path = tmp_path_factory.mktemp("mlflow-empty") / "mlflow.db"
+    Tracker(f"sqlite:///{path}").client()
+    return path
+
+
+@pytest.fixture
+def mlflow_store(_empty_mlflow_db: Path, tmp_path: Path) -> str:
+    """A fresh MLflow store of this test's own: ``sqlite:///<tmp_path>/mlflow.db``."""
+    import shutil
+
+    target = tmp_path / "mlflow.db"
+    shutil.copyfile(_empty_mlflow_db, target)
+    return f"sqlite:///{target}"
+
+
 def _require(path: Path, what: str) -> Path:
     if path.exists():
         return path

@@ -8,13 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from portfolio_ml_cifar.compute import CpuInfo, choose_compute, cpu_info
+from portfolio_ml_cifar.compute import choose_compute
 from portfolio_ml_cifar.data import load_cifar
 from portfolio_ml_cifar.model import CLASS_NAMES, NetConfig, build_model
 from portfolio_ml_cifar.pipeline import augment_batch, epoch_permutation, train_dataset
 from portfolio_ml_cifar.presets import TrainConfig
 from portfolio_ml_cifar.train import CHECKPOINT, lr_factor, train
 from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.machine import CpuInfo, cpu_info
 
 SMALL = TrainConfig(widths=(8, 16, 16), epochs=3, batch_size=50, tta=False)
 
@@ -140,8 +141,8 @@ def test_convs_start_as_identity_like_airbench() -> None:
     assert np.abs(head).max() <= 1 / 16
 
 
-AMX = CpuInfo("test CPU with AMX", 2, ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
-AVX2 = CpuInfo("test CPU with AVX2", 2, ("avx2",))
+AMX = CpuInfo("test CPU with AMX", ("avx2", "avx512f", "avx512_bf16", "amx_bf16"))
+AVX2 = CpuInfo("test CPU with AVX2", ("avx2",))
 TINY = NetConfig(widths=(8, 16, 16))
 
 
@@ -175,13 +176,11 @@ def test_the_probe_measures_both_precisions() -> None:
     assert all(v > 0 for v in speeds.values()) and seconds > 0
 
 
-def test_cpu_info_reads_the_name_and_the_flags_that_matter(tmp_path: Path) -> None:
-    info = tmp_path / "cpuinfo"
-    info.write_text("model name\t: Some CPU\nflags\t\t: fpu avx2 avx512f amx_bf16 sse\n")
-    cpu = cpu_info(info)
+def test_cpu_info_reads_the_name_and_the_flags_that_matter() -> None:
+    cpu = cpu_info("model name\t: Some CPU\nflags\t\t: fpu avx2 avx512f amx_bf16 sse\n")
     assert cpu.name == "Some CPU" and cpu.flags == ("avx2", "avx512f", "amx_bf16")
     assert cpu.has_bf16_units
-    assert not cpu_info(tmp_path / "missing").has_bf16_units
+    assert not cpu_info("flags\t: sse2 avx2\n").has_bf16_units
 
 
 def test_bf16_training_saves_a_float32_model_and_freezes_the_whitening_bias(

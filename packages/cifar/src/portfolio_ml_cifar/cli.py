@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from portfolio_ml_core.errors import InputFileError, PortfolioError
+from portfolio_ml_core.tracking import NoTrackingOption, TrackingUriOption
 from rich.console import Console
 from rich.table import Table
 
@@ -84,17 +85,41 @@ def train(
         int | None,
         typer.Option("--worker-index", min=0, help="This worker's place in --workers (0: chief)."),
     ] = None,
+    tracking_uri: TrackingUriOption = None,
+    no_tracking: NoTrackingOption = False,
+    registered_name: Annotated[
+        str,
+        typer.Option(
+            "--registered-name",
+            help="Register the trained model as a version of this MLflow model.",
+        ),
+    ] = "cifar10",
 ) -> None:
-    """Train; writes model.keras, metrics.json, curves.png, confusion_matrix.png, logs/."""
+    """Train; writes model.keras, metrics.json, curves.png, confusion_matrix.png, logs/ and
+    records the run in MLflow (parameters, per-epoch metrics, outputs, a registered model)."""
+    from portfolio_ml_core.tracking import Tracker
+
     from portfolio_ml_cifar.cluster import WorkerCluster
 
     cluster = WorkerCluster.from_flags(workers, worker_index)
+    if not registered_name.strip():
+        raise PortfolioError("--registered-name must not be empty")
+    # Only the chief records the run: the other workers write no outputs either.
+    worker = cluster is not None and not cluster.is_chief
+    tracker = Tracker.from_flags(tracking_uri, no_tracking or worker)
     _quiet_tensorflow()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from portfolio_ml_cifar.data import load_cifar
     from portfolio_ml_cifar.history import EpochRecord
     from portfolio_ml_cifar.presets import resolve_preset
+    from portfolio_ml_cifar.tracking import (
+        TRAIN_EXPERIMENT,
+        config_params,
+        epoch_metrics,
+        final_metrics,
+        log_training_outputs,
+    )
     from portfolio_ml_cifar.train import train as run_training
 
     config = resolve_preset(preset).with_overrides(
@@ -114,15 +139,32 @@ def train(
             f"{role} {cluster.index} of {cluster.size} workers: {', '.join(cluster.workers)}"
         )
 
-    with Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    # Opened after the inputs are checked and before training: a bad store fails fast.
+    run = tracker.start_run(
+        TRAIN_EXPERIMENT,
+        run_name=out.resolve().name,
+        params={**config_params(config), "preset": preset, "precision_flag": precision.value,
+                "jit_flag": "auto" if jit is None else jit, "resume": resume,
+                "data_source": dataset.source},
+        tags={"out_dir": out.resolve(), "workers": cluster.size if cluster else 1},
+    )  # fmt: skip
+    if tracker.enabled:
+        console.print(
+            f"MLflow run {run.run_id} in experiment {TRAIN_EXPERIMENT}: {tracker.describe()}"
+        )
+    logged_epochs: set[int] = set()
+    with (
+        run,
+        Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("train", total=None, epoch=0, loss=float("nan"))
 
         def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
@@ -135,6 +177,8 @@ def train(
                 f"epoch {r.epoch:>3}  loss {r.train_loss:.3f}  train acc {r.train_accuracy:.3f}  "
                 f"{test}{r.images_per_second:.0f} img/s  {r.train_seconds:.0f}s"
             )
+            run.log_metrics(epoch_metrics(r), step=r.epoch)
+            logged_epochs.add(r.epoch)
 
         result = run_training(
             dataset,
@@ -147,11 +191,29 @@ def train(
             on_epoch=on_epoch,
             cluster=cluster,
         )
+        if not worker:
+            m = result.metrics
+            for r in result.history:  # a resumed run's earlier epochs, from the checkpoint
+                if r.epoch not in logged_epochs:
+                    run.log_metrics(epoch_metrics(r), step=r.epoch)
+            run.log_params({"train_images": m["train_images"], "test_images": m["test_images"]})
+            run.log_metrics(final_metrics(m))
+            compute = m.get("compute") or {}
+            run.set_tags({"training_precision": m["training_precision"],
+                          "jit_compile": m["jit_compile"],
+                          "precision_reason": compute.get("reason", ""),
+                          "intra_op_threads": compute.get("intra_op_threads", ""),
+                          "inter_op_threads": compute.get("inter_op_threads", "")})  # fmt: skip
+            probe = {f"probe_images_per_s.{k}": v
+                     for k, v in compute.get("probe_images_per_s", {}).items()}  # fmt: skip
+            if m.get("setup_seconds") is not None:
+                probe["setup_seconds"] = m["setup_seconds"]
+            run.log_metrics(probe)
+            registered = log_training_outputs(run, out, registered_name)
 
-    if cluster is not None and not cluster.is_chief:
-        console.print(f"worker {cluster.index} of {cluster.size} finished; the chief writes {out}")
+    if worker:
+        console.print(f"worker {cluster.index} of {cluster.size} finished; the chief writes {out}")  # type: ignore[union-attr]
         return
-    m = result.metrics
     tta = (
         f" (TTA; plain {m['test_accuracy_plain']:.4f})"
         if m["test_accuracy_tta"] is not None
@@ -161,6 +223,14 @@ def train(
         f"[green]test accuracy {m['test_accuracy']:.4f}{tta} after {m['epochs']} epochs, "
         f"{m['train_seconds']:.0f}s of training ({m['training_precision']}) → {out}"
     )
+    if m.get("compute"):
+        console.print(f"precision {m['compute']['precision']}: {m['compute']['reason']}")
+    if registered is not None:
+        where = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
+        console.print(
+            f"registered as {registered.name} version {registered.version}: "
+            f"portfolio-ml cifar serve --model {registered.uri}{where}"
+        )
 
 
 @app.command("eval")
@@ -282,24 +352,49 @@ def tune(
     ] = "cpu",
     name: Annotated[str, typer.Option(help="Preset name to write the best settings as.")] = "tuned",
     seed: int = 0,
+    tracking_uri: TrackingUriOption = None,
+    no_tracking: NoTrackingOption = False,
 ) -> None:
-    """Search lr, batch size, epochs, label smoothing with Optuna; save the best as a preset."""
+    """Search lr, batch size, epochs, label smoothing with Optuna; save the best as a preset.
+    MLflow: one run for the search, a nested run per trial, the best settings on the first."""
     _quiet_tensorflow()
+    from portfolio_ml_core.tracking import Tracker
+
     from portfolio_ml_cifar.data import load_cifar
     from portfolio_ml_cifar.presets import resolve_preset, save_preset
+    from portfolio_ml_cifar.tracking import TUNE_EXPERIMENT, config_params
     from portfolio_ml_cifar.tune import TrialResult
     from portfolio_ml_cifar.tune import tune as run_tune
 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise PortfolioError(f"--name must be letters, digits, - or _, got {name!r}")
+    tracker = Tracker.from_flags(tracking_uri, no_tracking)
+    base_config = resolve_preset(base)
     dataset = load_cifar(data)
 
     def on_trial(r: TrialResult) -> None:
         console.print(f"trial {r.number}: val acc {r.val_accuracy:.4f}  {r.params}")
 
-    result = run_tune(
-        dataset, resolve_preset(base), trials=trials, subset=subset, seed=seed, on_trial=on_trial
-    )
+    run = tracker.start_run(
+        TUNE_EXPERIMENT,
+        run_name=name,
+        params={"base": base, "trials": trials, "subset": subset, "seed": seed, "name": name,
+                "data_source": dataset.source, "base_config": config_params(base_config)},
+    )  # fmt: skip
+    if tracker.enabled:
+        console.print(
+            f"MLflow run {run.run_id} in experiment {TUNE_EXPERIMENT}: {tracker.describe()}"
+        )
+    with run:
+        result = run_tune(
+            dataset, base_config, trials=trials, subset=subset, seed=seed, on_trial=on_trial,
+            tracking=run,
+        )  # fmt: skip
+        path = save_preset(name, result.best)
+        run.log_params({f"best.{k}": v for k, v in result.best_params.items()})
+        run.log_metrics({"best_val_accuracy": result.best_accuracy})
+        run.set_tags({"best_trial": result.best_trial})
+        run.log_artifact(path)
     table = Table(title=f"Optuna: {trials} trials on {subset} images (validation: held-out train)")
     for column in ("trial", "lr", "batch", "epochs", "smoothing", "val acc", "seconds"):
         table.add_column(column, justify="right")
@@ -315,7 +410,6 @@ def tune(
             f"{r.train_seconds:.0f}",
         )
     console.print(table)
-    path = save_preset(name, result.best)
     console.print(
         f"[green]best settings saved as preset {name!r} ({path}); use `cifar train --preset {name}`"
     )
@@ -323,17 +417,30 @@ def tune(
 
 @app.command()
 def serve(
-    model: ModelOpt,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="Folder written by `cifar train`, or a registered MLflow model version: "
+            "models:/cifar10/3, models:/cifar10/latest, models:/cifar10@ALIAS.",
+        ),
+    ],
     host: Annotated[str, typer.Option(help="Bind address (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8501,
     threads: Annotated[int, typer.Option(min=1)] = 8,
+    tracking_uri: TrackingUriOption = None,
 ) -> None:
     """Serve the model over HTTP (TF Serving REST API + /predict upload), with waitress."""
     _quiet_tensorflow()
+    from portfolio_ml_cifar.serve import load_predictor
     from portfolio_ml_cifar.serve import serve as run_server
 
-    console.print(f"serving {model} on http://{host}:{port}/v1/models/cifar10 (Ctrl-C stops)")
+    predictor = load_predictor(model, tracking_uri)
+    console.print(
+        f"serving {model} (version {predictor.version}) on "
+        f"http://{host}:{port}/v1/models/cifar10 (Ctrl-C stops)"
+    )
     try:
-        run_server(model, host=host, port=port, threads=threads)
+        run_server(predictor, host=host, port=port, threads=threads)
     except OSError as exc:
         raise PortfolioError(f"cannot listen on {host}:{port}: {exc}") from None

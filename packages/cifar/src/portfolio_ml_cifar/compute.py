@@ -11,34 +11,20 @@ and keeps bf16 only when it is clearly faster. Elsewhere it decides from the CPU
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.machine import CpuInfo, cpu_info, usable_cores
 
 from portfolio_ml_cifar.model import NetConfig, build_model, whitening_filters
 from portfolio_ml_cifar.presets import Precision
 
-BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-REPORTED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 BF16_MIN_GAIN = 1.05  # bf16 must beat float32 by this much: below it, noise decides
 PROBE_BATCH = 256  # large enough to load the cores as training does, small enough to be quick
-
-
-@dataclass(frozen=True)
-class CpuInfo:
-    name: str
-    cores: int
-    flags: tuple[str, ...]  # only the flags that matter for the choice
-
-    @property
-    def has_bf16_units(self) -> bool:
-        return any(f in self.flags for f in BF16_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -66,22 +52,6 @@ class ComputeChoice:
         return data
 
 
-def cpu_info(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> CpuInfo:
-    try:
-        text = cpuinfo_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    flags = set(fields.get("flags", "").split())
-    import platform
-
-    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown"
-    return CpuInfo(name, os.cpu_count() or 1, tuple(f for f in REPORTED_FLAGS if f in flags))
-
-
 def choose_compute(
     precision: Precision | str,
     on_gpu: bool,
@@ -102,13 +72,13 @@ def choose_compute(
         raise PortfolioError(f"unknown precision {precision!r} (choose from {known})") from None
     cpu = cpu or cpu_info()
     threads = (
-        tf.config.threading.get_intra_op_parallelism_threads() or cpu.cores,
-        tf.config.threading.get_inter_op_parallelism_threads() or cpu.cores,
+        tf.config.threading.get_intra_op_parallelism_threads() or usable_cores(),
+        tf.config.threading.get_inter_op_parallelism_threads() or usable_cores(),
     )
 
     def choice(policy: str, reason: str, probe: dict[str, float] | None = None,
                seconds: float = 0.0) -> ComputeChoice:  # fmt: skip
-        return ComputeChoice(policy, reason, cpu.name, cpu.cores, cpu.flags, *threads,
+        return ComputeChoice(policy, reason, cpu.name, usable_cores(), cpu.flags, *threads,
                              probe or {}, seconds)  # fmt: skip
 
     if asked is not Precision.auto:

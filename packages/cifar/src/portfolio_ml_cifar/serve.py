@@ -239,13 +239,34 @@ def create_app(
     return app
 
 
+def load_predictor(model: str | Path, tracking_uri: str | None = None) -> Predictor:
+    """A `Predictor` for a ``cifar train`` folder, or for a registered MLflow model version
+    (``models:/cifar10/3``, ``models:/cifar10/latest``, ``models:/cifar10@ALIAS``), whose
+    version number then is the one the REST API reports."""
+    from portfolio_ml_core.tracking import is_model_ref
+
+    if is_model_ref(str(model)):
+        from portfolio_ml_cifar.tracking import load_registered_model
+
+        net, registered = load_registered_model(str(model), tracking_uri)
+        return Predictor(net, version=registered.version)
+    from portfolio_ml_cifar.infer import load_model
+
+    return Predictor(load_model(model))
+
+
 def serve(
-    model_dir: str | Path, host: str = "127.0.0.1", port: int = 8501, threads: int = 8
+    model: str | Path | Predictor,
+    host: str = "127.0.0.1",
+    port: int = 8501,
+    threads: int = 8,
+    tracking_uri: str | None = None,
 ) -> None:
-    """Run the app under waitress until interrupted."""
+    """Run the app under waitress until interrupted (``model``: see `load_predictor`)."""
     import waitress
 
-    app = create_app(model_dir)
+    predictor = model if isinstance(model, Predictor) else load_predictor(model, tracking_uri)
+    app = create_app(predictor=predictor)
     waitress.serve(
         app,
         host=host,

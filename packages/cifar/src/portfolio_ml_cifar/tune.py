@@ -2,6 +2,8 @@
 
 The test split is never looked at while tuning: each trial trains on ``subset`` training images and
 is scored on ``val_size`` other training images, so the test accuracy of a tuned preset stays honest.
+Given the search's MLflow run, each trial is a nested run: its settings, its per-epoch figures
+(``epoch/val_*``: scored on the held-out images) and its validation accuracy.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.tracking import NoRun, TrackedRun
 
 from portfolio_ml_cifar.data import CifarData
 from portfolio_ml_cifar.presets import TrainConfig
@@ -30,6 +33,8 @@ class TuneResult:
     best: TrainConfig
     best_accuracy: float
     trials: list[TrialResult]
+    best_params: dict[str, Any]  # the searched settings of the best trial
+    best_trial: int
 
 
 def search_space(trial: Any, base: TrainConfig) -> TrainConfig:
@@ -50,10 +55,14 @@ def tune(
     val_size: int = 2000,
     seed: int = 0,
     on_trial: Any = None,
+    tracking: TrackedRun | None = None,
 ) -> TuneResult:
     import optuna
 
+    from portfolio_ml_cifar.tracking import config_params, epoch_metrics
     from portfolio_ml_cifar.train import train
+
+    parent: TrackedRun = tracking if tracking is not None else NoRun()
 
     if trials < 1:
         raise PortfolioError(f"--trials must be at least 1, got {trials}")
@@ -74,11 +83,21 @@ def tune(
     results: list[TrialResult] = []
 
     def objective(trial: Any) -> float:
-        config = search_space(trial, base)
-        with tempfile.TemporaryDirectory(prefix="cifar-tune-") as tmp:
-            # TTA off: a trial's score should reflect the training settings only.
-            outcome = train(split, config.with_overrides(tta=False), tmp)
-        accuracy = float(outcome.metrics["test_accuracy"])
+        # TTA off: a trial's score should reflect the training settings only.
+        config = search_space(trial, base).with_overrides(tta=False)
+        params = {**config_params(config), "train_images": len(split.x_train),
+                  "val_images": len(split.x_test)}  # fmt: skip
+        with (
+            parent.child(f"trial {trial.number}", params) as run,
+            tempfile.TemporaryDirectory(prefix="cifar-tune-") as tmp,
+        ):
+            outcome = train(
+                split, config, tmp,
+                on_epoch=lambda r: run.log_metrics(epoch_metrics(r, "val"), step=r.epoch),
+            )  # fmt: skip
+            accuracy = float(outcome.metrics["test_accuracy"])
+            run.log_metrics({"val_accuracy": accuracy,
+                             "train_seconds": outcome.metrics["train_seconds"]})  # fmt: skip
         result = TrialResult(
             trial.number, dict(trial.params), accuracy, outcome.metrics["train_seconds"]
         )
@@ -91,4 +110,10 @@ def tune(
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
     best = search_space(optuna.trial.FixedTrial(study.best_params), base)
-    return TuneResult(replace(best, subset=None), float(study.best_value), results)
+    return TuneResult(
+        replace(best, subset=None),
+        float(study.best_value),
+        results,
+        dict(study.best_params),
+        study.best_trial.number,
+    )

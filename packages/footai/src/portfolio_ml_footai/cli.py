@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from portfolio_ml_core.errors import InputFileError, PortfolioError
+from portfolio_ml_core.tracking import NoTrackingOption, TrackingUriOption
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from portfolio_ml_core.tracking import TrackedRun
+
     from portfolio_ml_footai.detect import Detector
     from portfolio_ml_footai.evaluate.tracks import EvalResult
 
@@ -204,22 +207,57 @@ def sample(
 
 @app.command("eval")
 def evaluate(
-    gt: Annotated[Path, typer.Option("--gt", help="Ground truth CSV (from `footai sample`).")],
-    pred: Annotated[Path, typer.Option("--pred", help="Predicted tracks.csv (from `footai run`).")],
+    gt: Annotated[
+        Path,
+        typer.Option(
+            "--gt",
+            help="Ground truth: gt.csv from `footai sample` (or its folder), a MOT gt.txt, or a "
+            "MOT sequence folder holding gt/gt.txt (SoccerNet-Tracking, SportsMOT).",
+        ),
+    ],
+    pred: Annotated[
+        Path,
+        typer.Option(
+            "--pred",
+            help="Predictions: tracks.csv, a `footai run` output folder, or a tracker's MOT txt.",
+        ),
+    ],
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures as JSON.")
     ] = None,
     iou: Annotated[float, typer.Option("--iou", help="IoU needed for a match.")] = 0.5,
+    min_visibility: Annotated[
+        float,
+        typer.Option(
+            "--min-visibility",
+            help="True boxes less visible than this are don't-care (0: score every box, as "
+            "the MOT Challenge does).",
+        ),
+    ] = 0.3,
 ) -> None:
-    """Detection P/R/F1, MOTA, IDF1, ID switches, team accuracy, position error, ball hit rate."""
+    """HOTA, DetA, AssA, IDF1, MOTA (TrackEval), ID switches, P/R/F1; team accuracy, position
+    error and ball hit rate where the ground truth has them."""
     from portfolio_ml_core.fsutil import write_json_atomic
 
+    from portfolio_ml_footai.evaluate.inputs import load_ground_truth, load_prediction
     from portfolio_ml_footai.evaluate.tracks import evaluate as run_eval
-    from portfolio_ml_footai.io.tracks_csv import read_tracks
 
     if not 0 < iou < 1:
         raise PortfolioError("--iou must be in (0, 1)")
-    result = run_eval(read_tracks(gt), read_tracks(pred), iou_threshold=iou)
+    if not 0 <= min_visibility <= 1:
+        raise PortfolioError("--min-visibility must be in [0, 1]")
+    truth = load_ground_truth(gt)
+    found = load_prediction(pred, truth)
+    result = run_eval(
+        truth.table,
+        found.table,
+        iou_threshold=iou,
+        min_visibility=min_visibility,
+        dont_care=truth.dont_care,
+        frames=found.frames,
+    )
+    seq = f", sequence {truth.info.name}" if truth.info is not None else ""
+    console.print(f"ground truth: {truth.source}{seq}; identity: {found.identity}")
     _print_eval(result)
     if json_out is not None:
         write_json_atomic(json_out, result.to_json())
@@ -418,8 +456,14 @@ def train(
     max_minutes: Annotated[
         float | None, typer.Option("--max-minutes", help="Stop after this much training time.")
     ] = None,
+    tracking_uri: TrackingUriOption = None,
+    no_tracking: NoTrackingOption = False,
 ) -> None:
-    """Train the detector + pitch-keypoint net on real labelled frames and synthetic renders."""
+    """Train the detector + pitch-keypoint net on real labelled frames and synthetic renders;
+    the run is recorded in MLflow (parameters, per-epoch losses, report, weights)."""
+    from dataclasses import asdict
+
+    from portfolio_ml_core.tracking import Tracker
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from portfolio_ml_footai.evaluate.report import valid_report
@@ -464,14 +508,27 @@ def train(
         resume=resume,
         max_minutes=max_minutes,
     )
-    with Progress(
-        TextColumn("[bold]epoch {task.fields[epoch]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    # Opened once the inputs are checked, before training: a bad store fails fast.
+    tracker = Tracker.from_flags(tracking_uri, no_tracking)
+    run = tracker.start_run(
+        TRAIN_EXPERIMENT, run_name=out.resolve().name, params=asdict(cfg),
+        tags={"out_dir": out.resolve()},
+    )  # fmt: skip
+    if tracker.enabled:
+        console.print(
+            f"MLflow run {run.run_id} in experiment {TRAIN_EXPERIMENT}: {tracker.describe()}"
+        )
+    with (
+        run,
+        Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar,
+    ):
         task = bar.add_task("train", total=steps, epoch="-", loss="-")
 
         def progress(epoch: int, step: int, means: dict[str, float]) -> None:
@@ -483,7 +540,11 @@ def train(
             progress=progress,
             synthetic=training_frames,
             report=lambda weights: valid_report(weights, players, pitch_data),
+            on_epoch=lambda r: run.log_metrics(
+                {f"epoch/{k}": v for k, v in asdict(r).items() if k != "epoch"}, step=r.epoch
+            ),
         )
+        _track_training_outputs(run, out, result.report)
     det, pit = result.report["detections"], result.report["pitch"]
     console.print(
         f"valid: persons F1 {det['persons']['f1']:.3f}, role accuracy {det['role_accuracy']:.3f}, "
@@ -493,3 +554,21 @@ def train(
     console.print(
         f"weights → {out}/footai_net.tflite (use with --model, or copy into $PORTFOLIO_ML_MODELS_DIR)"
     )
+
+
+TRAIN_EXPERIMENT = "footai-train"
+TRAIN_ARTIFACTS = ("report.json", "history.json", "curves.png", "footai_net.tflite",
+                   "footai_net.tflite.sha256", "footai_net.keras")  # fmt: skip
+
+
+def _track_training_outputs(run: TrackedRun, out: Path, report: dict) -> None:
+    """The valid-split report's figures as final metrics; the outputs as artifacts."""
+    import keras
+    from portfolio_ml_core.tracking import flatten_metrics
+
+    run.log_metrics(flatten_metrics(report, "valid."))
+    # footai trains in Keras' global policy (float32 unless a user changed it).
+    run.set_tags({"training_precision": keras.config.dtype_policy().name})
+    for name in TRAIN_ARTIFACTS:
+        if (out / name).is_file():
+            run.log_artifact(out / name)

@@ -262,7 +262,9 @@ def train(
     progress: Callable[[int, int, dict[str, float]], None] | None = None,
     synthetic: SyntheticFrames | None = None,
     report: Report | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
 ) -> TrainResult:
+    """Steps 1-4; ``on_epoch`` gets each finished epoch's record (the CLI's MLflow run)."""
     import keras
     import tensorflow as tf
 
@@ -344,6 +346,8 @@ def train(
             epoch_var.assign(epoch)
             manager.save()
             write_json_atomic(history_path, [asdict(r) for r in history])
+            if on_epoch is not None:
+                on_epoch(record)
             log(
                 f"epoch {epoch}/{cfg.epochs}: loss {record.loss:.3f} (person {record.person:.3f}, ball {record.ball:.3f}, keypoints {record.keypoints:.3f}, role {record.role:.3f}) valid {vl:.3f} · {spent / 60:.1f} min"
             )
