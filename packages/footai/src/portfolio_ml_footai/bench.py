@@ -9,9 +9,19 @@ from pathlib import Path
 
 import numpy as np
 from portfolio_ml_core.bench import BenchContext, Benchmark, Metric
+from portfolio_ml_core.errors import InputFileError
 
+from .evaluate.anchor import (
+    DetectedClip,
+    bytetrack_tracks,
+    detect_clip,
+    ids_per_person,
+    people_in_view,
+    run_on_detections,
+)
+from .evaluate.inputs import Prediction, load_ground_truth, load_prediction
 from .evaluate.tracks import evaluate
-from .io.tracks_csv import read_tracks
+from .io.tracks_csv import TrackTable, read_tracks
 from .pipeline import RunOptions
 from .runner import run_video
 from .synth import SampleConfig, render_sample
@@ -251,6 +261,78 @@ def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Met
     ]
 
 
+# Clips for the tracker anchor: the accuracy benchmarks' seeds, then seeds held aside (never
+# trained on, never tuned on).
+ANCHOR_CLIPS = (("static", 31), ("pan", 32), ("tactical", 33), ("static", 50), ("pan", 51),
+                ("pan", 53))  # fmt: skip
+ANCHOR_REAL_FRAMES = 300
+
+
+def _both_trackers(
+    ctx: BenchContext, video: Path, opts: RunOptions, tag: str
+) -> tuple[Prediction, TrackTable, DetectedClip]:
+    """The detector once over the clip; our whole pipeline and the ByteTrack anchor on those
+    same detections."""
+    clip = detect_clip(video, opts)
+    out = run_on_detections(video, _work_dir(ctx) / f"anchor-{tag}", opts, clip)
+    return load_prediction(out), bytetrack_tracks(clip), clip
+
+
+def _tracker_anchor(ctx: BenchContext) -> list[Metric]:
+    metrics: list[Metric] = []
+    ours_idf1, anchor_idf1, ours_hota, anchor_hota = [], [], [], []
+    for camera, seed in ANCHOR_CLIPS:
+        video, gt, _ = _clip(ctx, camera, seed)
+        ours, anchor, clip = _both_trackers(ctx, video, RunOptions(), f"{camera}-{seed}")
+        truth = load_ground_truth(gt)
+        mine = evaluate(truth.table, ours.table, frames=ours.frames)
+        theirs = evaluate(truth.table, anchor, frames=np.array(clip.frames))
+        tag = f"{camera} {seed}"
+        metrics += [
+            Metric(f"{tag} IDF1 ours", mine.idf1, "", theirs.idf1,
+                   note="target: the anchor's, same detections"),
+            Metric(f"{tag} IDF1 ByteTrack", theirs.idf1, ""),
+            Metric(f"{tag} HOTA ours", mine.hota, "", theirs.hota),
+            Metric(f"{tag} HOTA ByteTrack", theirs.hota, ""),
+        ]  # fmt: skip
+        ours_idf1.append(mine.idf1)
+        anchor_idf1.append(theirs.idf1)
+        ours_hota.append(mine.hota)
+        anchor_hota.append(theirs.hota)
+    wins = sum(o >= a for o, a in zip(ours_idf1, anchor_idf1, strict=True))
+    metrics += [
+        Metric("mean IDF1 ours", float(np.mean(ours_idf1)), "", float(np.mean(anchor_idf1)),
+               note=f"{len(ANCHOR_CLIPS)} synthetic clips"),
+        Metric("mean IDF1 ByteTrack", float(np.mean(anchor_idf1)), ""),
+        Metric("mean HOTA ours", float(np.mean(ours_hota)), "", float(np.mean(anchor_hota))),
+        Metric("mean HOTA ByteTrack", float(np.mean(anchor_hota)), ""),
+        Metric("clips where ours ≥ anchor on IDF1", wins, "clips", len(ANCHOR_CLIPS)),
+    ]  # fmt: skip
+    return metrics + _tracker_anchor_real(ctx)
+
+
+def _tracker_anchor_real(ctx: BenchContext) -> list[Metric]:
+    """Distinct player/keeper ids per person in view on the real clip's first 300 frames."""
+    try:
+        real = ctx.asset(f"videos/{REAL_CLIP}")
+    except InputFileError as exc:  # no footage: the synthetic figures still stand
+        return [Metric("real ids per person", float("nan"), note=f"skipped: {exc}")]
+    opts = RunOptions(max_frames=ANCHOR_REAL_FRAMES)
+    ours, anchor, clip = _both_trackers(ctx, real, opts, "real")
+    in_view = people_in_view(clip)
+    mine, theirs = ids_per_person(ours.table, in_view), ids_per_person(anchor, in_view)
+    note = f"{REAL_CLIP}, {len(clip.frames)} frames, {in_view:g} players/keepers in view (median)"
+    return [
+        Metric("real ids per person ours", mine.ratio, "ids/person", theirs.ratio,
+               higher_is_better=False, note=note),
+        Metric("real ids per person ByteTrack", theirs.ratio, "ids/person",
+               higher_is_better=False),
+        Metric("real player/keeper ids ours", mine.ids, "ids", higher_is_better=False,
+               note=f"identity: {ours.identity}"),
+        Metric("real player/keeper ids ByteTrack", theirs.ids, "ids", higher_is_better=False),
+    ]  # fmt: skip
+
+
 def _batch_throughput(ctx: BenchContext) -> list[Metric]:
     """4 clips: 4 sequential `run`s in this process, then one `batch` on a local Ray cluster.
 
@@ -358,5 +440,12 @@ def benchmarks() -> list[Benchmark]:
             "footai",
             "synthetic high tactical-camera clip (seed 33; training renders use seeds 3000+)",
             lambda ctx: _accuracy(ctx, "tactical", 33, auto=True),
+        ),
+        Benchmark(
+            "footai.tracker_anchor",
+            "footai",
+            "our tracker against Roboflow trackers' ByteTrack on the same detections: IDF1 and "
+            "HOTA on synthetic clips, ids per person on the real clip (needs --assets)",
+            _tracker_anchor,
         ),
     ]

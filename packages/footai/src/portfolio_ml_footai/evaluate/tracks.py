@@ -1,12 +1,13 @@
 """`footai eval`: tracking and analysis accuracy against ground truth.
 
-MOT figures (MOTA, IDF1, ID switches, precision, recall) come from the `motmetrics` library.
-Its own ``distances.iou_matrix`` calls ``np.asfarray``, removed in NumPy 2, so the IoU distance
-matrix is computed here (`detections.box_iou`, the same definition) and handed to its accumulator; the
-rest of motmetrics works unchanged with NumPy 2 / pandas 3.
+HOTA (with DetA and AssA), IDF1, MOTA, ID switches, precision and recall come from
+**TrackEval**'s metric classes (`mot_metrics`), fed the per-frame ids and IoU prepared here.
+Team, pitch-position and ball figures are the project's own and are reported only where the
+ground truth has teams, pitch positions or a ball (else NaN).
 
-Ground-truth boxes that are mostly hidden (visibility below ``min_visibility``) are "don't care":
-missing them is no error, and a prediction that matches one is no false positive (as MOT16/17).
+Ground-truth boxes that are mostly hidden (visibility below ``min_visibility``) and the regions
+``dont_care`` marks (MOT's distractor classes) are "don't care": missing them is no error, and a
+prediction that matches one is no false positive (as TrackEval's MOT Challenge preprocessing).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..detections import box_iou
 from ..io.tracks_csv import TrackTable
+from .mot_metrics import FrameSequence, score
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,9 @@ class EvalResult:
     f1: float
     mota: float
     idf1: float
+    hota: float
+    deta: float
+    assa: float
     id_switches: int
     team_accuracy: float
     position_error_median_m: float
@@ -58,37 +63,45 @@ def _match(gb: np.ndarray, pb: np.ndarray, thr: float) -> list[tuple[int, int, f
 
 
 def evaluate(
-    gt: TrackTable, pred: TrackTable, iou_threshold: float = 0.5, min_visibility: float = 0.3
+    gt: TrackTable,
+    pred: TrackTable,
+    iou_threshold: float = 0.5,
+    min_visibility: float = 0.3,
+    dont_care: np.ndarray | None = None,
+    frames: np.ndarray | None = None,
 ) -> EvalResult:
-    import motmetrics as mm  # heavy (pandas); only eval needs it
+    """Score ``pred`` against ``gt`` (both 0-based frames; ``track_id`` is the identity).
 
-    acc = mm.MOTAccumulator(auto_id=False)
-    gt_people = gt.subset(gt.role != "ball")
+    ``frames``: the frames the prediction analysed (a run over part of the sequence); None
+    scores every frame either side has rows in."""
+    ignored = np.zeros(len(gt), bool) if dont_care is None else np.asarray(dont_care, bool)
+    if frames is not None:
+        gt_in = np.isin(gt.frame, frames)
+        gt, ignored = gt.subset(gt_in), ignored[gt_in]
+        pred = pred.subset(np.isin(pred.frame, frames))
+    people = gt.role != "ball"
+    gt_people, ignored = gt.subset(people), ignored[people]
     pr_people = pred.subset(pred.role != "ball")
-    frames = np.union1d(np.unique(gt_people.frame), np.unique(pr_people.frame))
+    if frames is None:
+        frames = np.union1d(np.unique(gt_people.frame), np.unique(pr_people.frame))
     g_by = {f: np.nonzero(gt_people.frame == f)[0] for f in np.unique(gt_people.frame)}
     p_by = {f: np.nonzero(pr_people.frame == f)[0] for f in np.unique(pr_people.frame)}
+    sequence = FrameSequence()
     team_same = team_swap = team_n = 0
     errors: list[float] = []
-    n_gt = n_pred = 0
-    for f in frames:
+    for f in np.unique(frames):
         gi = g_by.get(f, np.empty(0, int))
         pi = p_by.get(f, np.empty(0, int))
         gb, pb = gt_people.box[gi], pr_people.box[pi]
-        care = gt_people.visibility[gi] >= min_visibility
+        care = (gt_people.visibility[gi] >= min_visibility) & ~ignored[gi]
         # Drop predictions that sit on a don't-care box and on no counted box.
         all_m = _match(gb, pb, iou_threshold)
         drop = {j for i, j, _ in all_m if not care[i]}
         keep_p = np.array([j not in drop for j in range(len(pi))], bool)
         gi, gb = gi[care], gb[care]
         pi, pb = pi[keep_p], pb[keep_p]
-        n_gt += len(gi)
-        n_pred += len(pi)
         iou = box_iou(_xyxy(gb), _xyxy(pb))
-        dist = np.where(iou >= iou_threshold, 1.0 - iou, np.nan)
-        acc.update(
-            gt_people.track_id[gi].tolist(), pr_people.track_id[pi].tolist(), dist, frameid=int(f)
-        )
+        sequence.add(gt_people.track_id[gi], pr_people.track_id[pi], iou)
         for i, j, _ in _match(gb, pb, iou_threshold):
             g, p = gi[i], pi[j]
             if gt_people.role[g] in ("player", "goalkeeper") and gt_people.team[g] >= 0:
@@ -97,34 +110,29 @@ def evaluate(
                 team_swap += int(pr_people.team[p] == 1 - gt_people.team[g])
             if np.isfinite(gt_people.pitch[g]).all() and np.isfinite(pr_people.pitch[p]).all():
                 errors.append(float(np.linalg.norm(gt_people.pitch[g] - pr_people.pitch[p])))
-    mh = mm.metrics.create()
-    names = ["precision", "recall", "mota", "idf1", "num_switches"]
-    if n_gt == 0 and n_pred == 0:
-        vals = {
-            "precision": math.nan,
-            "recall": math.nan,
-            "mota": math.nan,
-            "idf1": math.nan,
-            "num_switches": 0,
-        }
-    else:
-        summary = mh.compute(acc, metrics=names, name="all")
-        vals = {k: float(summary[k].iloc[0]) for k in names}
-    p, r = vals["precision"], vals["recall"]
+    s = score(sequence, iou_threshold)
+    p, r = s.precision, s.recall
     f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
     hit, ball_gt, ball_good, ball_pred = _ball(gt, pred)
     err = np.array(errors)
+    # A prediction without team labels (a plain tracker's output) has no team accuracy.
+    teams_predicted = bool((pr_people.team >= 0).any())
     return EvalResult(
-        frames=len(frames),
-        gt_boxes=n_gt,
-        pred_boxes=n_pred,
+        frames=len(np.unique(frames)),
+        gt_boxes=s.gt_boxes,
+        pred_boxes=s.pred_boxes,
         precision=_nan0(p),
         recall=_nan0(r),
         f1=f1,
-        mota=vals["mota"],
-        idf1=vals["idf1"],
-        id_switches=int(vals["num_switches"]),
-        team_accuracy=max(team_same, team_swap) / team_n if team_n else math.nan,
+        mota=s.mota,
+        idf1=s.idf1,
+        hota=s.hota,
+        deta=s.deta,
+        assa=s.assa,
+        id_switches=s.id_switches,
+        team_accuracy=max(team_same, team_swap) / team_n
+        if team_n and teams_predicted
+        else math.nan,
         position_error_median_m=float(np.median(err)) if len(err) else math.nan,
         position_error_p90_m=float(np.percentile(err, 90)) if len(err) else math.nan,
         ball_hit_rate=hit / ball_gt if ball_gt else math.nan,
