@@ -150,14 +150,14 @@ def test_physical_known_path_and_a_too_short_track():
     ]
     ph = physical(_match(frames))
     (p,) = ph.players
-    assert (p.track_id, p.team, p.role, p.seconds) == (7, 0, "player", 8.0)
+    assert (p.player_id, p.track_ids, p.team, p.role, p.seconds) == (7, (7,), 0, "player", 8.0)
     assert p.distance_m == pytest.approx(x[-1], abs=0.01)
     assert p.top_speed_kmh == pytest.approx(8 * 3.6, abs=0.01)
     assert p.sprints == 1
     assert sum(p.zone_seconds) == pytest.approx(8.0)
     assert p.zone_seconds[-1] >= 1.0  # sprint zone
     assert p.zone_seconds[0] == pytest.approx(2.6, abs=0.05)  # walking, less the 1 s window's blur
-    assert [(s.track_id, s.seconds) for s in ph.too_short] == [(8, 2.0)]
+    assert [(s.player_id, s.seconds) for s in ph.too_short] == [(8, 2.0)]
     # The same run analysed with --stride 2: frame indices count video frames, fps analysed ones.
     strided = Match(FPS / 2, (960, 540), tuple(range(0, 200, 2)), tuple(frames[::2]), (None,) * 100)
     (q,) = physical(strided).players
@@ -248,7 +248,8 @@ def test_run_writes_match_stats_and_summary(run_dir, clip):
     assert tuple(rows[0]) == FRAME_COLUMNS and len(rows) == 1 + clip.frames
     assert not [p for p in run_dir.iterdir() if ".part" in p.name]
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert {"per_track", "players_per_team", "ball_frames", "calibration"} <= set(summary)
+    keys = {"per_track", "players", "players_per_team", "ball_frames", "calibration"}
+    assert keys <= set(summary)
     m = summary["match"]
     assert m["possession"]["team0"] + m["possession"]["team1"] == pytest.approx(1.0, abs=0.002)
     assert m["pitch_control"]["model"] == "tti"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_footai.evaluate.tracks import evaluate
-from portfolio_ml_footai.io.tracks_csv import COLUMNS, read_tracks
+from portfolio_ml_footai.io.tracks_csv import RUN_COLUMNS, read_tracks
 
 from .conftest import invoke
 
@@ -47,7 +48,7 @@ def test_outputs_and_schema(static_run, static_clip):
     assert not [p for p in static_run.iterdir() if ".part" in p.name]
     with (static_run / "tracks.csv").open() as fh:
         rows = list(csv.reader(fh))
-    assert tuple(rows[0]) == COLUMNS
+    assert tuple(rows[0]) == RUN_COLUMNS
     tracks = read_tracks(static_run / "tracks.csv")
     people = tracks.subset(tracks.role != "ball")
     assert (people.track_id >= 1).all()
@@ -60,6 +61,12 @@ def test_outputs_and_schema(static_run, static_clip):
     assert summary["frames"] == static_clip.frames
     assert len(summary["team_colours"]) == 2
     assert all(p["top_speed_kmh"] <= 38 for p in summary["per_track"])
+    # Every person row has a player id; a player's tracks never share a frame.
+    assert (people.player_id >= 1).all()
+    keys = people.frame * 100_000 + people.player_id
+    assert len(np.unique(keys)) == len(keys)
+    joined = {k for p in summary["players"] for k in p["track_ids"]}
+    assert joined == set(people.track_id.tolist())
 
 
 def test_a_run_folder_reads_back_as_its_match(pan_auto_run, tmp_path):

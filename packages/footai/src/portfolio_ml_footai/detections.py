@@ -3,8 +3,9 @@
 In the manner of supervision's ``Detections``: parallel NumPy columns, cheap to filter with a
 boolean mask, with no drawing and no I/O. A detector fills ``xyxy``, ``class_id`` and
 ``score``; each later stage fills the column it owns by returning a new value (``kit`` and
-``team`` the kit colours, ``track_id`` the tracker, ``pitch_xy`` the calibration). Nothing is
-changed in place: the value is frozen, and its arrays are read-only.
+``team`` the kit colours, ``appearance`` the colour layout re-identification compares,
+``track_id`` the tracker, ``pitch_xy`` the calibration, ``player_id`` the re-identification
+after the run). Nothing is changed in place: the value is frozen, and its arrays are read-only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import numpy as np
 from .model.spec import BALL, KEYPOINT_THRESHOLD, PERSON_CLASSES
 
 _UNSET = np.empty(0)  # sentinel: "column not filled yet"
+# Numbers in a row's appearance: a Lab colour for each of `track.appearance.STRIPES`.
+APPEARANCE_DIM = 12
 
 # Per column: its trailing shape and the value of an unfilled row.
 _DEFAULTS: dict[str, tuple[tuple[int, ...], float, type]] = {
@@ -27,6 +30,8 @@ _DEFAULTS: dict[str, tuple[tuple[int, ...], float, type]] = {
     "team_confidence": ((), 0.0, np.float64),
     "kit": ((3,), np.nan, np.float32),
     "pitch_xy": ((2,), np.nan, np.float64),
+    "appearance": ((APPEARANCE_DIM,), np.nan, np.float32),
+    "player_id": ((), -1, np.int64),
 }
 
 
@@ -42,6 +47,9 @@ class Detections:
     team_confidence: np.ndarray = field(default_factory=lambda: _UNSET)  # (N,) in [0, 1]
     kit: np.ndarray = field(default_factory=lambda: _UNSET)  # (N, 3) Lab shirt colour; NaN unseen
     pitch_xy: np.ndarray = field(default_factory=lambda: _UNSET)  # (N, 2) metres; NaN unknown
+    # (N, APPEARANCE_DIM) Lab colours of head, shirt, shorts and legs; NaN unmeasured
+    appearance: np.ndarray = field(default_factory=lambda: _UNSET)
+    player_id: np.ndarray = field(default_factory=lambda: _UNSET)  # (N,) the person; -1 unknown
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.xyxy).reshape(-1, 4))

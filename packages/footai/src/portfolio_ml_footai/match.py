@@ -3,8 +3,9 @@
 `pipeline.analyse` builds it, the after-run steps (`pipeline.finish`: overlays, teams,
 stitching, gap filling, smoothing) return new ones, and every output — tracks.csv, the videos,
 the tactical map, heatmaps, summary.json, the UI — reads only this. After `finish`, a person
-row's ``track_id`` is its final id, ``team`` and ``class_id`` its track's team and role, and
-``pitch_xy`` its smoothed position; the ball is the rows of class ``BALL``.
+row's ``track_id`` is its final track id, ``player_id`` the person's (the tracks of one person
+joined by `track.reid`), ``team`` and ``class_id`` its track's team and role, and ``pitch_xy``
+its smoothed position; the ball is the rows of class ``BALL``.
 """
 
 from __future__ import annotations
@@ -43,9 +44,23 @@ class Rows:
 
     def tracks(self) -> dict[int, np.ndarray]:
         """Track id → its rows' indices, in frame order (first-seen order of the ids)."""
+        return self._groups(self.detections.track_id)
+
+    @property
+    def player_ids(self) -> np.ndarray:
+        """Each row's person: its ``player_id`` once the re-identification has run, else its
+        track id (a track is one person until it is joined to others)."""
+        d = self.detections
+        return np.where(d.player_id >= 0, d.player_id, d.track_id)
+
+    def players(self) -> dict[int, np.ndarray]:
+        """Player id → its rows' indices (all its tracks'), in frame order."""
+        return self._groups(self.player_ids)
+
+    def _groups(self, key: np.ndarray) -> dict[int, np.ndarray]:
         idx = np.nonzero(self.people)[0]
         idx = idx[np.argsort(self.frame[idx], kind="stable")]  # frame order
-        ids = self.detections.track_id[idx]
+        ids = key[idx]
         by_id = np.argsort(ids, kind="stable")  # grouped by id, each group still in frame order
         uniq, start = np.unique(ids[by_id], return_index=True)
         groups = np.split(idx[by_id], start[1:])

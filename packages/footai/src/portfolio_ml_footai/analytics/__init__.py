@@ -120,7 +120,8 @@ class MatchFigures:
                 "zones_kmh": {name: [lo, None if math.isinf(hi) else hi] for name, lo, hi in ZONES},
                 "players": [
                     {
-                        "track_id": q.track_id,
+                        "player_id": q.player_id,
+                        "track_ids": list(q.track_ids),
                         "team": q.team,
                         "role": q.role,
                         "seconds": round(q.seconds, 2),
@@ -136,7 +137,8 @@ class MatchFigures:
                 ],
                 "too_short": [
                     {
-                        "track_id": q.track_id,
+                        "player_id": q.player_id,
+                        "track_ids": list(q.track_ids),
                         "team": q.team,
                         "role": q.role,
                         "seconds": round(q.seconds, 2),

@@ -1,6 +1,8 @@
 """Physical figures per player: time seen, distance, top speed, sprints, time in speed zones.
 
-From the smoothed pitch positions of each track with the role player or goalkeeper. Speeds are
+Per person (``player_id``: all the tracks the re-identification joined into one player), from
+the smoothed pitch positions of each person with the role player or goalkeeper; only a player
+seen for at least `MIN_SECONDS` gets figures, and each says how long he was seen. Speeds are
 centred differences over `common.SPEED_WINDOW_S` (1 s) within each unbroken stretch of a track;
 a speed above `kinematics.MAX_SPEED` is a measurement error (an identity swap, a homography jump),
 and so is every speed whose window reaches such a sample: they count towards nothing but the
@@ -20,8 +22,8 @@ from ..match import Match
 from ..model.spec import CLASSES, GOALKEEPER, PLAYER
 from .common import MAX_GAP_S, SPEED_WINDOW_S, gap_limit, segments, velocities
 
-# Below this much mapped time a track is a fragment (a player crossing the frame edge, a broken
-# track): its top speed and zones would be a few steps, not a player's figures.
+# Below this much mapped time a player is a fragment (someone crossing the frame edge, a track
+# nothing joined): his top speed and zones would be a few steps, not a player's figures.
 MIN_SECONDS = 5.0
 KMH = 3.6  # km/h per m/s
 SPRINT_KMH = 25.0  # the usual sprint threshold of tracking providers
@@ -38,7 +40,8 @@ ZONES: tuple[tuple[str, float, float], ...] = (
 
 @dataclass(frozen=True)
 class PlayerPhysical:
-    track_id: int
+    player_id: int
+    track_ids: tuple[int, ...]  # the tracks joined into this player, in order of appearance
     team: int
     role: str
     seconds: float  # of mapped positions
@@ -50,7 +53,8 @@ class PlayerPhysical:
 
 @dataclass(frozen=True)
 class TooShort:
-    track_id: int
+    player_id: int
+    track_ids: tuple[int, ...]
     team: int
     role: str
     seconds: float
@@ -66,8 +70,9 @@ class Physical:
 def track_physical(
     t: np.ndarray, xy: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S
 ) -> tuple[float, float, int, tuple[float, ...]]:
-    """Distance (m), top speed (km/h), sprints and seconds per zone of one track's mapped
-    samples (sorted times ``t``, seconds; each sample stands for 1/``fps`` s)."""
+    """Distance (m), top speed (km/h), sprints and seconds per zone of one track's or player's
+    mapped samples (sorted times ``t``, seconds; each sample stands for 1/``fps`` s). No speed
+    spans a gap longer than ``max_gap_s``: the time a player was out of view counts for nothing."""
     speed = np.linalg.norm(velocities(t, xy, max_gap_s=max_gap_s), axis=1)
     ok = _clean(t, speed)
     distance, sprints = 0.0, 0
@@ -98,24 +103,26 @@ def _clean(t: np.ndarray, speed: np.ndarray) -> np.ndarray:
 
 
 def physical(match: Match, min_seconds: float = MIN_SECONDS) -> Physical:
+    """Figures per player (`Rows.players`: the re-identified person, or the track before it)."""
     rows = match.rows()
     d = rows.detections
     t_all = rows.frame / match.video_fps
     players: list[PlayerPhysical] = []
     short: list[TooShort] = []
-    for tid, idx in sorted(rows.tracks().items()):
+    for pid, idx in sorted(rows.players().items()):
         role, team = int(d.class_id[idx[0]]), int(d.team[idx[0]])
         if role not in (PLAYER, GOALKEEPER):
             continue
+        tracks = tuple(int(k) for k in dict.fromkeys(d.track_id[idx].tolist()))
         idx = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
         seconds = len(idx) / match.fps
         if seconds < min_seconds:
-            short.append(TooShort(tid, team, CLASSES[role], seconds))
+            short.append(TooShort(pid, tracks, team, CLASSES[role], seconds))
             continue
         distance, top, sprints, zones = track_physical(
             t_all[idx], d.pitch_xy[idx], match.fps, gap_limit(match)
         )
         players.append(
-            PlayerPhysical(tid, team, CLASSES[role], seconds, distance, top, sprints, zones)
+            PlayerPhysical(pid, tracks, team, CLASSES[role], seconds, distance, top, sprints, zones)
         )
     return Physical(tuple(players), tuple(short), min_seconds)

@@ -25,9 +25,9 @@ Formats (``FORMATS``). OUT is always a folder; each file's name starts with its 
     we write the XML form.
 
     * Teams: kloppy's default ``home`` and ``away``. Team 0 (the darker kit) is home and
-      team 1 is away. Players are the tracks with role player or goalkeeper: ``playerId``
-      is the track id as a string and ``number`` is the track id, because the shirt number
-      is unknown. Referees and tracks without a team are left out, because the feed has no
+      team 1 is away. Players are the persons with role player or goalkeeper: ``playerId``
+      is the player id (tracks.csv's ``player_id``: all the tracks of one person) as a
+      string and ``number`` is the player id, because the shirt number is unknown. Referees and tracks without a team are left out, because the feed has no
       place for officials.
     * Coordinates: metres, origin at the centre spot, x along the length (to the right as
       the camera sees it), and y toward the far touchline. This is tracks.csv's
@@ -56,8 +56,8 @@ Formats (``FORMATS``). OUT is always a folder; each file's name starts with its 
     * Known: ``frame_id`` i is the i-th analysed frame (0, 1, …). ``timestamp`` is time zero
       plus the frame's time in the video. There is one period, from the first frame to the
       last. The pitch is 105 × 68 m. Teams are ``home`` (team 0) and ``away`` (team 1),
-      each with its kit colour. Players are tracks with role player or goalkeeper, and
-      their id is the track id. Referees appear under ``officials``. Positions are in
+      each with its kit colour. Players are persons with role player or goalkeeper, and
+      their id is the player id. Referees appear under ``officials``. Positions are in
       metres and the ball has x and y. The tracking rate is the analysed frames' rate,
       rounded, because the field is an integer.
     * Coordinates: metres, origin at the centre spot, y toward the far touchline. The CDF
@@ -99,7 +99,7 @@ from ..analytics.possession import possession
 from ..match import Match
 from ..model.spec import BALL, GOALKEEPER, PLAYER, REFEREE
 from ..pitch import LENGTH, WIDTH
-from ..render.annotate import hex_colour
+from ..render.annotate import hex_colour, person_ids
 
 FORMATS = ("secondspectrum", "cdf")
 SIDES = {0: "home", 1: "away"}  # team → side
@@ -112,7 +112,7 @@ XY = tuple[float, float]
 
 @dataclass(frozen=True)
 class _Frame:
-    """What one analysed frame exports: per side, (track id, position or None) for each
+    """What one analysed frame exports: per side, (player id, position or None) for each
     player row; the referees; the ball's position (None: not seen or not mapped)."""
 
     index: int  # 0-based among the analysed frames
@@ -159,8 +159,9 @@ def _frames(match: Match) -> Iterator[_Frame]:
         officials: list[tuple[int, XY | None]] = []
         ball: XY | None = None
         ball_score = -np.inf
+        persons = person_ids(dets)  # a player keeps one id through all his tracks
         for cls, tid, team, score, xy in zip(
-            dets.class_id, dets.track_id, dets.team, dets.score, dets.pitch_xy, strict=True
+            dets.class_id, persons, dets.team, dets.score, dets.pitch_xy, strict=True
         ):
             pos = (float(xy[0]), float(xy[1])) if np.isfinite(xy).all() else None
             if cls == BALL:

@@ -22,10 +22,10 @@ from ..analytics.physical import track_physical
 from ..analytics.pitch_control import cell_centres, frame_control
 from ..calibrate.geometry import apply_h
 from ..detections import Detections
-from ..match import Match
+from ..match import Match, Rows
 from ..model.spec import CLASSES, PLAYER
 from ..render import figures, tactical
-from ..render.annotate import annotate, hex_colour, person_colour, track_label
+from ..render.annotate import annotate, hex_colour, person_colour, person_ids, track_label
 from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
@@ -41,7 +41,7 @@ def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
         people, colours, ball = _on_pitch(dets, match.team_colours)
         dots = [
             (float(x), float(y), c, int(i))
-            for (x, y), c, i in zip(people.pitch_xy, colours, people.track_id, strict=True)
+            for (x, y), c, i in zip(people.pitch_xy, colours, person_ids(people), strict=True)
         ]
         ball_xy = (float(ball[0]), float(ball[1])) if ball is not None else None
         view = _footprint(hm, corners) if hm is not None else None
@@ -90,7 +90,8 @@ def _still(match: Match, index: int, corners: np.ndarray) -> np.ndarray:
     people, colours, ball = _on_pitch(match.detections[index], match.team_colours)
     hm = match.homographies[index]
     labels = [
-        track_label(int(i), int(r)) for i, r in zip(people.track_id, people.class_id, strict=True)
+        track_label(int(i), int(r))
+        for i, r in zip(person_ids(people), people.class_id, strict=True)
     ]
     view = _footprint(hm, corners) if hm is not None else None
     title = f"frame {match.frames[index]}" + ("" if hm is not None else " (no homography)")
@@ -160,19 +161,15 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
         figures = match_figures(match)
     rows = match.rows()
     d = rows.detections
+    persons = rows.player_ids
     per_track = []
-    roles: dict[int, tuple[int, int]] = {}
     for tid, idx in sorted(rows.tracks().items()):
         role, team = int(d.class_id[idx[0]]), int(d.team[idx[0]])
-        roles[tid] = (role, team)
-        # The same speeds as the match figures' (analytics.physical), for every track.
-        seen = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
-        distance, top_kmh, _, _ = track_physical(
-            rows.frame[seen] / match.video_fps, d.pitch_xy[seen], match.fps, gap_limit(match)
-        )
+        distance, top_kmh = _distance_and_top(match, rows, idx)
         per_track.append(
             {
                 "track_id": tid,
+                "player_id": int(persons[idx[0]]),
                 "role": CLASSES[role],
                 "team": team,
                 "frames": len(idx),
@@ -180,6 +177,7 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
                 "top_speed_kmh": round(top_kmh, 1),
             }
         )
+    players = [_player_entry(match, rows, pid, idx) for pid, idx in sorted(rows.players().items())]
     n = len(match.frames)
     return {
         "video": video,
@@ -196,14 +194,48 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
         "calibration": {"method": match.calibration_method, "detail": match.calibration_detail},
         "team_colours": {f"team{i}": hex_colour(c) for i, c in enumerate(match.team_colours)},
         "tracks": len(per_track),
+        "players": players,
+        # Persons (player ids), not tracks: a player whose tracks were joined counts once.
         "players_per_team": {
-            f"team{t}": sum(1 for role, team in roles.values() if team == t and role == PLAYER)
+            f"team{t}": sum(1 for p in players if p["team"] == t and p["role"] == "player")
             for t in (0, 1)
         },
         "ball_frames": sum(len(dets.balls) > 0 for dets in match.detections),
         "warnings": list(match.warnings),
         "per_track": per_track,
         "match": figures.to_json(),
+    }
+
+
+def _distance_and_top(match: Match, rows: Rows, idx: np.ndarray) -> tuple[float, float]:
+    """Distance covered and top speed of some rows of one person: the same speeds as the match
+    figures' (analytics.physical)."""
+    d = rows.detections
+    seen = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
+    distance, top_kmh, _, _ = track_physical(
+        rows.frame[seen] / match.video_fps, d.pitch_xy[seen], match.fps, gap_limit(match)
+    )
+    return distance, top_kmh
+
+
+def _player_entry(match: Match, rows: Rows, player_id: int, idx: np.ndarray) -> dict[str, Any]:
+    """One person of summary.json's "players": the tracks joined into him and how long he was
+    seen (frames with a pitch position, as the match figures count it)."""
+    d = rows.detections
+    tracks = list(dict.fromkeys(int(k) for k in d.track_id[idx]))
+    mapped = int(np.isfinite(d.pitch_xy[idx]).all(axis=1).sum())
+    distance, top_kmh = _distance_and_top(match, rows, idx)
+    return {
+        "player_id": player_id,
+        "track_ids": tracks,
+        "role": CLASSES[int(d.class_id[idx[0]])],
+        "team": int(d.team[idx[0]]),
+        "first_frame": int(rows.frame[idx[0]]),
+        "last_frame": int(rows.frame[idx[-1]]),
+        "frames": len(idx),
+        "seconds_seen": round(mapped / match.fps, 2) if match.fps > 0 else 0.0,
+        "distance_m": round(distance, 1),
+        "top_speed_kmh": round(top_kmh, 1),
     }
 
 

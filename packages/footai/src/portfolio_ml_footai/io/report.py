@@ -133,20 +133,25 @@ def _fmt(value: Any, unit: str = "", digits: int = 1) -> str:
 
 def _players_table(physical: dict[str, Any], colours: list[str]) -> str:
     zones = list(physical["zones_kmh"])
-    head = ["player", "team", "role", "seen (s)", "distance (m)", "top speed (km/h)", "sprints"]
+    head = ["player", "team", "role", "tracks", "seen (s)", "distance (m)", "top speed (km/h)",
+            "sprints"]  # fmt: skip
     head += [f"{z.replace('_', ' ')} (s)" for z in zones]
     rows = []
     for p in sorted(physical["players"], key=lambda q: (q["team"], -q["distance_m"])):
         swatch = f'<span class="swatch" style="background:{colours[p["team"]]}"></span>'
-        cells = [f"#{p['track_id']}", f"{swatch}team {p['team']}", p["role"], _fmt(p["seconds"]),
+        # Runs of older versions keyed players by track id and had no track_ids.
+        pid = p.get("player_id", p.get("track_id"))
+        tracks = " + ".join(str(k) for k in p.get("track_ids", [pid]))
+        cells = [f"#{pid}", f"{swatch}team {p['team']}", p["role"], tracks, _fmt(p["seconds"]),
                  _fmt(p["distance_m"]), _fmt(p["top_speed_kmh"]), str(p["sprints"])]  # fmt: skip
         cells += [_fmt(p["zone_seconds"][z]) for z in zones]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     short = physical["too_short"]
     note = (
-        f'<p class="muted">{len(short)} more tracks were in view for less than '
+        f'<p class="muted">{len(short)} more players were in view for less than '
         f"{physical['min_seconds']:g} s (fragments of players crossing the picture): no figures "
-        "for them.</p>"
+        "for them. A player's tracks are the pieces the re-identification joined into him; "
+        "seen is his time in view with a pitch position.</p>"
     )
     if not rows:
         return f'<p class="muted">No player was in view long enough.</p>{note}'

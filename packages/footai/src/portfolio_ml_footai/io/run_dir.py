@@ -58,6 +58,7 @@ def read_match(run_dir: Path) -> Match:
         table.score,
         track_id=np.where(ball, -1, table.track_id),
         team=table.team,
+        player_id=np.where(ball, -1, table.player_id),
         pitch_xy=table.pitch,
     )
     order = np.argsort(table.frame, kind="stable")

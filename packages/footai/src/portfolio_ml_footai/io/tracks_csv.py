@@ -1,5 +1,11 @@
 """The tracks CSV format shared by ``run`` (predictions), ``sample`` (ground truth) and ``eval``:
-reading it, and writing a finished `Match` as one."""
+reading it, and writing a finished `Match` as one.
+
+``COLUMNS`` are the ones every tracks file has. ``run`` writes `RUN_COLUMNS`: the same plus
+``player_id``, the person (the tracks of one person joined by `track.reid`; the ball's is 0),
+after ``track_id``. A file without it (ground truth, a run of an older version) reads as one
+person per track.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from ..match import Match
 from ..model.spec import BALL, CLASSES
 
 COLUMNS = ("frame", "track_id", "role", "team", "x", "y", "w", "h", "score", "pitch_x", "pitch_y")
+RUN_COLUMNS = (*COLUMNS[:2], "player_id", *COLUMNS[2:])
 GT_COLUMNS = (*COLUMNS, "visibility")
 ROLES = ("player", "goalkeeper", "referee", "ball")
 
@@ -31,6 +38,13 @@ class TrackTable:
     score: np.ndarray
     pitch: np.ndarray  # (N, 2)
     visibility: np.ndarray  # 1.0 when the file has no visibility column
+    # The person of each row: the track id when the file has no player_id column (or when None
+    # is given: a table built by hand).
+    player_id: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.player_id is None:
+            self.player_id = self.track_id.copy()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -45,6 +59,7 @@ class TrackTable:
             self.score[mask],
             self.pitch[mask],
             self.visibility[mask],
+            self.player_id[mask],
         )
 
 
@@ -84,6 +99,7 @@ def read_tracks(path: str | Path) -> TrackTable:
         np.zeros(n),
         np.full((n, 2), np.nan),
         np.ones(n),
+        np.zeros(n, int),
     )
     for i, row in enumerate(rows):
         line = i + 2
@@ -99,6 +115,9 @@ def read_tracks(path: str | Path) -> TrackTable:
         out.pitch[i] = [num("pitch_x", row, line), num("pitch_y", row, line)]
         if "visibility" in header:
             out.visibility[i] = num("visibility", row, line)
+        # An empty player_id (a row nothing re-identified) is its track's person.
+        player = num("player_id", row, line) if "player_id" in header else np.nan
+        out.player_id[i] = int(player) if np.isfinite(player) else out.track_id[i]
     if n and not np.isfinite(out.box).all():
         raise InputFileError(f"{p}: every row needs a numeric x, y, w, h")
     return out
@@ -107,6 +126,7 @@ def read_tracks(path: str | Path) -> TrackTable:
 def format_row(
     frame: int,
     track_id: int,
+    player_id: int,
     role: str,
     team: int,
     box: tuple[float, float, float, float],
@@ -119,6 +139,7 @@ def format_row(
     return [
         str(frame),
         str(track_id),
+        str(player_id),
         role,
         str(team),
         f"{x:.1f}",
@@ -132,23 +153,28 @@ def format_row(
 
 
 def match_rows(match: Match) -> list[list[str]]:
-    """One CSV row per person and ball row of ``match``, ordered by frame then id (ball: 0)."""
+    """One CSV row (`RUN_COLUMNS`) per person and ball row of ``match``, ordered by frame then
+    track id (ball: 0)."""
     rows = []
     for frame, dets, _ in match:
-        for (x0, y0, x1, y1), cls, tid, team, score, xy in zip(
+        # A track not joined by the re-identification (or never offered to it) is its own person.
+        players = np.where(dets.player_id >= 0, dets.player_id, dets.track_id)
+        for (x0, y0, x1, y1), cls, tid, pid, team, score, xy in zip(
             dets.xyxy,
             dets.class_id,
             dets.track_id,
+            players,
             dets.team,
             dets.score,
             dets.pitch_xy,
             strict=True,
         ):
             ball = cls == BALL
-            tid = 0 if ball else int(tid)
+            tid, pid = (0, 0) if ball else (int(tid), int(pid))
             pxy = (float(xy[0]), float(xy[1])) if np.isfinite(xy).all() else None
             box = (x0, y0, x1 - x0, y1 - y0)
-            line = format_row(frame, tid, CLASSES[cls], -1 if ball else int(team), box, score, pxy)
+            team = -1 if ball else int(team)
+            line = format_row(frame, tid, pid, CLASSES[cls], team, box, score, pxy)
             rows.append((frame, tid, line))
     rows.sort(key=lambda r: (r[0], r[1]))
     return [r[2] for r in rows]
@@ -159,6 +185,6 @@ def write_tracks(path: Path, match: Match) -> int:
     rows = match_rows(match)
     with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(COLUMNS)
+        w.writerow(RUN_COLUMNS)
         w.writerows(rows)
     return len(rows)

@@ -47,6 +47,12 @@ def track_label(track_id: int, role: int) -> str:
     return str(track_id) if role == PLAYER else f"{track_id}{CLASSES[role][0].upper()}"
 
 
+def person_ids(dets: Detections) -> np.ndarray:
+    """The id pictures show for each row: the person's ``player_id`` (the same through all the
+    tracks the re-identification joined), or the track id before it has run."""
+    return np.where(dets.player_id >= 0, dets.player_id, dets.track_id)
+
+
 def person_colour(
     role: int, team: int, team_colours: tuple[tuple[int, int, int], ...]
 ) -> tuple[int, int, int]:
@@ -61,12 +67,12 @@ def person_colour(
 def annotate(
     frame: np.ndarray, dets: Detections, team_colours: tuple[tuple[int, int, int], ...]
 ) -> np.ndarray:
-    """Tracked people (an ellipse at the feet, the id; K/R for keepers and referees) and a
-    marker over the ball."""
+    """Tracked people (an ellipse at the feet, the player id; G/R for keepers and referees)
+    and a marker over the ball."""
     out = frame.copy()
     people = dets.persons
     for (x0, _, x1, y1), tid, role, team in zip(
-        people.xyxy, people.track_id, people.class_id, people.team, strict=True
+        people.xyxy, person_ids(people), people.class_id, people.team, strict=True
     ):
         colour = person_colour(int(role), int(team), team_colours)
         w = x1 - x0

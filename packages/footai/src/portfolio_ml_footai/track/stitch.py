@@ -126,8 +126,9 @@ def fill_gaps(rows: Rows, frames: tuple[int, ...], fps: float, step: int) -> Row
 
     The detector misses a player for a few frames when a team-mate passes in front or the
     picture blurs; the track goes on either side, so the box in between is better guessed than
-    left out (ByteTrack's offline interpolation). Filled rows carry no kit colour (they do not
-    vote for a team) and the lower of the two scores either side.
+    left out (ByteTrack's offline interpolation). Filled rows carry no kit colour and no
+    appearance (they do not vote for a team nor count as a look) and the lower of the two
+    scores either side.
     """
     seen = set(frames)  # only analysed frames are filled (--stride skips the others)
     if len(seen) < 2:
@@ -158,5 +159,6 @@ def fill_gaps(rows: Rows, frames: tuple[int, ...], fps: float, step: int) -> Row
         score=np.minimum(before.score, after.score),
         pitch_xy=(1 - t) * before.pitch_xy + t * after.pitch_xy,  # NaN if either side has none
         kit=np.full((len(source), 3), np.nan, np.float32),
+        appearance=np.full_like(before.appearance, np.nan),
     )
     return Rows.concat([rows, Rows(np.array(filled_at, np.int64), filled)])
