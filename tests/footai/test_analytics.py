@@ -98,7 +98,7 @@ def test_possession_exact_on_a_hand_built_match():
     match = _match(frames, [True] * 5 + [False] + [True] * 2)
     p = possession(match)
     assert p.owner_team.tolist() == [0, -1, 0, -1, 1, -1, 1, 0]
-    assert p.owner_track.tolist() == [1, -1, 1, -1, 2, -1, 3, 1]
+    assert p.owner_player.tolist() == [1, -1, 1, -1, 2, -1, 3, 1]
     assert p.team.tolist() == [0, 0, 0, -1, 1, -1, 1, 0]
     assert p.frames_counted == 6 and p.share == (4 / 6, 2 / 6)
     # Without carrying possession through unowned frames, frame 1 counts for nobody.

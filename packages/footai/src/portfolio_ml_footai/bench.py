@@ -245,7 +245,8 @@ def _accuracy(ctx: BenchContext, camera: str, seed: int, auto: bool) -> list[Met
     video, gt, cal = _clip(ctx, camera, seed)
     out = _work_dir(ctx) / f"acc-{camera}-{seed}-{'auto' if auto else 'file'}"
     run_video(video, out, RunOptions(calibration=None if auto else cal), write_video=False)
-    r = evaluate(read_tracks(gt), read_tracks(out / "tracks.csv"))
+    pred = load_prediction(out)  # scores the player ids, as `footai eval` does
+    r = evaluate(read_tracks(gt), pred.table, frames=pred.frames)
     how = "homography from the net's keypoints" if auto else "calibration file"
     return [
         Metric("F1 (IoU≥0.5)", r.f1, "", 0.95, note=how),

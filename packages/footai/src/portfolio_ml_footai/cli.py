@@ -289,6 +289,7 @@ def demo(
     """The embedded default: render a synthetic clip, run the pipeline on it, score the result."""
     from portfolio_ml_core.fsutil import write_json_atomic
 
+    from portfolio_ml_footai.evaluate.inputs import load_prediction
     from portfolio_ml_footai.evaluate.tracks import evaluate as run_eval
     from portfolio_ml_footai.io.tracks_csv import read_tracks
     from portfolio_ml_footai.pipeline import RunOptions
@@ -306,7 +307,8 @@ def demo(
     summary = run_video(sample_res.video, out / "run", opts, write_video=True)
     for w in summary["warnings"]:
         err.print(f"[yellow]warning:[/yellow] {w}")
-    result = run_eval(read_tracks(sample_res.gt), read_tracks(out / "run" / "tracks.csv"))
+    pred = load_prediction(out / "run")  # the player ids, as `footai eval` scores them
+    result = run_eval(read_tracks(sample_res.gt), pred.table, frames=pred.frames)
     _print_eval(result)
     write_json_atomic(out / "eval.json", result.to_json())
     console.print(

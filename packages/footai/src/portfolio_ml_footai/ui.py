@@ -327,10 +327,12 @@ def show_evaluation(gt_csv: str, pred_csv: str) -> None:
 
     @st.cache_data(show_spinner="Scoring against the ground truth…", max_entries=16)
     def score(gt_csv: str, pred_csv: str, mtime_ns: int) -> dict[str, Any]:
+        from portfolio_ml_footai.evaluate.inputs import load_prediction
         from portfolio_ml_footai.evaluate.tracks import evaluate
         from portfolio_ml_footai.io.tracks_csv import read_tracks
 
-        return dict(evaluate(read_tracks(gt_csv), read_tracks(pred_csv)).to_json())
+        pred = load_prediction(pred_csv)  # the player ids, as `footai eval` scores them
+        return dict(evaluate(read_tracks(gt_csv), pred.table).to_json())
 
     st.subheader("Against the sample's ground truth")
     figures = score(gt_csv, pred_csv, Path(pred_csv).stat().st_mtime_ns)

@@ -54,7 +54,7 @@ class MatchFigures:
             row: list[Cell] = [
                 frame,
                 _num(self.times[i], 3),
-                _id(p.owner_track[i]),
+                _id(p.owner_player[i]),
                 _id(p.team[i]),
                 _num(c.share[i, 0], 4),
                 _num(c.share[i, 1], 4),

@@ -34,7 +34,7 @@ NONE = -1
 class Possession:
     share: tuple[float, float]  # of the frames counted, team 0 and team 1 (NaN: none counted)
     frames_counted: int  # frames in a team's possession
-    owner_track: np.ndarray  # (n_frames,) the ball owner's track id, -1: none
+    owner_player: np.ndarray  # (n_frames,) the ball owner's player id (the person), -1: none
     owner_team: np.ndarray  # (n_frames,) the ball owner's team, -1: none
     team: np.ndarray  # (n_frames,) the team in possession, -1: none (not counted)
     radius_m: float = POSSESSION_RADIUS_M
@@ -44,9 +44,9 @@ class Possession:
 def ball_owners(
     match: Match, radius_m: float = POSSESSION_RADIUS_M
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per analysed frame, the owner's track id and team (-1 where nobody owns the ball)."""
+    """Per analysed frame, the owner's player id and team (-1 where nobody owns the ball)."""
     n = len(match.frames)
-    track, team = np.full(n, NONE, np.int64), np.full(n, NONE, np.int64)
+    player, team = np.full(n, NONE, np.int64), np.full(n, NONE, np.int64)
     for i, dets in enumerate(match.detections):
         # Without a homography a frame's pitch positions are NaN, so it drops out here too.
         balls = (dets.class_id == BALL) & np.isfinite(dets.pitch_xy).all(axis=1)
@@ -59,14 +59,17 @@ def ball_owners(
         d = np.linalg.norm(dets.pitch_xy[people] - ball, axis=1)
         k = int(np.argmin(d))
         if d[k] <= radius_m:
-            track[i], team[i] = dets.track_id[people[k]], dets.team[people[k]]
-    return track, team
+            j = people[k]
+            # The person, not the track fragment (a track nothing re-identified is its own).
+            player[i] = dets.player_id[j] if dets.player_id[j] >= 0 else dets.track_id[j]
+            team[i] = dets.team[j]
+    return player, team
 
 
 def possession(
     match: Match, radius_m: float = POSSESSION_RADIUS_M, max_carry_s: float = MAX_CARRY_S
 ) -> Possession:
-    owner_track, owner_team = ball_owners(match, radius_m)
+    owner_player, owner_team = ball_owners(match, radius_m)
     team = owner_team.copy()
     t = match.times
     mapped_frame = np.array([h is not None for h in match.homographies], bool)
@@ -78,5 +81,5 @@ def possession(
     counted = int((team >= 0).sum())
     share = [float((team == k).sum() / counted) if counted else float("nan") for k in TEAMS]
     return Possession(
-        (share[0], share[1]), counted, owner_track, owner_team, team, radius_m, max_carry_s
+        (share[0], share[1]), counted, owner_player, owner_team, team, radius_m, max_carry_s
     )

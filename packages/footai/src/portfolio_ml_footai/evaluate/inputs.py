@@ -82,10 +82,10 @@ def load_prediction(path: str | Path, gt: GroundTruth | None = None) -> Predicti
         p = p / TRACKS_CSV
     if _has_csv_header(p):
         table = read_tracks(p)
-        ids = player_ids(p, table)
-        identity = PLAYER_ID if ids is not None else "track_id"
-        if ids is not None:
-            table.track_id = ids
+        # The person is the identity scored: tracks.csv's player_id (read as the track id
+        # where a file has none, so older runs score as before).
+        identity = PLAYER_ID if PLAYER_ID in _header(p) else "track_id"
+        table.track_id = table.player_id
     else:
         table, identity = read_mot(p, ground_truth=False).table, "track_id"
     pred = Prediction(table, frames, identity)
@@ -129,28 +129,6 @@ def _analysed_frames(path: Path) -> np.ndarray | None:
         raise InputFileError(f"{path}: unreadable ({exc})") from None
 
 
-def player_ids(path: Path, table: TrackTable) -> np.ndarray | None:
-    """The ``player_id`` column of a tracks.csv as whole numbers, or None without one.
-
-    Re-identification joins a player's track fragments under one id; where a row has none
-    (empty cell), its track id stands in, moved past every player id so the two never
-    collide. Ids that are not whole numbers are numbered in order of appearance."""
+def _header(path: Path) -> list[str]:
     with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if PLAYER_ID not in (reader.fieldnames or []):
-            return None
-        cells = [(row.get(PLAYER_ID) or "").strip() for row in reader]
-    if len(cells) != len(table):
-        raise InputFileError(f"{path}: rows changed while being read")
-    given = [c for c in cells if c]
-    try:
-        numbers = {c: int(float(c)) for c in given}
-        if any(float(c) != numbers[c] for c in given):
-            raise ValueError
-    except ValueError:
-        numbers = {c: k for k, c in enumerate(dict.fromkeys(given), start=1)}
-    offset = max(numbers.values(), default=0) + 1
-    return np.array(
-        [numbers[c] if c else offset + int(t) for c, t in zip(cells, table.track_id, strict=True)],
-        np.int64,
-    )
+        return [name.strip() for name in next(csv.reader(fh), [])]
