@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .io.figure_worker import FigureWorker
 from .io.outputs import write_outputs
 from .pipeline import RunOptions, analyse
 
@@ -21,7 +22,11 @@ def run_video(
     opts.check()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    match = analyse(video, opts, progress)
-    return write_outputs(
-        out, match, str(video), write_video, opts.start_s, opts.max_frames, opts.stride
-    )
+    # The child that draws the figures starts now: its imports overlap the frame loop.
+    with FigureWorker() as worker:
+        match = analyse(video, opts, progress)
+        job = worker.submit(out, match)  # figures and pictures there, videos here
+        return write_outputs(
+            out, match, str(video), write_video, opts.start_s, opts.max_frames, opts.stride,
+            made_elsewhere=lambda: worker.result(job),
+        )  # fmt: skip

@@ -8,6 +8,7 @@ atomically (temporary file, then rename).
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,17 @@ from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
 
-def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
-    """tactical_map.mp4 (OpenCV: a frame costs 1 ms, not matplotlib's 100), and with mplsoccer
-    tactical_map.png (the middle frame), one heatmap per team and pitch_control.png."""
-    canvas = tactical.pitch_canvas()
+def _view_corners(match: Match) -> np.ndarray:
+    """The image corners whose pitch footprint is drawn as the camera's view (the top 5 %
+    left out: above the horizon a homography runs off to infinity)."""
     w, h = match.size
-    corners = np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
+    return np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
+
+
+def write_tactical_video(out_dir: Path, match: Match) -> None:
+    """tactical_map.mp4, drawn with OpenCV: a frame costs 1 ms, not matplotlib's 100."""
+    canvas = tactical.pitch_canvas()
+    corners = _view_corners(match)
 
     def picture(dets, hm) -> np.ndarray:
         people, colours, ball = _on_pitch(dets, match.team_colours)
@@ -47,13 +53,17 @@ def write_tactical(out_dir: Path, match: Match, write_video: bool) -> None:
         view = _footprint(hm, corners) if hm is not None else None
         return tactical.tactical_frame(canvas, dots, ball_xy, view)
 
-    if write_video:
-        size = (canvas.image.shape[1], canvas.image.shape[0])
-        with VideoSink(out_dir / "tactical_map.mp4", match.fps, size) as sink:
-            for _, dets, hm in match:
-                sink.write(picture(dets, hm))
+    size = (canvas.image.shape[1], canvas.image.shape[0])
+    with VideoSink(out_dir / "tactical_map.mp4", match.fps, size) as sink:
+        for _, dets, hm in match:
+            sink.write(picture(dets, hm))
+
+
+def write_pictures(out_dir: Path, match: Match) -> None:
+    """With mplsoccer: tactical_map.png (the middle frame), one heatmap per team and
+    pitch_control.png."""
     mid = len(match.frames) // 2  # the middle frame: the moment most likely to show a full shape
-    write_image_atomic(out_dir / "tactical_map.png", _still(match, mid, corners))
+    write_image_atomic(out_dir / "tactical_map.png", _still(match, mid, _view_corners(match)))
     rows = match.rows()
     d = rows.detections
     for team in (0, 1):
@@ -247,15 +257,24 @@ def write_outputs(
     start_s: float = 0.0,
     max_frames: int | None = None,
     stride: int = 1,
+    made_elsewhere: Callable[[], MatchFigures] | None = None,
 ) -> dict[str, Any]:
     """Every output file of ``footai run`` in ``out_dir``; returns summary.json's content.
-    ``start_s``, ``max_frames`` and ``stride`` say which frames of ``video`` were analysed."""
+    ``start_s``, ``max_frames`` and ``stride`` say which frames of ``video`` were analysed.
+
+    ``made_elsewhere`` waits for the match figures and the mplsoccer pictures being made in
+    another process (`io.figure_worker`), called once the videos are written; without it they
+    are made here, afterwards."""
     write_tracks(out_dir / "tracks.csv", match)
     write_homographies(out_dir / HOMOGRAPHIES, match)
     if write_video:
         write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
-    write_tactical(out_dir, match, write_video)
-    figures = match_figures(match)
+        write_tactical_video(out_dir, match)
+    if made_elsewhere is not None:
+        figures = made_elsewhere()
+    else:
+        write_pictures(out_dir, match)
+        figures = match_figures(match)
     write_match_stats(out_dir / "match_stats.csv", figures)
     data = summary(match, video, figures)
     write_json_atomic(out_dir / "summary.json", data)
