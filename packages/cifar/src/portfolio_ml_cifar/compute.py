@@ -24,7 +24,7 @@ from portfolio_ml_cifar.model import NetConfig, build_model, whitening_filters
 from portfolio_ml_cifar.presets import Precision
 
 BF16_MIN_GAIN = 1.05  # bf16 must beat float32 by this much: below it, noise decides
-PROBE_BATCH = 256  # large enough to load the cores as training does, small enough to be quick
+PROBE_BATCH = 128  # large enough to load the cores as training does, small enough to be quick
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ def run_video(
     # The child that draws the figures starts now: its imports overlap the frame loop.
     with FigureWorker() as worker:
         match = analyse(video, opts, progress)
-        job = worker.submit(out, match)  # figures and pictures there, videos here
+        handed_over = worker.submit(out, match)  # figures and pictures there, videos here
         return write_outputs(
             out, match, str(video), write_video, opts.start_s, opts.max_frames, opts.stride,
-            made_elsewhere=lambda: worker.result(job),
+            made_elsewhere=worker.result if handed_over else None,
         )  # fmt: skip
