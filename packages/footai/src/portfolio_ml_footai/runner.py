@@ -23,7 +23,7 @@ def run_video(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # The child that draws the figures starts now: its imports overlap the frame loop.
-    with FigureWorker() as worker:
+    with FigureWorker().start() as worker:
         match = analyse(video, opts, progress)
         handed_over = worker.submit(out, match)  # figures and pictures there, videos here
         return write_outputs(

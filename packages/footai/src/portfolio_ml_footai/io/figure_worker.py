@@ -22,9 +22,9 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
 
 from portfolio_ml_core.errors import PortfolioError
+from portfolio_ml_core.lifetime import ClosesOnExit
 
 from ..analytics import MatchFigures
 from ..match import Match
@@ -32,7 +32,7 @@ from ..match import Match
 _MATCH, _FIGURES, _ERRORS = "match.pkl", "figures.pkl", "stderr.txt"
 
 
-class FigureWorker:
+class FigureWorker(ClosesOnExit):
     """One child process; `start` it early, `submit` the finished match once, then `result`."""
 
     def __init__(self) -> None:
@@ -83,17 +83,6 @@ class FigureWorker:
             self._proc.kill()
             self._proc.wait()
         shutil.rmtree(self._job, ignore_errors=True)
-
-    def __enter__(self) -> FigureWorker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _child(job: Path) -> int:
