@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -120,6 +121,7 @@ def train(
         final_metrics,
         log_training_outputs,
     )
+    from portfolio_ml_cifar.train import WorkerLostError
     from portfolio_ml_cifar.train import train as run_training
 
     config = resolve_preset(preset).with_overrides(
@@ -153,63 +155,76 @@ def train(
             f"MLflow run {run.run_id} in experiment {TRAIN_EXPERIMENT}: {tracker.describe()}"
         )
     logged_epochs: set[int] = set()
-    with (
-        run,
-        Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.3f}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress,
-    ):
-        task = progress.add_task("train", total=None, epoch=0, loss=float("nan"))
+    try:
+        with (
+            run,
+            Progress(
+                TextColumn("[bold]epoch {task.fields[epoch]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.3f}"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress,
+        ):
+            task = progress.add_task("train", total=None, epoch=0, loss=float("nan"))
 
-        def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
-            progress.update(task, completed=step, total=steps, epoch=epoch, loss=loss)
+            def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
+                progress.update(task, completed=step, total=steps, epoch=epoch, loss=loss)
 
-        def on_epoch(r: EpochRecord) -> None:
-            # Only the chief evaluates: a worker's test accuracy is NaN and is left out.
-            test = f"test acc {r.test_accuracy:.4f}  " if r.test_accuracy == r.test_accuracy else ""
-            progress.console.print(
-                f"epoch {r.epoch:>3}  loss {r.train_loss:.3f}  train acc {r.train_accuracy:.3f}  "
-                f"{test}{r.images_per_second:.0f} img/s  {r.train_seconds:.0f}s"
+            def on_epoch(r: EpochRecord) -> None:
+                # Only the chief evaluates: a worker's test accuracy is NaN and is left out.
+                test = (
+                    f"test acc {r.test_accuracy:.4f}  "
+                    if r.test_accuracy == r.test_accuracy
+                    else ""
+                )
+                progress.console.print(
+                    f"epoch {r.epoch:>3}  loss {r.train_loss:.3f}  train acc {r.train_accuracy:.3f}  "
+                    f"{test}{r.images_per_second:.0f} img/s  {r.train_seconds:.0f}s"
+                )
+                run.log_metrics(epoch_metrics(r), step=r.epoch)
+                logged_epochs.add(r.epoch)
+
+            result = run_training(
+                dataset,
+                config,
+                out,
+                resume=resume,
+                jit=jit,
+                precision=precision,
+                on_step=on_step,
+                on_epoch=on_epoch,
+                cluster=cluster,
             )
-            run.log_metrics(epoch_metrics(r), step=r.epoch)
-            logged_epochs.add(r.epoch)
-
-        result = run_training(
-            dataset,
-            config,
-            out,
-            resume=resume,
-            jit=jit,
-            precision=precision,
-            on_step=on_step,
-            on_epoch=on_epoch,
-            cluster=cluster,
-        )
-        if not worker:
-            m = result.metrics
-            for r in result.history:  # a resumed run's earlier epochs, from the checkpoint
-                if r.epoch not in logged_epochs:
-                    run.log_metrics(epoch_metrics(r), step=r.epoch)
-            run.log_params({"train_images": m["train_images"], "test_images": m["test_images"]})
-            run.log_metrics(final_metrics(m))
-            compute = m.get("compute") or {}
-            run.set_tags({"training_precision": m["training_precision"],
-                          "jit_compile": m["jit_compile"],
-                          "precision_reason": compute.get("reason", ""),
-                          "intra_op_threads": compute.get("intra_op_threads", ""),
-                          "inter_op_threads": compute.get("inter_op_threads", "")})  # fmt: skip
-            probe = {f"probe_images_per_s.{k}": v
-                     for k, v in compute.get("probe_images_per_s", {}).items()}  # fmt: skip
-            if m.get("setup_seconds") is not None:
-                probe["setup_seconds"] = m["setup_seconds"]
-            run.log_metrics(probe)
-            registered = log_training_outputs(run, out, registered_name)
+            if not worker:
+                m = result.metrics
+                for r in result.history:  # a resumed run's earlier epochs, from the checkpoint
+                    if r.epoch not in logged_epochs:
+                        run.log_metrics(epoch_metrics(r), step=r.epoch)
+                run.log_params({"train_images": m["train_images"], "test_images": m["test_images"]})
+                run.log_metrics(final_metrics(m))
+                compute = m.get("compute") or {}
+                run.set_tags({"training_precision": m["training_precision"],
+                              "jit_compile": m["jit_compile"],
+                              "precision_reason": compute.get("reason", ""),
+                              "intra_op_threads": compute.get("intra_op_threads", ""),
+                              "inter_op_threads": compute.get("inter_op_threads", "")})  # fmt: skip
+                probe = {f"probe_images_per_s.{k}": v
+                         for k, v in compute.get("probe_images_per_s", {}).items()}  # fmt: skip
+                if m.get("setup_seconds") is not None:
+                    probe["setup_seconds"] = m["setup_seconds"]
+                run.log_metrics(probe)
+                registered = log_training_outputs(run, out, registered_name)
+    except WorkerLostError as exc:
+        # TensorFlow's collective runtime cannot be used again in this process, and the
+        # interpreter's own shutdown trips over its thread pool (a stray traceback after
+        # the error): the run is recorded as failed above, so say why and leave now.
+        typer.secho(f"Error: {exc.message}", fg="red", err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.exit_code)
 
     if worker:
         console.print(f"worker {cluster.index} of {cluster.size} finished; the chief writes {out}")  # type: ignore[union-attr]

@@ -464,6 +464,11 @@ def train(
     return TrainResult(out, metrics, history)
 
 
+class WorkerLostError(PortfolioError):
+    """A peer of a multi-worker run stopped answering; TensorFlow's collective runtime cannot
+    go on in this process ("restart your program to reset")."""
+
+
 def _raise_if_worker_lost(exc: Exception, cluster: WorkerCluster | None) -> None:
     """A collective op aborted because a peer is gone: one clear line instead of a hang."""
     import tensorflow as tf
@@ -475,7 +480,7 @@ def _raise_if_worker_lost(exc: Exception, cluster: WorkerCluster | None) -> None
     # TensorFlow names the task that stopped sending heartbeats ("/job:worker/task:1").
     others = sorted({int(i) for i in re.findall(r"task:(\d+)", str(exc))} - {cluster.index})
     who = f"worker {', '.join(map(str, others))}" if others else "another worker"
-    raise PortfolioError(
+    raise WorkerLostError(
         f"worker {cluster.index}: lost contact with {who} ({type(exc).__name__}); training "
         "stopped: restart every worker with --resume to continue from the last epoch"
     ) from None
