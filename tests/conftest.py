@@ -45,8 +45,8 @@ def _mlflow_store_outside_the_repo(
 
 @pytest.fixture(scope="session")
 def _empty_mlflow_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow database with its schema, made once: creating one takes seconds."""
-    pytest.importorskip("mlflow")
+    """An MLflow database with its schema, made once: creating one takes seconds. (mlflow is
+    a locked dependency: a broken install must fail these tests, not skip them.)"""
     from portfolio_ml_core.tracking import Tracker
 
     path = tmp_path_factory.mktemp("mlflow-empty") / "mlflow.db"
