@@ -57,9 +57,12 @@ def test_tactical_camera_clip(tactical_clip, tmp_path):
     assert summary["frames"] == tactical_clip.frames
 
 
-def test_letterboxed_clip_with_a_cut(static_clip, pan_clip, tmp_path):
+def test_letterboxed_clip_with_cuts_and_a_shot_without_a_pitch(static_clip, pan_clip, tmp_path):
     frames = []
-    for clip in (static_clip, pan_clip):
+    for clip in (static_clip, None, pan_clip):
+        if clip is None:  # a close-up of nothing: dark, no grass, no markings
+            frames += [np.full_like(frames[0], 30)] * 8
+            continue
         with VideoSource(clip.video) as v:
             for fr in v.frames(max_frames=10):
                 img = fr.image.copy()
@@ -67,7 +70,14 @@ def test_letterboxed_clip_with_a_cut(static_clip, pan_clip, tmp_path):
                 img[-60:] = 0
                 frames.append(img)
     summary, _ = _run(_write(tmp_path / "cut.mp4", frames), tmp_path / "o")
-    assert summary["frames"] == 20
+    assert summary["frames"] == 28
+    # Three shots, each calibrated on its own; the one without a pitch says why it has none.
+    shots = summary["calibration"]["segments"]
+    assert [(s["first_frame"], s["last_frame"]) for s in shots] == [(0, 9), (10, 17), (18, 27)]
+    assert shots[1]["calibrated"] == 0 and shots[1]["method"] == "none"
+    assert "too few pitch markings" in shots[1]["reason"]
+    assert any(w.startswith("frames 10–17 (8 analysed") for w in summary["warnings"])
+    assert shots[0]["calibrated"] > 0 and shots[2]["calibrated"] > 0
 
 
 def test_calibrate_auto_never_writes_fewer_than_four_pairs(tmp_path):

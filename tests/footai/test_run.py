@@ -59,6 +59,10 @@ def test_outputs_and_schema(static_run, static_clip):
     summary = json.loads((static_run / "summary.json").read_text())
     assert summary["calibration"]["method"] == "file"
     assert summary["frames"] == static_clip.frames
+    # One shot, calibrated from the file throughout (the keypoint fits may correct it).
+    (shot,) = summary["calibration"]["segments"]
+    assert shot["method"].startswith("file") and shot["frames"] == shot["calibrated"]
+    assert (shot["first_frame"], shot["last_frame"]) == (0, static_clip.frames - 1)
     assert len(summary["team_colours"]) == 2
     assert all(p["top_speed_kmh"] <= 38 for p in summary["per_track"])
     # Every person row has a player id; a player's tracks never share a frame.

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from portfolio_ml_footai import pitch
+from portfolio_ml_footai.calibrate.geometry import apply_h
 from portfolio_ml_footai.calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
 from portfolio_ml_footai.detections import Detections, PitchKeypoints
 from portfolio_ml_footai.evaluate.frames import frame_error_m, score_detections, score_pitch
@@ -222,7 +223,7 @@ def test_homography_tracker_averages_fits_while_the_camera_stands_still():
         still.update(f, np.eye(3))
         # A tiny, real motion: the fits are blended half and half, not averaged.
         panning.update(f, np.array([[1.0, 0, 1e-3], [0, 1.0, 0], [0, 0, 1.0]]))
-    assert still.still_fits == 12 and panning.still_fits == 0
+    assert still.variance == pytest.approx(1 / 12) and panning.variance == pytest.approx(0.5)
     single = np.mean([error(f.homography) for f in fits])
     assert error(still.current) < 0.6 * single
     assert error(still.current) < error(panning.current)
@@ -253,3 +254,40 @@ def test_a_fit_that_contradicts_the_carried_homography_needs_a_fifth_point_and_a
     assert five is not None and five.n_inliers >= 5
     assert np.allclose(tracker.update(five, np.eye(3)), start.homography)
     assert np.allclose(tracker.update(five, np.eye(3)), five.homography)
+
+
+def test_a_users_calibration_is_corrected_by_agreeing_fits_and_kept_against_contradicting_ones():
+    h_true = CAMERA.homography()
+    # The user's file is a little off (as a carried frame-0 calibration becomes): 6 px right.
+    nudge = np.array([[1.0, 0, 6.0], [0, 1.0, 0], [0, 0, 1.0]])
+    tracker = HomographyTracker((1280, 720))
+    tracker.start_from(nudge @ h_true)
+    exact = fit_keypoints(_keypoints_seen_by(h_true, [8, 9, 10, 11, 12, 30]), 1280)
+    assert exact is not None
+    grid = np.array([[x, y] for x in (-40.0, -20.0) for y in (-20.0, 0.0, 20.0)])
+
+    def error_px(hom: np.ndarray) -> float:
+        return float(np.linalg.norm(apply_h(hom, grid) - apply_h(h_true, grid), axis=1).mean())
+
+    before = error_px(tracker.current)
+    for _ in range(30):  # the camera pans a little each frame: the fits keep correcting it
+        move = np.array([[1.0, 0, 0.5], [0, 1.0, 0], [0, 0, 1.0]])
+        h_true = move @ h_true
+        exact = fit_keypoints(_keypoints_seen_by(h_true, [8, 9, 10, 11, 12, 30]), 1280)
+        tracker.update(exact, move)
+    assert before > 5.0 and error_px(tracker.current) < 0.5
+    # A confident fit that contradicts it (another part of the pitch) is not taken at once.
+    other = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, 1280, 720).looking_at(-12.0, -4.0)
+    wrong = fit_keypoints(_keypoints_seen_by(other.homography(), [8, 9, 10, 11, 12, 30]), 1280)
+    assert wrong is not None and wrong.n_inliers >= 5
+    kept = tracker.current.copy()
+    for _ in range(4):
+        assert np.allclose(tracker.update(wrong, np.eye(3)), kept)
+    # Five checked fits in a row that agree with each other do take over (it had drifted).
+    assert np.allclose(tracker.update(wrong, np.eye(3)), wrong.homography)
+    tracker.start_from(kept)
+    # With no fits it is carried through its shot (not dropped after 2 s), and a cut ends it.
+    for _ in range(80):
+        assert tracker.update(None, np.eye(3)) is not None
+    tracker.reset()
+    assert tracker.update(None, None) is None and not tracker.trusted

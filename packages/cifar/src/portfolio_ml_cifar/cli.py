@@ -109,7 +109,7 @@ def train(
     worker = cluster is not None and not cluster.is_chief
     tracker = Tracker.from_flags(tracking_uri, no_tracking or worker)
     _quiet_tensorflow()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from portfolio_ml_core.tracking import epoch_progress
 
     from portfolio_ml_cifar.data import load_cifar
     from portfolio_ml_cifar.history import EpochRecord
@@ -150,28 +150,17 @@ def train(
                 "data_source": dataset.source},
         tags={"out_dir": out.resolve(), "workers": cluster.size if cluster else 1},
     )  # fmt: skip
-    if tracker.enabled:
-        console.print(
-            f"MLflow run {run.run_id} in experiment {TRAIN_EXPERIMENT}: {tracker.describe()}"
-        )
+    if line := tracker.announce(run, TRAIN_EXPERIMENT):
+        console.print(line)
     logged_epochs: set[int] = set()
     try:
-        with (
-            run,
-            Progress(
-                TextColumn("[bold]epoch {task.fields[epoch]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.3f}"),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress,
-        ):
-            task = progress.add_task("train", total=None, epoch=0, loss=float("nan"))
+        with run, epoch_progress(console, transient=True) as progress:
+            task = progress.add_task("train", total=None, epoch="0", loss="-")
 
             def on_step(epoch: int, step: int, steps: int, loss: float) -> None:
-                progress.update(task, completed=step, total=steps, epoch=epoch, loss=loss)
+                progress.update(
+                    task, completed=step, total=steps, epoch=str(epoch), loss=f"{loss:.3f}"
+                )
 
             def on_epoch(r: EpochRecord) -> None:
                 # Only the chief evaluates: a worker's test accuracy is NaN and is left out.
@@ -396,10 +385,8 @@ def tune(
         params={"base": base, "trials": trials, "subset": subset, "seed": seed, "name": name,
                 "data_source": dataset.source, "base_config": config_params(base_config)},
     )  # fmt: skip
-    if tracker.enabled:
-        console.print(
-            f"MLflow run {run.run_id} in experiment {TUNE_EXPERIMENT}: {tracker.describe()}"
-        )
+    if line := tracker.announce(run, TUNE_EXPERIMENT):
+        console.print(line)
     with run:
         result = run_tune(
             dataset, base_config, trials=trials, subset=subset, seed=seed, on_trial=on_trial,

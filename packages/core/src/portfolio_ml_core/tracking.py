@@ -407,6 +407,12 @@ class Tracker:
             return f"{db.name} (run `mlflow ui` here to browse)"
         return self.uri
 
+    def announce(self, run: MlflowRun | NoRun, experiment: str) -> str | None:
+        """The line a training command prints when its run opens (None when tracking is off)."""
+        if self.uri is None or run.run_id is None:
+            return None
+        return f"MLflow run {run.run_id} in experiment {experiment}: {self.describe()}"
+
     def client(self) -> Any:
         """An `MlflowClient` on this store, checked with one request: any problem with the
         URI is a one-line `TrackingError`."""
@@ -591,4 +597,23 @@ def _download_version(client: Any, uri: str | None, mv: Any, dst: str) -> str:
         import_mlflow().artifacts.download_artifacts(
             artifact_uri=source, dst_path=dst, tracking_uri=uri, registry_uri=uri
         )
+    )
+
+
+def epoch_progress(console: Any, transient: bool = False) -> Any:
+    """The Rich bar every training command shows: epoch, steps done, loss, time.
+
+    Its task takes string fields ``epoch`` and ``loss`` (``progress.add_task("train",
+    epoch="-", loss="-")``), so each command formats them its own way.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("[bold]epoch {task.fields[epoch]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
     )

@@ -230,6 +230,53 @@ def _real_pitch(ctx: BenchContext) -> list[Metric]:
     ]
 
 
+def _views_pitch(ctx: BenchContext) -> list[Metric]:
+    """Cameras the real split lacks: its test frames redrawn as other cameras see the pitch."""
+    from .detect.net import NetDetector
+    from .evaluate.frames import VIEW_OK_M, score_pitch
+    from .model.data import load_pitch_split
+    from .model.views import VIEW_KINDS, warped_views
+
+    root = _real_split(ctx, "football-pitch-keypoints.tar.gz", "football-pitch-keypoints")
+    frames = load_pitch_split(root, "test")
+    if ctx.quick:
+        frames = frames[::3]
+    views = warped_views(frames, per_kind=1 if ctx.quick else 2, seed=0)
+    net = NetDetector()
+    metrics = []
+    by_kind = {}
+    for kind in VIEW_KINDS:
+        these = [v for v in views if v.name.endswith(f"@{kind}")]
+        by_kind[kind] = score_pitch(these, lambda image: net(image).keypoints)
+    everything = [e for s in by_kind.values() for e in s.median_error_m]
+    share = float(np.mean([e <= VIEW_OK_M for e in everything])) if everything else 0.0
+    finite = [e for e in everything if np.isfinite(e)]
+    note = f"{len(everything)} views of {len(frames)} real test frames"
+    metrics.append(Metric(f"views within {VIEW_OK_M:g} m", share, "", 0.90, note=note))
+    metrics.append(
+        Metric(
+            "views calibrated",
+            float(np.mean([np.isfinite(e) for e in everything])) if everything else 0.0,
+            "",
+        )
+    )
+    metrics.append(
+        Metric(
+            "view error median",
+            float(np.median(finite)) if finite else float("nan"),
+            "m",
+            higher_is_better=False,
+        )
+    )
+    for kind, s in by_kind.items():
+        metrics.append(
+            Metric(
+                f"{kind} within {VIEW_OK_M:g} m", s.within(VIEW_OK_M), "", note=f"{s.frames} views"
+            )
+        )
+    return metrics
+
+
 REAL_CLIP = "football_broadcast_laliga.mp4"
 
 
@@ -409,6 +456,13 @@ def benchmarks() -> list[Benchmark]:
             "footai",
             "real labelled Bundesliga test frames: persons F1, roles, ball, mAP50 (needs --assets)",
             _real_detections,
+        ),
+        Benchmark(
+            "footai.views_pitch",
+            "footai",
+            "real test frames redrawn as other cameras (tactical, high, wide, zoomed, corner): "
+            "share calibrated within 1.5 m (needs --assets)",
+            _views_pitch,
         ),
         Benchmark(
             "footai.real_pitch",

@@ -403,16 +403,30 @@ def eval_pitch(
     detector: DetectorOption = "net",
     model: ModelOption = None,
     json_out: JsonOption = None,
+    views: Annotated[
+        int,
+        typer.Option(
+            "--views",
+            min=0,
+            max=10,
+            help="Score this many redrawn views of each frame per other camera (tactical, high, "
+            "wide, zoomed, corner) instead of the frames themselves.",
+        ),
+    ] = 0,
 ) -> None:
-    """Keypoint error in pixels and metres; share of frames calibrated to within 1 m."""
+    """Keypoint error in pixels and metres; share of frames calibrated to within 1 m (and 1.5 m)."""
     from portfolio_ml_footai.evaluate.frames import score_pitch
     from portfolio_ml_footai.model.data import load_pitch_split
+    from portfolio_ml_footai.model.views import warped_views
 
     frames = load_pitch_split(data, split)
+    what = "frames"
+    if views:
+        frames, what = warped_views(frames, per_kind=views), "views of other cameras"
     found = _detector(detector, model)
     scores = score_pitch(frames, lambda image: found(image).keypoints)
     report = scores.to_json()
-    table = Table(title=f"footai eval-pitch · {data.name}/{split} · {scores.frames} frames")
+    table = Table(title=f"footai eval-pitch · {data.name}/{split} · {scores.frames} {what}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for k, v in report.items():
@@ -446,6 +460,16 @@ def train(
         int,
         typer.Option("--tactical", help="Synthetic frames from a high, wide tactical camera."),
     ] = 40,
+    views: Annotated[
+        float,
+        typer.Option(
+            "--views",
+            min=0.0,
+            max=1.0,
+            help="Share of the real keypoint frames redrawn as another camera (tactical, high, "
+            "wide, zoomed, corner) would see the pitch.",
+        ),
+    ] = 0.5,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     size: Annotated[
@@ -465,8 +489,7 @@ def train(
     the run is recorded in MLflow (parameters, per-epoch losses, report, weights)."""
     from dataclasses import asdict
 
-    from portfolio_ml_core.tracking import Tracker
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from portfolio_ml_core.tracking import Tracker, epoch_progress
 
     from portfolio_ml_footai.evaluate.report import valid_report
     from portfolio_ml_footai.model.data import split_dir
@@ -503,6 +526,7 @@ def train(
         batch=batch,
         synthetic=synthetic,
         tactical=tactical,
+        views=views,
         learning_rate=lr,
         input_size=(width, height),
         train_size=crop,
@@ -516,21 +540,9 @@ def train(
         TRAIN_EXPERIMENT, run_name=out.resolve().name, params=asdict(cfg),
         tags={"out_dir": out.resolve()},
     )  # fmt: skip
-    if tracker.enabled:
-        console.print(
-            f"MLflow run {run.run_id} in experiment {TRAIN_EXPERIMENT}: {tracker.describe()}"
-        )
-    with (
-        run,
-        Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar,
-    ):
+    if line := tracker.announce(run, TRAIN_EXPERIMENT):
+        console.print(line)
+    with run, epoch_progress(console) as bar:
         task = bar.add_task("train", total=steps, epoch="-", loss="-")
 
         def progress(epoch: int, step: int, means: dict[str, float]) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .calibrate.segments import CalibrationSegment
 from .detections import Detections
 from .model.spec import BALL
 
@@ -89,6 +90,7 @@ class Match:
     calibration_method: str = "none"  # keypoints | file | none
     calibration_detail: str = ""
     keypoint_fits: int = 0  # frames whose homography came from the detector's pitch keypoints
+    segments: tuple[CalibrationSegment, ...] = ()  # how each shot (cut to cut) was calibrated
     team_colours: tuple[tuple[int, int, int], ...] = ()  # BGR of team 0 and team 1's kits
     warnings: tuple[str, ...] = ()
     processing_seconds: float = 0.0

@@ -32,6 +32,7 @@ from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration
 from .calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
 from .calibrate.motion import CameraMotion
+from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
 from .detections import Detected, Detections
 from .grass import GrassModel, learn_grass
@@ -88,6 +89,7 @@ class FrameResult:
     detections: Detections  # people with kit, track_id and pitch_xy filled, then the ball row
     homography: np.ndarray | None
     keypoint_fit: bool  # the homography was fitted to this frame's keypoints
+    calibration: FrameCalibration  # how (cut, fit, from the user's file), for summary.json
 
 
 class FrameAnalyser:
@@ -100,17 +102,16 @@ class FrameAnalyser:
         self.motion = CameraMotion(size, work_width=MOTION_WIDTH)
         self.cuts = CutDetector()
         self.pitch = HomographyTracker(size)
-        self.pitch.current = homography
-        # A calibration file is exact for its shot: carry it by camera motion, do not blend it
-        # with the (noisier) keypoint fits.
-        self.use_keypoints = homography is None
+        if homography is not None:  # a user's calibration: corrected by the fits that agree
+            self.pitch.start_from(homography)
         self.kits = teams.KitStage(grass)
         self.tracker = ByteTracker(TRACKER)
         self.ball = BallTracker(size[0])
         self.n = 0
         self.keypoint_fits = 0
 
-    def step(self, image: np.ndarray, found: Detected) -> FrameResult:
+    def step(self, image: np.ndarray, found: Detected, frame: int = -1) -> FrameResult:
+        """``frame``: the video frame index, recorded in the result's calibration."""
         people, balls = found.detections.persons, found.detections.balls
         estimate = self.motion.update(image, people.xyxy)
         grey = self.motion.prev  # the motion stage's small grey copy of this frame
@@ -120,12 +121,11 @@ class FrameAnalyser:
         if cut:  # a new shot: nothing carries over from the last one
             self.tracker.reset()
             self.ball = BallTracker(self.size[0])
-            self.pitch.current = None
-            self.use_keypoints = True  # a calibration file holds for its own shot only
+            self.pitch.reset()  # a calibration file holds for its own shot only
         fit = None
-        if self.use_keypoints and found.keypoints is not None:
+        if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        h = self.pitch.update(fit, motion) if self.use_keypoints else self.pitch.carry(motion)
+        h = self.pitch.update(fit, motion)
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))
@@ -136,7 +136,10 @@ class FrameAnalyser:
             ball = ball.with_(pitch_xy=image_to_pitch(h, ball.centres))
         self.n += 1
         self.keypoint_fits += fit is not None
-        return FrameResult(Detections.concat([tracked, ball]), h, fit is not None)
+        how = FrameCalibration(
+            frame, cut, fit is not None, h is not None, h is not None and self.pitch.trusted
+        )
+        return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how)
 
 
 def detect_ahead(frames: Iterable[Frame], detector: Detector) -> Iterator[tuple[Frame, Detected]]:
@@ -180,12 +183,14 @@ def analyse(
         frames: list[int] = []
         detections: list[Detections] = []
         homographies: list[np.ndarray | None] = []
+        calibration: list[FrameCalibration] = []
         start = time.perf_counter()
         for frame, found in detect_ahead(chain(first, rest), detector):
-            result = analyser.step(frame.image, found)
+            result = analyser.step(frame.image, found, frame.index)
             frames.append(frame.index)
             detections.append(result.detections)
             homographies.append(result.homography)
+            calibration.append(result.calibration)
             if progress is not None:
                 progress(len(frames))
         raw = Match(
@@ -198,16 +203,17 @@ def analyse(
             calibration_method=method,
             calibration_detail=detail,
             keypoint_fits=analyser.keypoint_fits,
+            segments=segments(calibration),
         )
         # A logo or crest the net takes for a person sits on the overlay the run has learnt.
         match = finish(raw, analyser.motion.overlay_mask(video.size), analyser.tracker.confirmed)
         match = match.with_(processing_seconds=time.perf_counter() - start)
     _check_football(match, grass, video_path)
+    fitted = f"pitch keypoints fitted in {match.keypoint_fits} of {len(match.frames)} frames"
     if opts.calibration is None:
-        detail = (
-            f"pitch keypoints fitted in {match.keypoint_fits} of {len(match.frames)} frames, "
-            "carried by camera motion in between"
-        )
+        detail = f"{fitted}, carried by camera motion in between"
+    else:
+        detail = f"{detail}, corrected by the fits that agree with it ({fitted})"
     return match.with_(calibration_detail=detail, warnings=_warnings(match))
 
 
@@ -292,6 +298,7 @@ def _warnings(match: Match) -> tuple[str, ...]:
             f"{no_pitch} of {n} frames have no pitch homography (too few pitch markings in view, "
             "close-ups or replays): their pitch columns are empty"
         )
+        out += segment_warnings(match.segments)
     if not _tracked(match):
         out.append("no players were tracked: is this a football broadcast (main camera)?")
     elif not match.team_colours:

@@ -19,11 +19,14 @@ from .geometry import apply_h, general_position, homography_is_plausible
 
 MIN_INLIERS = 4
 # While the camera stands still (camera motion exactly "none"), fits are averaged: their errors
-# are noise around one true homography. The average spans up to this many fits, then slides.
+# are noise around one true homography. The average spans up to this many fits, then slides
+# (`HomographyTracker.variance`).
 STILL_AVERAGE = 12
 # A fit from 4 points is exact whatever their errors; one that contradicts the carried homography
 # must have a fifth point that checks it.
 MIN_SWITCH_INLIERS = 5
+# Two such fits in a row take over from the carried homography; a user's calibration needs this many.
+TRUSTED_SWITCH = 5
 RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15 px at 1280)
 
 
@@ -76,26 +79,53 @@ def image_to_pitch(h: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 class HomographyTracker:
-    """A homography for every frame: keypoint fits, carried by camera motion between them."""
+    """A homography for every frame: keypoint fits, carried by camera motion between them.
+
+    A user's calibration (`start_from`) is where it starts: keypoint fits that agree with it keep
+    correcting it as the camera moves (motion alone drifts), fits that contradict it are
+    ignored unless `TRUSTED_SWITCH` checked ones in a row agree with each other, and it is
+    carried however long no fit comes, until the shot ends (`reset`).
+    """
 
     def __init__(self, frame_size: tuple[int, int], smoothing: float = 0.5) -> None:
         self.size = frame_size
-        self.smoothing = smoothing
         self.current: np.ndarray | None = None
         self.frames_since_fit = 0
         self.pending: np.ndarray | None = None  # a disagreeing fit waiting for confirmation
-        self.still_fits = 0  # fits averaged into `current` since the camera last moved
+        # How uncertain `current` is, in units of one fit's error variance. A fit starts it at
+        # 1; a still camera's fits shrink it (their running mean) down to 1 / STILL_AVERAGE,
+        # below which averaging cannot go (the fits share their bias); every moving frame adds
+        # the drift that makes the steady blend of a panning camera ``1 - smoothing``.
+        blend = 1.0 - smoothing
+        self.drift, self.most = blend * blend / (1.0 - blend), blend / (1.0 - blend)
+        self.variance = 1.0
+        self.trusted = False  # `current` descends from a user's calibration
+        self.agreeing = 0  # consecutive checked fits that agree with `pending`
+
+    def start_from(self, homography: np.ndarray) -> None:
+        """Start from a user's calibration: exact for its frame, so no fit moves it until the
+        camera does."""
+        self.current = homography / homography[2, 2]
+        self.variance, self.trusted, self.pending = 0.0, True, None
+
+    def reset(self) -> None:
+        """A new shot: nothing carries over."""
+        self.current, self.pending, self.trusted = None, None, False
+        self.variance, self.frames_since_fit = 1.0, 0
 
     def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
         """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
+        if motion is None and self.trusted:
+            motion = np.eye(3)  # a user's calibration stays put when the motion is unknown
         carried = self.carried(motion)
-        moving = motion is None or not np.array_equal(motion, np.eye(3))
-        if moving:
-            self.still_fits = 0
+        if motion is None or not np.array_equal(motion, np.eye(3)):
+            self.variance = min(self.variance + self.drift, self.most)
         if fit is None:
             self.frames_since_fit += 1
-            # Motion alone drifts: give up after ~2 s without a keypoint fit.
-            self.current = carried if self.frames_since_fit <= 50 else None
+            # Motion alone drifts: give up after ~2 s without a keypoint fit (a user's
+            # calibration is carried through its shot: it was right once, fits are not).
+            lost = self.frames_since_fit > 50 and not self.trusted
+            self.current = None if lost else carried
             return self.current
         self.frames_since_fit = 0
         pending, self.pending = self.pending, None
@@ -105,17 +135,26 @@ class HomographyTracker:
             return self._restart(fit)
         if self._disagree(carried, fit.homography):
             # A cut the thumbnail test missed, or drift: switch once two checked fits agree.
+            # A user's calibration gives way only to more fits (it may have drifted while no
+            # fit came, or the fits may be wrong).
+            needed = TRUSTED_SWITCH if self.trusted else 2
+            self.current = carried
             if fit.n_inliers < MIN_SWITCH_INLIERS:
-                self.current = carried
-            elif pending is not None and not self._disagree(pending, fit.homography):
-                return self._restart(fit)
+                return self.current
+            if pending is not None and not self._disagree(pending, fit.homography):
+                self.agreeing += 1
             else:
-                self.pending, self.current = fit.homography, carried
+                self.agreeing = 1
+            if self.agreeing >= needed:
+                return self._restart(fit)
+            self.pending = fit.homography
             return self.current
-        weight = 1 - self.smoothing
-        if self.still_fits:  # a running mean of the still camera's fits, then a sliding one
-            weight = min(weight, 1.0 / (min(self.still_fits, STILL_AVERAGE) + 1))
-        self.still_fits = 0 if moving else self.still_fits + 1
+        floor = 1.0 / STILL_AVERAGE
+        if self.trusted and self.variance <= floor:
+            weight = 0.0  # a user's calibration the camera has not moved away from: better
+        else:
+            weight = self.variance / (self.variance + 1.0)
+            self.variance = max(self.variance * (1.0 - weight), floor)
         blend = (1 - weight) * carried + weight * fit.homography
         self.current = blend / blend[2, 2]
         return self.current
@@ -126,15 +165,8 @@ class HomographyTracker:
             return None
         return _moved(self.current, motion)
 
-    def carry(self, motion: np.ndarray | None) -> np.ndarray | None:
-        """Follow the camera only (a calibration file: exact for its shot, never re-fitted)."""
-        carried = self.carried(motion)
-        if carried is not None:
-            self.current = carried
-        return self.current
-
     def _restart(self, fit: KeypointFit) -> np.ndarray:
-        self.current, self.still_fits = fit.homography, 1
+        self.current, self.variance, self.trusted = fit.homography, 1.0, False
         return self.current
 
     def _disagree(self, a: np.ndarray, b: np.ndarray) -> bool:

@@ -20,6 +20,7 @@ from ..model.spec import BALL, CLASSES, PERSON_CLASSES
 IOU = 0.5
 BALL_RADIUS_PX = 15.0  # a ball found within 15 px at 1280×720 counts
 PITCH_OK_M = 1.0
+VIEW_OK_M = 1.5  # the target on warped views (other cameras): the tactical map stays readable
 
 
 def greedy_match(
@@ -231,7 +232,14 @@ class PitchScores:
             "keypoints_found": round(self.keypoints_found, 4),
             "frame_error_m_median": round(float(np.median(finite)), 3) if finite else None,
             "frames_within_1m": round(self.within_1m, 4),
+            f"frames_within_{VIEW_OK_M:g}m": round(self.within(VIEW_OK_M), 4),
         }
+
+    def within(self, metres: float) -> float:
+        """Share of frames whose median keypoint error is at most ``metres``."""
+        if not self.median_error_m:
+            return 0.0
+        return float(np.mean([e <= metres for e in self.median_error_m]))
 
 
 def frame_error_m(h: np.ndarray | None, frame: LabelledFrame) -> float:

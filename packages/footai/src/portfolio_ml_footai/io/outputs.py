@@ -201,7 +201,11 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
         else None,
         "processing_seconds": round(match.processing_seconds, 2),
         "frame_size": list(match.size),
-        "calibration": {"method": match.calibration_method, "detail": match.calibration_detail},
+        "calibration": {
+            "method": match.calibration_method,
+            "detail": match.calibration_detail,
+            "segments": [s.to_json() for s in match.segments],
+        },
         "team_colours": {f"team{i}": hex_colour(c) for i, c in enumerate(match.team_colours)},
         "tracks": len(per_track),
         "players": players,

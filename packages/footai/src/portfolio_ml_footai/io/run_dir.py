@@ -10,6 +10,7 @@ import numpy as np
 from portfolio_ml_core.errors import InputFileError
 from portfolio_ml_core.fsutil import atomic_path
 
+from ..calibrate.segments import CalibrationSegment
 from ..detections import Detections
 from ..match import Match
 from ..model.spec import CLASSES
@@ -74,6 +75,8 @@ def read_match(run_dir: Path) -> Match:
         detector=str(summary.get("detector", "net")),
         calibration_method=str(calibration.get("method", "none")),
         calibration_detail=str(calibration.get("detail", "")),
+        keypoint_fits=sum(int(s["keypoint_fits"]) for s in calibration.get("segments", [])),
+        segments=tuple(CalibrationSegment.from_json(s) for s in calibration.get("segments", [])),
         team_colours=tuple(bgr_colour(c) for c in summary.get("team_colours", {}).values()),
         warnings=tuple(summary.get("warnings", [])),
         processing_seconds=float(summary.get("processing_seconds", 0.0)),

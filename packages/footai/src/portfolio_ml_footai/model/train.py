@@ -2,7 +2,8 @@
 
 1. load the real players set, the real pitch-keypoint set and synthetic renders;
 2. build the net (`net.build_net`);
-3. fit: random crops, flips and colour changes; focal loss on the heatmaps, L1 on box size and
+3. fit: random crops, flips and colour changes, and the real keypoint frames redrawn as other
+   cameras would see the pitch (`views.py`); focal loss on the heatmaps, L1 on box size and
    offset plus a GIoU loss on the box they make together; each loss masked to the samples that
    label it (a real set labels one task); AdamW with warm-up and cosine decay; a checkpoint
    every epoch (``--resume`` continues);
@@ -36,6 +37,7 @@ from .spec import (
     SIZE_CHANNELS,
 )
 from .targets import Sample, make_sample
+from .views import virtual_view
 
 SYNTHETIC_SEED0 = 1000  # training renders use seeds from here; benchmarks use small seeds
 TACTICAL_SEED0 = 3000  # tactical-camera training renders; the benchmark's tactical clip is seed 33
@@ -53,6 +55,9 @@ class TrainConfig:
     train_size: tuple[int, int] = (384, 224)  # crops: 0.58× the inference pixels per image
     synthetic: int = 160  # synthetic frames (2 per rendered clip, 6 frames apart)
     tactical: int = 40  # more synthetic frames from the high, wide tactical camera
+    # Share of the real keypoint frames drawn as another camera would see them (`views.py`):
+    # the labelled frames are all from the main camera, the net must calibrate every camera.
+    views: float = 0.5
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -153,7 +158,7 @@ class BatchFeeder:
             picks = self.rng.integers(0, len(self.frames), self.cfg.batch)
             batch = stack(
                 [
-                    make_sample(self.frames[i], self.cfg.train_size, NET.stride, self.rng)
+                    make_sample(self._frame(i), self.cfg.train_size, NET.stride, self.rng)
                     for i in picks
                 ]
             )
@@ -163,6 +168,13 @@ class BatchFeeder:
                     break
                 except queue.Full:
                     continue
+
+    def _frame(self, i: int) -> LabelledFrame:
+        """Frame i, or (a real keypoint frame, sometimes) another camera's view of its pitch."""
+        frame = self.frames[i]
+        if frame.has_keypoints and not frame.has_boxes and self.rng.random() < self.cfg.views:
+            return virtual_view(frame, self.rng) or frame
+        return frame
 
     def next(self) -> dict[str, np.ndarray]:
         return self.queue.get()

@@ -1,0 +1,98 @@
+"""How each shot of a run was calibrated: one record per camera segment (cut to cut).
+
+A broadcast changes camera at every cut, and each shot is calibrated on its own (a user's
+calibration file holds for its shot only, keypoint fits start afresh). summary.json lists these
+records, so a user can see which shots have pitch positions, how they got them, and why the
+others have none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+NO_KEYPOINTS = (
+    "no pitch keypoints could be fitted in this shot: too few pitch markings in view "
+    "(a close-up, a replay, the crowd) or a camera view the net does not cover"
+)
+
+
+@dataclass(frozen=True)
+class CalibrationSegment:
+    first_frame: int  # video frame index of the shot's first analysed frame
+    last_frame: int
+    frames: int  # analysed frames in the shot
+    calibrated: int  # of them, frames with a homography
+    keypoint_fits: int  # frames whose pitch keypoints gave a homography fit
+    method: str  # file+keypoints | file | keypoints | none
+    reason: str = ""  # why some frames have no homography ("" when all have one)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> CalibrationSegment:
+        return CalibrationSegment(
+            int(data["first_frame"]),
+            int(data["last_frame"]),
+            int(data["frames"]),
+            int(data["calibrated"]),
+            int(data["keypoint_fits"]),
+            str(data["method"]),
+            str(data.get("reason", "")),
+        )
+
+
+@dataclass(frozen=True)
+class FrameCalibration:
+    """What the frame loop knows about one frame's homography."""
+
+    frame: int
+    cut: bool  # the frame starts a new shot
+    fitted: bool  # its keypoints gave a fit
+    calibrated: bool  # it has a homography
+    from_file: bool  # the homography descends from the user's calibration file
+
+
+def segments(frames: list[FrameCalibration]) -> tuple[CalibrationSegment, ...]:
+    """Cut the frames into shots and describe each."""
+    shots: list[list[FrameCalibration]] = []
+    for f in frames:
+        if f.cut or not shots:
+            shots.append([])
+        shots[-1].append(f)
+    return tuple(_describe(shot) for shot in shots)
+
+
+def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
+    fits = sum(f.fitted for f in shot)
+    calibrated = sum(f.calibrated for f in shot)
+    from_file = any(f.from_file for f in shot)
+    if from_file:
+        method = "file+keypoints" if fits else "file"
+    else:
+        method = "keypoints" if fits else "none"
+    reason = ""
+    missing = len(shot) - calibrated
+    if missing and not fits and not from_file:
+        reason = NO_KEYPOINTS
+    elif missing:
+        reason = (
+            f"{missing} frames before the first keypoint fit or more than 2 s after the "
+            "last one (camera motion alone drifts)"
+        )
+    return CalibrationSegment(
+        shot[0].frame, shot[-1].frame, len(shot), calibrated, fits, method, reason
+    )
+
+
+def segment_warnings(found: tuple[CalibrationSegment, ...]) -> list[str]:
+    """One warning per shot that has no homography at all, saying why."""
+    out = []
+    for s in found:
+        if s.calibrated == 0:
+            out.append(
+                f"frames {s.first_frame}–{s.last_frame} ({s.frames} analysed, one shot) are "
+                f"uncalibrated: {s.reason}"
+            )
+    return out
