@@ -222,3 +222,13 @@ def test_tune_is_one_run_with_a_nested_run_per_trial(
         steps = [m.step for m in history]
         assert steps == list(range(1, int(trial.data.params["epochs"]) + 1))  # step = epoch
         assert not [k for k in trial.data.metrics if "test" in k]  # tuning never sees test
+
+
+def test_serving_from_a_store_that_does_not_exist_creates_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # the default: ./mlflow.db
+    result = run("serve", "--model", "models:/cifar10/latest", "--port", "0")
+    assert result.exit_code == 1 and "no tracking store at" in result.output
+    assert "Traceback" not in result.output and list(tmp_path.iterdir()) == []

@@ -556,6 +556,13 @@ def downloaded_model(
 
     parsed = parse_model_ref(ref)
     tracker = Tracker(resolve_tracking_uri(tracking_uri))
+    db = sqlite_path(tracker.uri or "")
+    if db is not None and not db.is_file():
+        # Opening a SQLite store creates it: reading from one must not leave an empty one.
+        raise TrackingError(
+            f"{ref}: no tracking store at {db} (train with tracking on first, or point "
+            "--tracking-uri / $MLFLOW_TRACKING_URI at the store that holds the model)"
+        )
     client = tracker.client()
     from mlflow.exceptions import MlflowException
 
