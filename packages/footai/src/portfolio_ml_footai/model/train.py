@@ -2,8 +2,8 @@
 
 1. load the real players set, the real pitch-keypoint set and synthetic renders;
 2. build the net (`net.build_net`);
-3. fit: random crops, flips and colour changes, and the real keypoint frames redrawn as other
-   cameras would see the pitch (`views.py`); focal loss on the heatmaps, L1 on box size and
+3. fit: random crops, flips and colour changes, and (``--views``) the real keypoint frames
+   redrawn as other cameras would see the pitch (`views.py`); focal loss on the heatmaps, L1 on box size and
    offset plus a GIoU loss on the box they make together; each loss masked to the samples that
    label it (a real set labels one task); AdamW with warm-up and cosine decay; a checkpoint
    every epoch (``--resume`` continues);
@@ -57,7 +57,7 @@ class TrainConfig:
     tactical: int = 40  # more synthetic frames from the high, wide tactical camera
     # Share of the real keypoint frames drawn as another camera would see them (`views.py`):
     # the labelled frames are all from the main camera, the net must calibrate every camera.
-    views: float = 0.5
+    views: float = 0.0
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
