@@ -118,3 +118,22 @@ def test_each_shot_says_how_it_was_calibrated_and_why_not():
     warnings = segment_warnings((first, second, third))
     assert len(warnings) == 1 and warnings[0].startswith("frames 4–6 (3 analysed")
     assert segments([]) == ()
+
+
+def test_training_views_paint_the_pitch_the_frame_did_not_show_and_label_it():
+    frame = _labelled_frame()
+    for seed in range(8):
+        plain = virtual_view(frame, np.random.default_rng(seed), "tactical")
+        painted = virtual_view(frame, np.random.default_rng(seed), "tactical", paint_missing=True)
+        assert plain is not None and painted is not None
+        # Same camera (same draws), more labels: every painted keypoint lies on a marking.
+        assert not (plain.visible & ~painted.visible).any()
+        added = painted.visible & ~plain.visible
+        grass = np.median(painted.image.reshape(-1, 3), axis=0)
+        for i in np.nonzero(added)[0]:
+            x, y = painted.keypoints[i].astype(int)
+            patch = painted.image[max(0, y - 1) : y + 2, max(0, x - 1) : x + 2].astype(int)
+            assert patch.sum(axis=2).max() > grass.sum() + 60, (seed, i)
+        if added.any():
+            return
+    raise AssertionError("no tactical view showed pitch beyond the frame")

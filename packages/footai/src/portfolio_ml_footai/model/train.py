@@ -173,7 +173,7 @@ class BatchFeeder:
         """Frame i, or (a real keypoint frame, sometimes) another camera's view of its pitch."""
         frame = self.frames[i]
         if frame.has_keypoints and not frame.has_boxes and self.rng.random() < self.cfg.views:
-            return virtual_view(frame, self.rng) or frame
+            return virtual_view(frame, self.rng, paint_missing=True) or frame
         return frame
 
     def next(self) -> dict[str, np.ndarray]:

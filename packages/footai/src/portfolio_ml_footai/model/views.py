@@ -170,14 +170,77 @@ def _fill(grass: np.ndarray, on_pitch: np.ndarray, rng: np.random.Generator) -> 
     )
 
 
+LINE_WIDTH_M = 0.12  # painted lines are 12 cm wide (the Laws of the Game's maximum)
+NEAR_M = 1.0  # segments are cut this far in front of the camera
+
+
+def _paint_lines(
+    image: np.ndarray, h_new: np.ndarray, target: tuple[float, float], grass: np.ndarray
+) -> None:
+    """Draw the pitch model's markings into ``image`` as the camera ``h_new`` sees them.
+
+    A homography keeps straight lines straight, so each segment is drawn between its projected
+    ends, cut where it passes behind the camera (depth is linear along a segment).
+    """
+    w, hgt = FRAME_SIZE
+    tx, ty = target
+    ends = np.array([[tx, ty, 1.0], [tx + 1.0, ty, 1.0], [tx, ty + 1.0, 1.0]]) @ h_new.T
+    if (ends[:, 2] <= 0).any():
+        return
+    px = ends[:, :2] / ends[:, 2:]
+    metre = float(np.sqrt(np.linalg.norm(px[1] - px[0]) * np.linalg.norm(px[2] - px[0])))
+    thickness = int(np.clip(round(LINE_WIDTH_M * metre), 1, 6))
+    colour = (0.3 * grass + 0.7 * 235.0).tolist()
+    for line in pitch.pitch_lines():
+        pts = np.hstack([line.points, np.ones((len(line.points), 1))])
+        depth = pts @ h_new[2]
+        for a, b, da, db in zip(pts[:-1], pts[1:], depth[:-1], depth[1:], strict=True):
+            if da < NEAR_M and db < NEAR_M:
+                continue
+            if da < NEAR_M:
+                a = a + (b - a) * (NEAR_M - da) / (db - da)
+            elif db < NEAR_M:
+                b = b + (a - b) * (NEAR_M - db) / (da - db)
+            ends2 = np.stack([a, b]) @ h_new.T
+            # Far ends may project far outside the picture: clamp before integer drawing.
+            uv = np.clip(ends2[:, :2] / ends2[:, 2:], [-4 * w, -4 * hgt], [5 * w, 5 * hgt])
+            p0, p1 = uv.round().astype(int)
+            cv2.line(image, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), colour,
+                     thickness, cv2.LINE_AA)  # fmt: skip
+    # The spots: the penalty spots are keypoints too, so they must be painted where labelled.
+    spot = pitch.HALF_L - pitch.PENALTY_SPOT
+    for x in (-spot, 0.0, spot):
+        p = h_new @ np.array([x, 0.0, 1.0])
+        if p[2] >= NEAR_M and abs(p[0] / p[2]) < 5 * w and abs(p[1] / p[2]) < 5 * hgt:
+            centre = (round(float(p[0] / p[2])), round(float(p[1] / p[2])))
+            cv2.circle(image, centre, max(1, thickness), colour, -1, cv2.LINE_AA)
+
+
+def _fixes_homography(visible: np.ndarray) -> bool:
+    """Whether the labelled keypoints could fix a homography at all (4+, spread, not on a
+    line): a view whose labels cannot is no test of a net, nor a lesson for one."""
+    world = pitch.KEYPOINTS[visible]
+    if len(world) < MIN_KEYPOINTS or not general_position(world):
+        return False
+    spread = np.linalg.svd(world - world.mean(axis=0), compute_uv=False)
+    return bool(spread[1] > 2.0)
+
+
 def virtual_view(
     frame: LabelledFrame,
     rng: np.random.Generator,
     kind: str | None = None,
     tries: int = 6,
+    paint_missing: bool = False,
 ) -> LabelledFrame | None:
     """The frame as a camera of ``kind`` (random when None) would see its pitch; None when no
-    try gives a view with enough labelled keypoints and enough of the real picture."""
+    try gives a view whose labels fix a homography and that shows enough of the real picture.
+
+    ``paint_missing``: the part of the pitch the frame did not show gets the pitch model's
+    markings painted on its grass, and the keypoints there are labelled too (for training: a
+    real tactical camera shows markings everywhere). Without it that part is plain grass with
+    no labels (the test views: every label sits on real pixels).
+    """
     h_frame = frame_homography(frame)
     if h_frame is None:
         return None
@@ -193,17 +256,24 @@ def virtual_view(
             continue
         world = np.hstack([pitch.KEYPOINTS, np.ones((len(pitch.KEYPOINTS), 1))])
         q = world @ h_new.T
-        in_front = q[:, 2] > 1e-9
+        in_front = q[:, 2] > NEAR_M
         xy = q[:, :2] / np.where(in_front, q[:, 2], 1.0)[:, None]
         inside = in_front & (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < hgt)
         visible = frame.visible & inside
-        if visible.sum() < MIN_KEYPOINTS:
+        if paint_missing:
+            ix = np.clip(xy[:, 0], 0, w - 1).astype(int)
+            iy = np.clip(xy[:, 1], 0, hgt - 1).astype(int)
+            visible |= inside & ~seen[iy, ix]  # painted there, exactly where the label says
+        if not _fixes_homography(visible):
             continue
         warp = h_new @ np.linalg.inv(h_frame)
         image = cv2.warpPerspective(
             frame.image, warp / warp[2, 2], (w, hgt), flags=cv2.INTER_LINEAR
         )
-        fill = _fill(_grass_colour(frame, h_frame), on_pitch, rng)
+        grass = _grass_colour(frame, h_frame)
+        fill = _fill(grass, on_pitch, rng)
+        if paint_missing:
+            _paint_lines(fill, h_new, target, grass)
         cv2.copyTo(fill, (~seen).astype(np.uint8), image)
         return LabelledFrame(
             f"{frame.name}@{chosen}",
