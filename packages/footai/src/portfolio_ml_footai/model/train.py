@@ -57,7 +57,7 @@ class TrainConfig:
     tactical: int = 40  # more synthetic frames from the high, wide tactical camera
     # Share of the real keypoint frames drawn as another camera would see them (`views.py`):
     # the labelled frames are all from the main camera, the net must calibrate every camera.
-    views: float = 0.5
+    views: float = 0.0
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
