@@ -88,3 +88,17 @@ def test_calibrate_auto_never_writes_fewer_than_four_pairs(tmp_path):
     assert res.exit_code != 0
     assert "too few pitch markings" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "c.json").exists()
+
+
+def test_a_clip_of_nothing_but_cuts_finishes(static_clip, tmp_path):
+    with VideoSource(static_clip.video) as v:
+        frames = [fr.image for fr in v.frames(max_frames=6)]
+    dark = np.full_like(frames[0], 30)
+    # Every frame a new shot: the pitch, then nothing, then the pitch again...
+    clip = [f for pair in zip(frames, [dark] * len(frames), strict=True) for f in pair]
+    summary, _ = _run(_write(tmp_path / "cuts.mp4", clip), tmp_path / "o")
+    shots = summary["calibration"]["segments"]
+    assert summary["frames"] == 12 and len(shots) == 12
+    assert all(s["frames"] == 1 for s in shots)
+    assert all(s["calibrated"] == 0 for s in shots[1::2])  # the dark frames
+    assert sum("uncalibrated" in w for w in summary["warnings"]) <= 6

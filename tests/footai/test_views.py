@@ -118,6 +118,11 @@ def test_each_shot_says_how_it_was_calibrated_and_why_not():
     warnings = segment_warnings((first, second, third))
     assert len(warnings) == 1 and warnings[0].startswith("frames 4–6 (3 analysed")
     assert segments([]) == ()
+    # A clip of nothing but cuts: every frame its own shot, a few warnings and a count.
+    only_cuts = segments([FrameCalibration(i, True, False, False, False) for i in range(40)])
+    assert len(only_cuts) == 40 and all(s.method == "none" for s in only_cuts)
+    lines = segment_warnings(only_cuts)
+    assert len(lines) == 6 and lines[-1].startswith("35 more shots (35 frames)")
 
 
 def test_training_views_paint_the_pitch_the_frame_did_not_show_and_label_it():

@@ -86,13 +86,22 @@ def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
     )
 
 
+MAX_SHOT_WARNINGS = 5  # a clip of nothing but cuts gets a summary line, not one per frame
+
+
 def segment_warnings(found: tuple[CalibrationSegment, ...]) -> list[str]:
-    """One warning per shot that has no homography at all, saying why."""
-    out = []
-    for s in found:
-        if s.calibrated == 0:
-            out.append(
-                f"frames {s.first_frame}–{s.last_frame} ({s.frames} analysed, one shot) are "
-                f"uncalibrated: {s.reason}"
-            )
+    """One warning per shot that has no homography at all, saying why (the first few, then
+    one line that counts the rest)."""
+    dark = [s for s in found if s.calibrated == 0]
+    out = [
+        f"frames {s.first_frame}–{s.last_frame} ({s.frames} analysed, one shot) are "
+        f"uncalibrated: {s.reason}"
+        for s in dark[:MAX_SHOT_WARNINGS]
+    ]
+    rest = dark[MAX_SHOT_WARNINGS:]
+    if rest:
+        out.append(
+            f"{len(rest)} more shots ({sum(s.frames for s in rest)} frames) are uncalibrated "
+            "the same way (summary.json's calibration.segments lists them)"
+        )
     return out
