@@ -1,4 +1,4 @@
-"""Other cameras from one labelled frame (`model.views`): the picture and the labels move together."""
+"""Other cameras from one labelled frame (`synth.views`): the picture and the labels move together."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from portfolio_ml_footai.calibrate.segments import (
 )
 from portfolio_ml_footai.model.data import FRAME_SIZE, LabelledFrame
 from portfolio_ml_footai.model.train import BatchFeeder, TrainConfig
-from portfolio_ml_footai.model.views import VIEW_KINDS, frame_homography, virtual_view, warped_views
 from portfolio_ml_footai.synth.camera import BroadcastCamera
+from portfolio_ml_footai.synth.views import VIEW_KINDS, frame_homography, virtual_view, warped_views
 
 MAIN = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1100.0, *FRAME_SIZE).looking_at(-25.0, 0.0)
 COLOURS = np.array([[(37 * i) % 256, (91 * i + 60) % 256, (53 * i + 120) % 256] for i in range(32)])
@@ -86,14 +86,21 @@ def test_training_draws_some_keypoint_frames_as_other_cameras(tmp_path):
         "boxes.jpg", frame.image, np.array([[10.0, 10, 30, 60]]), np.array([2]),
         frame.keypoints, frame.visible, has_boxes=True, has_keypoints=True,
     )  # fmt: skip
+
+    def redraw(f, rng):
+        return virtual_view(f, rng, paint_missing=True)
+
     for share, expect_views in ((1.0, True), (0.0, False)):
         cfg = TrainConfig(tmp_path, tmp_path, tmp_path, views=share)
-        feeder = BatchFeeder([frame, boxes], cfg, seed=0)
+        feeder = BatchFeeder([frame, boxes], cfg, seed=0, other_camera=redraw)
         feeder.close()
         names = {feeder._frame(0).name for _ in range(8)}
         assert any("@" in n for n in names) == expect_views
         # Frames with boxes are never redrawn: their players would lean with the plane.
         assert feeder._frame(1) is boxes
+    # The model does not import the renderer: a share of views without a way to draw them is a bug.
+    with pytest.raises(ValueError, match="other_camera"):
+        BatchFeeder([frame], TrainConfig(tmp_path, tmp_path, tmp_path, views=0.5), seed=0)
 
 
 def _calibration(cuts, fitted, calibrated, from_file=()):

@@ -235,7 +235,7 @@ def _views_pitch(ctx: BenchContext) -> list[Metric]:
     from .detect.net import NetDetector
     from .evaluate.frames import VIEW_OK_M, score_pitch
     from .model.data import load_pitch_split
-    from .model.views import VIEW_KINDS, warped_views
+    from .synth.views import VIEW_KINDS, warped_views
 
     root = _real_split(ctx, "football-pitch-keypoints.tar.gz", "football-pitch-keypoints")
     frames = load_pitch_split(root, "test")

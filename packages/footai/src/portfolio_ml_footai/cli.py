@@ -417,7 +417,7 @@ def eval_pitch(
     """Keypoint error in pixels and metres; share of frames calibrated to within 1 m (and 1.5 m)."""
     from portfolio_ml_footai.evaluate.frames import score_pitch
     from portfolio_ml_footai.model.data import load_pitch_split
-    from portfolio_ml_footai.model.views import warped_views
+    from portfolio_ml_footai.synth.views import warped_views
 
     frames = load_pitch_split(data, split)
     what = "frames"
@@ -497,6 +497,7 @@ def train(
     from portfolio_ml_footai.model.train import TrainConfig
     from portfolio_ml_footai.model.train import train as run_training
     from portfolio_ml_footai.synth.frames import training_frames
+    from portfolio_ml_footai.synth.views import virtual_view
 
     for name, value in (("--epochs", epochs), ("--steps", steps), ("--batch", batch)):
         if value < 1:
@@ -554,6 +555,7 @@ def train(
             log=bar.console.print,
             progress=progress,
             synthetic=training_frames,
+            other_camera=lambda frame, rng: virtual_view(frame, rng, paint_missing=True),
             report=lambda weights: valid_report(weights, players, pitch_data),
             on_epoch=lambda r: run.log_metrics(
                 {f"epoch/{k}": v for k, v in asdict(r).items() if k != "epoch"}, step=r.epoch

@@ -3,7 +3,7 @@
 1. load the real players set, the real pitch-keypoint set and synthetic renders;
 2. build the net (`net.build_net`);
 3. fit: random crops, flips and colour changes, and (``--views``) the real keypoint frames
-   redrawn as other cameras would see the pitch (`views.py`); focal loss on the heatmaps, L1 on box size and
+   redrawn as other cameras would see the pitch (`synth/views.py`, passed in); focal loss on the heatmaps, L1 on box size and
    offset plus a GIoU loss on the box they make together; each loss masked to the samples that
    label it (a real set labels one task); AdamW with warm-up and cosine decay; a checkpoint
    every epoch (``--resume`` continues);
@@ -37,7 +37,6 @@ from .spec import (
     SIZE_CHANNELS,
 )
 from .targets import Sample, make_sample
-from .views import virtual_view
 
 SYNTHETIC_SEED0 = 1000  # training renders use seeds from here; benchmarks use small seeds
 TACTICAL_SEED0 = 3000  # tactical-camera training renders; the benchmark's tactical clip is seed 33
@@ -99,6 +98,9 @@ class TrainingError(PortfolioError):
 # Synthetic frames come from the project's renderer, which the model does not import: the
 # caller passes it in as (seeds, camera or None for static/pan, cache folder) -> frames.
 SyntheticFrames = Callable[[range, str | None, Path], Iterable[LabelledFrame]]
+# Another camera's view of a real keypoint frame (`synth.views.virtual_view`), also passed in:
+# (frame, random generator) -> the redrawn frame, or None when no such view exists.
+OtherCamera = Callable[[LabelledFrame, np.random.Generator], LabelledFrame | None]
 # And the report on the exported weights: weights -> figures (`evaluate.report.valid_report`).
 Report = Callable[[Path], dict[str, Any]]
 
@@ -145,8 +147,16 @@ def stack(samples: list[Sample]) -> dict[str, np.ndarray]:
 class BatchFeeder:
     """Augmented batches made on a background thread while TensorFlow trains on the last one."""
 
-    def __init__(self, frames: list[LabelledFrame], cfg: TrainConfig, seed: int) -> None:
-        self.frames, self.cfg = frames, cfg
+    def __init__(
+        self,
+        frames: list[LabelledFrame],
+        cfg: TrainConfig,
+        seed: int,
+        other_camera: OtherCamera | None = None,
+    ) -> None:
+        if cfg.views > 0 and other_camera is None:
+            raise ValueError("views > 0 needs an other_camera to redraw frames with")
+        self.frames, self.cfg, self.other_camera = frames, cfg, other_camera
         self.rng = np.random.default_rng(seed)
         self.queue: queue.Queue[dict[str, np.ndarray]] = queue.Queue(maxsize=3)
         self.stop = threading.Event()
@@ -172,8 +182,13 @@ class BatchFeeder:
     def _frame(self, i: int) -> LabelledFrame:
         """Frame i, or (a real keypoint frame, sometimes) another camera's view of its pitch."""
         frame = self.frames[i]
-        if frame.has_keypoints and not frame.has_boxes and self.rng.random() < self.cfg.views:
-            return virtual_view(frame, self.rng, paint_missing=True) or frame
+        if (
+            self.other_camera is not None
+            and frame.has_keypoints
+            and not frame.has_boxes
+            and self.rng.random() < self.cfg.views
+        ):
+            return self.other_camera(frame, self.rng) or frame
         return frame
 
     def next(self) -> dict[str, np.ndarray]:
@@ -275,6 +290,7 @@ def train(
     synthetic: SyntheticFrames | None = None,
     report: Report | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    other_camera: OtherCamera | None = None,
 ) -> TrainResult:
     """Steps 1-4; ``on_epoch`` gets each finished epoch's record (the CLI's MLflow run)."""
     import keras
@@ -327,7 +343,7 @@ def train(
     def valid_loss(batch: dict[str, Any]) -> Any:
         return losses(tf, model(batch["image"], training=False), batch)["loss"]
 
-    feeder = BatchFeeder(train_frames, cfg, cfg.seed + int(epoch_var.numpy()))
+    feeder = BatchFeeder(train_frames, cfg, cfg.seed + int(epoch_var.numpy()), other_camera)
     spent = history[-1].seconds if history else 0.0
     try:
         for epoch in range(int(epoch_var.numpy()) + 1, cfg.epochs + 1):

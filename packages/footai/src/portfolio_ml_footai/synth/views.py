@@ -22,8 +22,8 @@ import numpy as np
 
 from .. import pitch
 from ..calibrate.geometry import general_position
-from ..synth.camera import BroadcastCamera
-from .data import FRAME_SIZE, LabelledFrame
+from ..model.data import FRAME_SIZE, LabelledFrame
+from .camera import BroadcastCamera
 
 VIEW_KINDS = ("tactical", "high", "wide", "zoomed", "corner")
 PITCH_MARGIN_M = 2.0  # the plane is trusted this far beyond the lines (boards stand further out)
