@@ -10,7 +10,7 @@ import pytest
 from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.geometry import apply_h
 from portfolio_ml_footai.calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
-from portfolio_ml_footai.detections import Detections, PitchKeypoints
+from portfolio_ml_footai.detections import Detected, Detections, PitchKeypoints
 from portfolio_ml_footai.evaluate.frames import frame_error_m, score_detections, score_pitch
 from portfolio_ml_footai.model.data import LabelledFrame, load_detection_split, load_pitch_split
 from portfolio_ml_footai.model.spec import BALL, PLAYER, REFEREE
@@ -87,17 +87,19 @@ def test_pitch_scores_known_answers():
         False,
         True,
     )
-    exact = score_pitch([frame], lambda image: PitchKeypoints(img, inside.astype(float)))
+
+    def seen(xy, confidence):
+        return lambda image: Detected(Detections.empty(), PitchKeypoints(xy, confidence))
+
+    exact = score_pitch([frame], seen(img, inside.astype(float)))
     assert exact.keypoint_error_px == pytest.approx(0.0, abs=1e-6)
     assert exact.within_1m == 1.0 and exact.calibrated == 1
     assert frame_error_m(h, frame) == pytest.approx(0.0, abs=1e-6)
     # Every keypoint 40 px to the right: calibrated, but metres off.
-    shifted = score_pitch(
-        [frame], lambda image: PitchKeypoints(img + np.array([40.0, 0.0]), inside.astype(float))
-    )
+    shifted = score_pitch([frame], seen(img + np.array([40.0, 0.0]), inside.astype(float)))
     assert shifted.keypoint_error_px == pytest.approx(40.0)
     assert shifted.within_1m == 0.0
-    nothing = score_pitch([frame], lambda image: PitchKeypoints(img, np.zeros(32)))
+    nothing = score_pitch([frame], seen(img, np.zeros(32)))
     assert nothing.calibrated == 0 and nothing.within_1m == 0.0
 
 

@@ -207,7 +207,7 @@ def _real_pitch(ctx: BenchContext) -> list[Metric]:
 
     root = _real_split(ctx, "football-pitch-keypoints.tar.gz", "football-pitch-keypoints")
     net = NetDetector()
-    s = score_pitch(load_pitch_split(root, "test"), lambda image: net(image).keypoints)
+    s = score_pitch(load_pitch_split(root, "test"), net)
     data = s.to_json()
     return [
         Metric(
@@ -233,7 +233,7 @@ def _real_pitch(ctx: BenchContext) -> list[Metric]:
 def _views_pitch(ctx: BenchContext) -> list[Metric]:
     """Cameras the real split lacks: its test frames redrawn as other cameras see the pitch."""
     from .detect.net import NetDetector
-    from .evaluate.frames import VIEW_OK_M, score_pitch
+    from .evaluate.frames import VIEW_OK_M, VIEW_WRONG_M, score_pitch
     from .model.data import load_pitch_split
     from .synth.views import VIEW_KINDS, warped_views
 
@@ -247,7 +247,7 @@ def _views_pitch(ctx: BenchContext) -> list[Metric]:
     by_kind = {}
     for kind in VIEW_KINDS:
         these = [v for v in views if v.name.endswith(f"@{kind}")]
-        by_kind[kind] = score_pitch(these, lambda image: net(image).keypoints)
+        by_kind[kind] = score_pitch(these, net)
     everything = [e for s in by_kind.values() for e in s.median_error_m]
     share = float(np.mean([e <= VIEW_OK_M for e in everything])) if everything else 0.0
     finite = [e for e in everything if np.isfinite(e)]
@@ -258,6 +258,18 @@ def _views_pitch(ctx: BenchContext) -> list[Metric]:
             "views calibrated",
             float(np.mean([np.isfinite(e) for e in everything])) if everything else 0.0,
             "",
+        )
+    )
+    # A wrong homography is worse than none: it puts players metres away on the tactical map.
+    metrics.append(
+        Metric(
+            f"views placed over {VIEW_WRONG_M:g} m off",
+            float(np.mean([np.isfinite(e) and e > VIEW_WRONG_M for e in everything]))
+            if everything
+            else 0.0,
+            "",
+            higher_is_better=False,
+            note="calibrated, but wrong (the painted lines reject weak fits they contradict)",
         )
     )
     metrics.append(

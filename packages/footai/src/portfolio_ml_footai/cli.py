@@ -424,7 +424,7 @@ def eval_pitch(
     if views:
         frames, what = warped_views(frames, per_kind=views), "views of other cameras"
     found = _detector(detector, model)
-    scores = score_pitch(frames, lambda image: found(image).keypoints)
+    scores = score_pitch(frames, found)
     report = scores.to_json()
     table = Table(title=f"footai eval-pitch · {data.name}/{split} · {scores.frames} {what}")
     table.add_column("metric")

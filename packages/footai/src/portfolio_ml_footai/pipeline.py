@@ -30,7 +30,8 @@ from portfolio_ml_core.video import Frame, VideoSource
 from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration
-from .calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
+from .calibrate.keypoints import HomographyTracker, image_to_pitch
+from .calibrate.lines import fit_frame
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -122,9 +123,9 @@ class FrameAnalyser:
             self.tracker.reset()
             self.ball = BallTracker(self.size[0])
             self.pitch.reset()  # a calibration file holds for its own shot only
-        fit = None
+        fit, rejected = None, False
         if found.keypoints is not None:
-            fit = fit_keypoints(found.keypoints, self.size[0])
+            fit, rejected = fit_frame(found.keypoints, image, people.xyxy)
         h = self.pitch.update(fit, motion)
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
@@ -137,7 +138,12 @@ class FrameAnalyser:
         self.n += 1
         self.keypoint_fits += fit is not None
         how = FrameCalibration(
-            frame, cut, fit is not None, h is not None, h is not None and self.pitch.trusted
+            frame,
+            cut,
+            fit is not None,
+            h is not None,
+            h is not None and self.pitch.trusted,
+            rejected,
         )
         return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how)
 

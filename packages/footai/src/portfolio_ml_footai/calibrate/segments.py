@@ -15,6 +15,10 @@ NO_KEYPOINTS = (
     "no pitch keypoints could be fitted in this shot: too few pitch markings in view "
     "(a close-up, a replay, the crowd) or a camera view the net does not cover"
 )
+LINES_REJECTED = (
+    "the pitch keypoints found in this shot fitted {n} frames, but the painted lines in view "
+    "did not match those fits (too few keypoints to trust, a camera view the net does not cover)"
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class CalibrationSegment:
     keypoint_fits: int  # frames whose pitch keypoints gave a homography fit
     method: str  # file+keypoints | file | keypoints | none
     reason: str = ""  # why some frames have no homography ("" when all have one)
+    line_rejected: int = 0  # frames whose weak keypoint fit the painted lines contradicted
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,6 +45,7 @@ class CalibrationSegment:
             int(data["keypoint_fits"]),
             str(data["method"]),
             str(data.get("reason", "")),
+            int(data.get("line_rejected", 0)),
         )
 
 
@@ -52,6 +58,7 @@ class FrameCalibration:
     fitted: bool  # its keypoints gave a fit
     calibrated: bool  # it has a homography
     from_file: bool  # the homography descends from the user's calibration file
+    rejected: bool = False  # its keypoints gave a weak fit that the painted lines contradicted
 
 
 def segments(frames: list[FrameCalibration]) -> tuple[CalibrationSegment, ...]:
@@ -66,6 +73,7 @@ def segments(frames: list[FrameCalibration]) -> tuple[CalibrationSegment, ...]:
 
 def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
     fits = sum(f.fitted for f in shot)
+    rejected = sum(f.rejected for f in shot)
     calibrated = sum(f.calibrated for f in shot)
     from_file = any(f.from_file for f in shot)
     if from_file:
@@ -75,14 +83,14 @@ def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
     reason = ""
     missing = len(shot) - calibrated
     if missing and not fits and not from_file:
-        reason = NO_KEYPOINTS
+        reason = LINES_REJECTED.format(n=rejected) if rejected else NO_KEYPOINTS
     elif missing:
         reason = (
             f"{missing} frames before the first keypoint fit or more than 2 s after the "
             "last one (camera motion alone drifts)"
         )
     return CalibrationSegment(
-        shot[0].frame, shot[-1].frame, len(shot), calibrated, fits, method, reason
+        shot[0].frame, shot[-1].frame, len(shot), calibrated, fits, method, reason, rejected
     )
 
 

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .. import pitch
-from ..calibrate.keypoints import fit_keypoints, image_to_pitch
-from ..detections import Detected, Detections, PitchKeypoints, box_iou
+from ..calibrate.keypoints import image_to_pitch
+from ..calibrate.lines import fit_frame
+from ..detections import Detected, Detections, box_iou
 from ..model.data import LabelledFrame
 from ..model.spec import BALL, CLASSES, PERSON_CLASSES
 
@@ -21,6 +22,7 @@ IOU = 0.5
 BALL_RADIUS_PX = 15.0  # a ball found within 15 px at 1280×720 counts
 PITCH_OK_M = 1.0
 VIEW_OK_M = 1.5  # the target on warped views (other cameras): the tactical map stays readable
+VIEW_WRONG_M = 3.0  # a view calibrated this far off is wrong, not imprecise (players change zones)
 
 
 def greedy_match(
@@ -254,15 +256,17 @@ def frame_error_m(h: np.ndarray | None, frame: LabelledFrame) -> float:
 
 
 def score_pitch(
-    frames: Iterable[LabelledFrame], predict: Callable[[np.ndarray], PitchKeypoints | None]
+    frames: Iterable[LabelledFrame], detect: Callable[[np.ndarray], Detected]
 ) -> PitchScores:
-    """``predict`` gives a frame's keypoints; None (a detector that sees no pitch) counts as
-    nothing found."""
+    """``detect`` sees a frame; its keypoints are fitted as a run fits them (`fit_frame`: a
+    weak fit must be confirmed by the painted lines, the people's boxes masked out). A detector
+    that sees no pitch (keypoints None) counts as nothing found."""
     errors_px: list[float] = []
     found = labelled = calibrated = 0
     per_frame: list[float] = []
     for frame in frames:
-        kp = predict(frame.image)
+        seen_here = detect(frame.image)
+        kp = seen_here.keypoints
         if kp is None:
             labelled += int(frame.visible.sum())
             per_frame.append(frame_error_m(None, frame))
@@ -272,7 +276,7 @@ def score_pitch(
         errors_px += list(np.linalg.norm(kp.xy[both] - frame.keypoints[both], axis=1))
         found += int(both.sum())
         labelled += int(frame.visible.sum())
-        fit = fit_keypoints(kp, frame.image.shape[1])
+        fit, _ = fit_frame(kp, frame.image, seen_here.detections.persons.xyxy)
         calibrated += fit is not None
         per_frame.append(frame_error_m(fit.homography if fit else None, frame))
     n = len(per_frame)
@@ -284,10 +288,3 @@ def score_pitch(
         per_frame,
         float(np.mean([e <= PITCH_OK_M for e in per_frame])) if n else 0.0,
     )
-
-
-def predictor(
-    detector: Callable[[np.ndarray], Detected],
-) -> tuple[Callable[[np.ndarray], Detections], Callable[[np.ndarray], PitchKeypoints | None]]:
-    """What `score_detections` and `score_pitch` call: a detector's reported boxes, its keypoints."""
-    return (lambda img: detector(img).reported), (lambda img: detector(img).keypoints)

@@ -1,0 +1,94 @@
+"""The painted lines confirm or reject a keypoint fit that rests on few keypoints."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from portfolio_ml_footai import pitch
+from portfolio_ml_footai.calibrate.lines import (
+    CHECK_BELOW_INLIERS,
+    MIN_SUPPORT,
+    fit_frame,
+    line_support,
+)
+from portfolio_ml_footai.calibrate.segments import LINES_REJECTED, FrameCalibration, segments
+from portfolio_ml_footai.detections import PitchKeypoints
+from portfolio_ml_footai.synth.camera import BroadcastCamera
+
+SIZE = (1280, 720)
+CAMERA = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, *SIZE).looking_at(-20.0, -4.0)
+
+
+def _pitch_frame(h: np.ndarray) -> np.ndarray:
+    """Grass with the pitch's white lines where the homography puts them."""
+    image = np.full((SIZE[1], SIZE[0], 3), (40, 125, 45), np.uint8)
+    for line in pitch.pitch_lines():
+        dense = np.concatenate(
+            [np.linspace(a, b, 40) for a, b in zip(line.points[:-1], line.points[1:], strict=True)]
+        )
+        uv = cv2.perspectiveTransform(dense.reshape(-1, 1, 2), h)
+        cv2.polylines(image, [np.round(uv).astype(np.int32)], False, (235, 235, 235), 3)
+    return image
+
+
+def _keypoints(h: np.ndarray, which: np.ndarray) -> PitchKeypoints:
+    xy = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    confidence = np.zeros(len(xy))
+    confidence[which] = 0.9
+    return PitchKeypoints(xy, confidence)
+
+
+def _in_view(h: np.ndarray) -> np.ndarray:
+    xy = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
+    inside = (
+        (xy[:, 0] > 20) & (xy[:, 0] < SIZE[0] - 20) & (xy[:, 1] > 20) & (xy[:, 1] < SIZE[1] - 20)
+    )
+    return np.nonzero(inside)[0]
+
+
+def test_right_homography_lands_on_the_lines_a_wrong_one_on_grass():
+    h = CAMERA.homography()
+    image = _pitch_frame(h)
+    right = line_support(image, h)
+    wrong = line_support(image, CAMERA.looking_at(-8.0, 6.0).homography())
+    assert right is not None and right > 0.6
+    assert wrong is not None and wrong < MIN_SUPPORT
+    # A homography that shows no pitch in the frame cannot be judged.
+    far_off = np.array([[1.0, 0, 5000], [0, 1, 0], [0, 0, 1]]) @ h
+    assert line_support(image, far_off) is None
+
+
+def test_a_weak_fit_stands_only_where_the_lines_confirm_it():
+    h = CAMERA.homography()
+    image = _pitch_frame(h)
+    five = _in_view(h)[[0, 2, 4, 6, 8]]
+    assert len(five) < CHECK_BELOW_INLIERS
+    fit, rejected = fit_frame(_keypoints(h, five), image)
+    assert fit is not None and not rejected
+    # The same five keypoints where another camera would see them: an exact fit, metres off.
+    elsewhere = CAMERA.looking_at(-8.0, 6.0).homography()
+    fit, rejected = fit_frame(_keypoints(elsewhere, five), image)
+    assert fit is None and rejected
+    # Without keypoints enough for a fit, nothing is rejected: there was nothing to check.
+    assert fit_frame(_keypoints(h, five[:3]), image) == (None, False)
+
+
+def test_a_fit_on_many_keypoints_checks_itself():
+    h = CAMERA.homography()
+    black = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)  # no lines to see at all
+    many = _in_view(h)
+    assert len(many) >= CHECK_BELOW_INLIERS
+    fit, rejected = fit_frame(_keypoints(h, many), black)
+    assert fit is not None and not rejected
+    fit, rejected = fit_frame(_keypoints(h, many[:5]), black)
+    assert fit is None and rejected
+
+
+def test_a_shot_whose_fits_the_lines_rejected_says_so():
+    frames = [
+        FrameCalibration(i, i == 0, False, False, False, rejected=i % 2 == 0) for i in range(6)
+    ]
+    (shot,) = segments(frames)
+    assert shot.line_rejected == 3 and shot.method == "none"
+    assert shot.reason == LINES_REJECTED.format(n=3)
+    assert type(shot).from_json(shot.to_json()) == shot
