@@ -93,6 +93,7 @@ def test_two_workers_train_like_one_process(jpeg_subset: Path, preset: Path, tmp
 
 
 @pytest.mark.realdata
+@pytest.mark.slow  # 160 s on 2 cores; two workers training like one process stays in the suite
 def test_losing_a_worker_is_a_clear_error_and_both_resume(
     jpeg_subset: Path, preset: Path, tmp_path: Path
 ):

@@ -48,6 +48,7 @@ def _batch(*args: str | Path):
     return runner.invoke(create_app(), ["batch", *map(str, args)])
 
 
+@pytest.mark.slow  # 100 s on 2 cores; the matches-`run` test below covers a whole batch
 def test_interrupted_batch_resumes_where_it_stopped(clips: Path, tmp_path: Path, request):
     out = tmp_path / "out"
     script = Path(sys.executable).with_name("portfolio-ml")

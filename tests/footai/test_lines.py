@@ -5,9 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from portfolio_ml_footai import pitch
+from portfolio_ml_footai.calibrate.keypoints import CARRY_FRAMES, LINE_RECHECK, HomographyTracker
 from portfolio_ml_footai.calibrate.lines import (
     CHECK_BELOW_INLIERS,
     MIN_SUPPORT,
+    FrameLines,
     fit_frame,
     line_support,
 )
@@ -92,3 +94,27 @@ def test_a_shot_whose_fits_the_lines_rejected_says_so():
     assert shot.line_rejected == 3 and shot.method == "none"
     assert shot.reason == LINES_REJECTED.format(n=3)
     assert type(shot).from_json(shot.to_json()) == shot
+
+
+def test_lines_keep_a_carried_homography_while_they_confirm_it():
+    """No keypoint fit for longer than `CARRY_FRAMES`: the lines decide whether it carries on."""
+    h = CAMERA.homography()
+    image = _pitch_frame(h)
+    fit, _ = fit_frame(_keypoints(h, _in_view(h)), image)
+    assert fit is not None
+
+    def run(lines, frames=CARRY_FRAMES + 3 * LINE_RECHECK):
+        tracker = HomographyTracker(SIZE)
+        tracker.update(fit, None)
+        return [tracker.update(None, np.eye(3), lines) for _ in range(frames)]
+
+    # The frame's lines where the homography puts them: carried as long as the shot lasts.
+    held = run(FrameLines(image))
+    assert all(x is not None for x in held)
+    # The camera moved on and motion did not follow it: the lines no longer agree.
+    elsewhere = _pitch_frame(CAMERA.looking_at(-8.0, 6.0).homography())
+    dropped = run(FrameLines(elsewhere))
+    assert dropped[CARRY_FRAMES - 1] is not None and dropped[CARRY_FRAMES] is None
+    assert all(x is None for x in dropped[CARRY_FRAMES:])
+    # Without lines to ask (a caller that has none), ~2 s is the limit as before.
+    assert run(None)[CARRY_FRAMES] is None

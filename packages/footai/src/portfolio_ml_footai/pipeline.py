@@ -31,7 +31,7 @@ from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration
 from .calibrate.keypoints import HomographyTracker, image_to_pitch
-from .calibrate.lines import fit_frame
+from .calibrate.lines import FrameLines, fit_frame
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -126,7 +126,7 @@ class FrameAnalyser:
         fit, rejected = None, False
         if found.keypoints is not None:
             fit, rejected = fit_frame(found.keypoints, image, people.xyxy)
-        h = self.pitch.update(fit, motion)
+        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy))
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))

@@ -9,6 +9,7 @@ the carried one by a lot is treated as a cut (taken as is) once two frames agree
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -28,6 +29,10 @@ MIN_SWITCH_INLIERS = 5
 # Two such fits in a row take over from the carried homography; a user's calibration needs this many.
 TRUSTED_SWITCH = 5
 RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15 px at 1280)
+# Motion alone drifts: ~2 s after the last keypoint fit a carried homography is dropped, unless
+# the painted lines in view still lie where it puts the pitch's lines (checked this often).
+CARRY_FRAMES = 50
+LINE_RECHECK = 10
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,12 @@ def image_to_pitch(h: np.ndarray, points: np.ndarray) -> np.ndarray:
     return apply_h(np.linalg.inv(h), points)
 
 
+class FrameLinesLike(Protocol):
+    """A frame's painted lines (`lines.FrameLines`)."""
+
+    def agree(self, homography: np.ndarray) -> bool: ...
+
+
 class HomographyTracker:
     """A homography for every frame: keypoint fits, carried by camera motion between them.
 
@@ -113,8 +124,14 @@ class HomographyTracker:
         self.current, self.pending, self.trusted = None, None, False
         self.variance, self.frames_since_fit = 1.0, 0
 
-    def update(self, fit: KeypointFit | None, motion: np.ndarray | None) -> np.ndarray | None:
-        """This frame's homography: ``motion`` maps last frame's pixels to this frame's."""
+    def update(
+        self,
+        fit: KeypointFit | None,
+        motion: np.ndarray | None,
+        lines: FrameLinesLike | None = None,
+    ) -> np.ndarray | None:
+        """This frame's homography: ``motion`` maps last frame's pixels to this frame's;
+        ``lines`` (the frame's painted lines) can confirm a homography carried without fits."""
         if motion is None and self.trusted:
             motion = np.eye(3)  # a user's calibration stays put when the motion is unknown
         carried = self.carried(motion)
@@ -122,9 +139,16 @@ class HomographyTracker:
             self.variance = min(self.variance + self.drift, self.most)
         if fit is None:
             self.frames_since_fit += 1
-            # Motion alone drifts: give up after ~2 s without a keypoint fit (a user's
-            # calibration is carried through its shot: it was right once, fits are not).
-            lost = self.frames_since_fit > 50 and not self.trusted
+            # Motion alone drifts: give up after ~2 s without a keypoint fit unless the lines
+            # still confirm the carried homography (a user's calibration is carried through
+            # its shot: it was right once, fits are not).
+            late = self.frames_since_fit - CARRY_FRAMES
+            lost = False
+            if late > 0 and not self.trusted and carried is not None:
+                if lines is None:
+                    lost = True
+                elif late % LINE_RECHECK == 1:  # the lines are looked at every 10th frame
+                    lost = not lines.agree(carried)
             self.current = None if lost else carried
             return self.current
         self.frames_since_fit = 0

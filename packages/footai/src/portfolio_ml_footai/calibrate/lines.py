@@ -37,13 +37,13 @@ MIN_LINE_SAMPLES = 20  # fewer model samples in view than this: the lines cannot
 
 def _line_samples(step_m: float = 0.5) -> np.ndarray:
     """Points every ``step_m`` metres along every painted line of the pitch model."""
-    out = []
+    points = []
     for line in pitch.pitch_lines():
         for a, b in zip(line.points[:-1], line.points[1:], strict=True):
             n = max(1, int(np.ceil(np.linalg.norm(b - a) / step_m)))
             t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-            out.append(a + t * (b - a))
-    return np.concatenate(out)
+            points.append(a + t * (b - a))
+    return np.concatenate(points)
 
 
 LINE_SAMPLES = _line_samples()
@@ -136,6 +136,22 @@ def lines_confirm(
         return True
     support = line_support(image, fit.homography, people_xyxy)
     return support is not None and support >= MIN_SUPPORT
+
+
+# A carried homography (no fit for ~2 s) stays while this share of the lines in view is met.
+CARRY_SUPPORT = 0.25
+
+
+class FrameLines:
+    """One frame's painted lines, for a homography carried without keypoint fits: do they
+    still confirm it."""
+
+    def __init__(self, image: np.ndarray, people_xyxy: np.ndarray | None = None) -> None:
+        self.image, self.people = image, people_xyxy
+
+    def agree(self, homography: np.ndarray) -> bool:
+        support = line_support(self.image, homography, self.people)
+        return support is not None and support >= CARRY_SUPPORT
 
 
 def fit_frame(
