@@ -5,7 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from portfolio_ml_footai import pitch
-from portfolio_ml_footai.calibrate.keypoints import CARRY_FRAMES, LINE_RECHECK, HomographyTracker
+from portfolio_ml_footai.calibrate.keypoints import (
+    CARRY_FRAMES,
+    LINE_RECHECK,
+    HomographyTracker,
+    fit_keypoints,
+)
 from portfolio_ml_footai.calibrate.lines import (
     CHECK_BELOW_INLIERS,
     MIN_SUPPORT,
@@ -118,3 +123,33 @@ def test_lines_keep_a_carried_homography_while_they_confirm_it():
     assert all(x is None for x in dropped[CARRY_FRAMES:])
     # Without lines to ask (a caller that has none), ~2 s is the limit as before.
     assert run(None)[CARRY_FRAMES] is None
+
+
+class _Lines:
+    """Painted lines that answer as told and count the questions."""
+
+    def __init__(self, confirm: bool) -> None:
+        self.answer, self.asked = confirm, 0
+
+    def agree(self, homography):
+        return self.answer
+
+    def confirm(self, fit):
+        self.asked += 1
+        return self.answer
+
+
+def test_the_tracker_asks_the_lines_only_about_fits_that_would_change_the_homography():
+    h = CAMERA.homography()
+    five = _in_view(h)[[0, 2, 4, 6, 8]]
+    weak = fit_keypoints(_keypoints(h, five), SIZE[0])
+    assert weak is not None and weak.n_inliers < CHECK_BELOW_INLIERS
+    # Nothing carried yet: a weak fit would start the homography, so the lines must confirm it.
+    tracker, no = HomographyTracker(SIZE), _Lines(confirm=False)
+    assert tracker.update(weak, None, no) is None and tracker.rejected and no.asked == 1
+    yes = _Lines(confirm=True)
+    assert tracker.update(weak, None, yes) is not None and not tracker.rejected
+    # A weak fit that agrees with the carried homography is blended in without a look.
+    again = _Lines(confirm=False)
+    assert tracker.update(weak, np.eye(3), again) is not None
+    assert again.asked == 0 and not tracker.rejected

@@ -30,8 +30,8 @@ from portfolio_ml_core.video import Frame, VideoSource
 from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration
-from .calibrate.keypoints import HomographyTracker, image_to_pitch
-from .calibrate.lines import FrameLines, fit_frame
+from .calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
+from .calibrate.lines import FrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -123,10 +123,12 @@ class FrameAnalyser:
             self.tracker.reset()
             self.ball = BallTracker(self.size[0])
             self.pitch.reset()  # a calibration file holds for its own shot only
-        fit, rejected = None, False
+        fit = None
         if found.keypoints is not None:
-            fit, rejected = fit_frame(found.keypoints, image, people.xyxy)
+            fit = fit_keypoints(found.keypoints, self.size[0])
         h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy))
+        rejected = self.pitch.rejected
+        fit = None if rejected else fit
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))

@@ -88,6 +88,8 @@ class FrameLinesLike(Protocol):
 
     def agree(self, homography: np.ndarray) -> bool: ...
 
+    def confirm(self, fit: KeypointFit) -> bool: ...
+
 
 class HomographyTracker:
     """A homography for every frame: keypoint fits, carried by camera motion between them.
@@ -112,6 +114,7 @@ class HomographyTracker:
         self.variance = 1.0
         self.trusted = False  # `current` descends from a user's calibration
         self.agreeing = 0  # consecutive checked fits that agree with `pending`
+        self.rejected = False  # the last update's fit was dropped: the lines contradicted it
 
     def start_from(self, homography: np.ndarray) -> None:
         """Start from a user's calibration: exact for its frame, so no fit moves it until the
@@ -131,12 +134,22 @@ class HomographyTracker:
         lines: FrameLinesLike | None = None,
     ) -> np.ndarray | None:
         """This frame's homography: ``motion`` maps last frame's pixels to this frame's;
-        ``lines`` (the frame's painted lines) can confirm a homography carried without fits."""
+        ``lines`` (the frame's painted lines) must confirm a weak fit that would start or switch
+        the homography (one that agrees with the carried homography is only blended in: no
+        need to look), and can keep a homography carried without fits."""
         if motion is None and self.trusted:
             motion = np.eye(3)  # a user's calibration stays put when the motion is unknown
         carried = self.carried(motion)
         if motion is None or not np.array_equal(motion, np.eye(3)):
             self.variance = min(self.variance + self.drift, self.most)
+        self.rejected = False
+        if (
+            fit is not None
+            and lines is not None
+            and (carried is None or self._disagree(carried, fit.homography))
+            and not lines.confirm(fit)
+        ):
+            fit, self.rejected = None, True
         if fit is None:
             self.frames_since_fit += 1
             # Motion alone drifts: give up after ~2 s without a keypoint fit unless the lines

@@ -143,8 +143,8 @@ CARRY_SUPPORT = 0.25
 
 
 class FrameLines:
-    """One frame's painted lines, for a homography carried without keypoint fits: do they
-    still confirm it."""
+    """One frame's painted lines, asked by `HomographyTracker`: do they confirm a weak fit that
+    would start or switch the homography, and a homography carried without fits."""
 
     def __init__(self, image: np.ndarray, people_xyxy: np.ndarray | None = None) -> None:
         self.image, self.people = image, people_xyxy
@@ -152,6 +152,9 @@ class FrameLines:
     def agree(self, homography: np.ndarray) -> bool:
         support = line_support(self.image, homography, self.people)
         return support is not None and support >= CARRY_SUPPORT
+
+    def confirm(self, fit: KeypointFit) -> bool:
+        return lines_confirm(fit, self.image, self.people)
 
 
 def fit_frame(

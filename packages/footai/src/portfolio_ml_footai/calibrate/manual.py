@@ -27,12 +27,20 @@ def read_frame(video: str | Path, frame: int) -> np.ndarray:
 def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -> dict[str, Any]:
     """Point pairs from the net's pitch keypoints (the RANSAC inliers; never fewer than 4)."""
     from ..detect.net import NetDetector
-    from .keypoints import MIN_INLIERS, fit_keypoints
+    from .keypoints import MIN_INLIERS
+    from .lines import fit_frame
 
     image = read_frame(video, frame)
-    found = NetDetector(model)(image).keypoints
+    seen = NetDetector(model)(image)
+    found = seen.keypoints
     assert found is not None  # the shipped net always gives its 32 keypoints
-    fit = fit_keypoints(found, image.shape[1])
+    fit, rejected = fit_frame(found, image, seen.detections.persons.xyxy)
+    if rejected:
+        raise PortfolioError(
+            f"{video}: frame {frame}: the {int(found.visible().sum())} pitch keypoints found "
+            "give a fit that the painted lines in view contradict; pick another --frame or "
+            "calibrate by hand (without --auto)"
+        )
     if fit is None or fit.n_inliers < MIN_INLIERS:
         raise PortfolioError(
             f"{video}: frame {frame} shows too few pitch markings for a calibration "
