@@ -2,8 +2,8 @@
 
 A high tactical camera, a zoomed or behind-the-goal view: the net fits the pitch in few frames.
 This replays a synthetic clip (as `portfolio-ml bench footai.accuracy_*` renders it, with its
-ground truth) with the keypoints blanked in every frame but some — the first N (`firstN`) or
-every N-th (`everyN`) — and scores the run as `footai eval` does. The figures are in
+ground truth) with the keypoints blanked in every frame but some — the first N (`firstN`), every
+N-th (`everyN`), or all from frame N on (`fromN`) — and scores the run as `footai eval` does. The figures are in
 docs/footai.md (pipeline, step 4). Not part of the product: it swaps the detector for a wrapper.
 
     uv run python docs/experiments/footai_sparse_keypoints.py CLIP_DIR first25
@@ -34,6 +34,7 @@ from portfolio_ml_footai.runner import run_video
 def main(clip: Path, scenario: str, use_lines: bool) -> dict[str, object]:
     every = int(scenario.removeprefix("every")) if scenario.startswith("every") else None
     first = int(scenario.removeprefix("first")) if scenario.startswith("first") else None
+    after = int(scenario.removeprefix("from")) if scenario.startswith("from") else None
     make = pipeline.create_detector
 
     def sparse(name: str, model: Path | None) -> pipeline.Detector:
@@ -42,7 +43,11 @@ def main(clip: Path, scenario: str, use_lines: bool) -> dict[str, object]:
         def detect(image: np.ndarray) -> Detected:
             found, i = net(image), count[0]
             count[0] += 1  # frames come in order (detect_ahead submits them one by one)
-            keep = (first is not None and i < first) or (every is not None and i % every == 0)
+            keep = (
+                (first is not None and i < first)
+                or (every is not None and i % every == 0)
+                or (after is not None and i >= after)
+            )
             return found if keep else Detected(found.detections, None, found.report_score)
 
         return detect  # type: ignore[return-value]
@@ -51,7 +56,9 @@ def main(clip: Path, scenario: str, use_lines: bool) -> dict[str, object]:
     if not use_lines:
         lines.FrameLines.agree = lambda self, h: False  # type: ignore[method-assign]
     with tempfile.TemporaryDirectory() as tmp:
-        summary = run_video(clip / "sample.mp4", Path(tmp), pipeline.RunOptions(), write_video=False)
+        summary = run_video(
+            clip / "sample.mp4", Path(tmp), pipeline.RunOptions(), write_video=False
+        )
         pred = load_prediction(Path(tmp))
     scores = evaluate(read_tracks(clip / "gt.csv"), pred.table, frames=pred.frames)
     return {

@@ -9,6 +9,7 @@ from portfolio_ml_footai.calibrate.keypoints import (
     CARRY_FRAMES,
     LINE_RECHECK,
     HomographyTracker,
+    carry_back,
     fit_keypoints,
 )
 from portfolio_ml_footai.calibrate.lines import (
@@ -153,3 +154,32 @@ def test_the_tracker_asks_the_lines_only_about_fits_that_would_change_the_homogr
     again = _Lines(confirm=False)
     assert tracker.update(weak, np.eye(3), again) is not None
     assert again.asked == 0 and not tracker.rejected
+
+
+def test_frames_before_a_shots_first_homography_get_it_carried_back():
+    h = CAMERA.homography()
+    shift = np.array([[1.0, 0, 4.0], [0, 1.0, 0], [0, 0, 1.0]])  # the picture moves 4 px a frame
+    n, first = 120, 90
+    truth = [np.linalg.matrix_power(shift, i) @ h for i in range(n)]
+    truth = [t / t[2, 2] for t in truth]
+    homographies = [None] * first + truth[first:]
+    homographies[first] = np.eye(3)  # the first fit after the dark stretch was wrong
+    motions = [None] + [shift] * (n - 1)
+    starts = [i == 0 for i in range(n)]
+    filled = carry_back(homographies, motions, starts)
+    # At most `CARRY_FRAMES` frames back, from the settled homography `BACK_ANCHOR` frames on.
+    assert filled == list(range(first - CARRY_FRAMES, first))
+    for i in filled:
+        np.testing.assert_allclose(homographies[i], truth[i], rtol=1e-6, atol=1e-6)
+    assert homographies[first - CARRY_FRAMES - 1] is None
+    # A cut stops it, and so does an unknown motion; a stretch shorter than the anchor is left.
+    cut = [None] * first + truth[first:]
+    assert carry_back(cut, motions, [i in (0, first - 10) for i in range(n)]) == list(
+        range(first - 10, first)
+    )
+    unknown = [None] * first + truth[first:]
+    assert carry_back(
+        unknown, [None if i == first - 5 else m for i, m in enumerate(motions)], starts
+    ) == list(range(first - 5, first))
+    short = [None] * (n - 10) + truth[n - 10 :]
+    assert carry_back(short, motions, starts) == []

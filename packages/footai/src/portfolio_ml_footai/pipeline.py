@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from portfolio_ml_core.video import Frame, VideoSource
 from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration
-from .calibrate.keypoints import HomographyTracker, fit_keypoints, image_to_pitch
+from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
 from .calibrate.lines import FrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
@@ -39,6 +39,7 @@ from .detections import Detected, Detections
 from .grass import GrassModel, learn_grass
 from .kinematics import smooth_positions
 from .match import Match
+from .model.spec import BALL
 from .track.appearance import appearance
 from .track.ball import BallTracker
 from .track.reid import Views, reidentify
@@ -91,6 +92,7 @@ class FrameResult:
     homography: np.ndarray | None
     keypoint_fit: bool  # the homography was fitted to this frame's keypoints
     calibration: FrameCalibration  # how (cut, fit, from the user's file), for summary.json
+    motion: np.ndarray | None = None  # last frame's pixels → this frame's (None: unknown, a cut)
 
 
 class FrameAnalyser:
@@ -134,9 +136,7 @@ class FrameAnalyser:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))
         tracked = self.tracker.update(people, motion)
         ball = self.ball.update(balls, motion)
-        if h is not None:
-            tracked = tracked.with_(pitch_xy=image_to_pitch(h, tracked.foot_points(FOOT_LIFT)))
-            ball = ball.with_(pitch_xy=image_to_pitch(h, ball.centres))
+        tracked, ball = with_pitch_positions(tracked, h), with_pitch_positions(ball, h)
         self.n += 1
         self.keypoint_fits += fit is not None
         how = FrameCalibration(
@@ -147,7 +147,15 @@ class FrameAnalyser:
             h is not None and self.pitch.trusted,
             rejected,
         )
-        return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how)
+        return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how, motion)
+
+
+def with_pitch_positions(found: Detections, homography: np.ndarray | None) -> Detections:
+    """Pitch positions through ``homography``: people where they stand, the ball at its centre."""
+    if homography is None or len(found) == 0:
+        return found
+    where = np.where((found.class_id == BALL)[:, None], found.centres, found.foot_points(FOOT_LIFT))
+    return found.with_(pitch_xy=image_to_pitch(homography, where))
 
 
 def detect_ahead(frames: Iterable[Frame], detector: Detector) -> Iterator[tuple[Frame, Detected]]:
@@ -192,6 +200,7 @@ def analyse(
         detections: list[Detections] = []
         homographies: list[np.ndarray | None] = []
         calibration: list[FrameCalibration] = []
+        motions: list[np.ndarray | None] = []
         start = time.perf_counter()
         for frame, found in detect_ahead(chain(first, rest), detector):
             result = analyser.step(frame.image, found, frame.index)
@@ -199,8 +208,15 @@ def analyse(
             detections.append(result.detections)
             homographies.append(result.homography)
             calibration.append(result.calibration)
+            motions.append(result.motion)
             if progress is not None:
                 progress(len(frames))
+        # A shot's frames before its first fit: the homography carried back to them.
+        for i in carry_back(
+            homographies, motions, [c.cut or i == 0 for i, c in enumerate(calibration)]
+        ):
+            detections[i] = with_pitch_positions(detections[i], homographies[i])
+            calibration[i] = replace(calibration[i], calibrated=True)
         raw = Match(
             fps,
             video.size,

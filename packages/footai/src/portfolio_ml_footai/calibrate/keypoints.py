@@ -33,6 +33,8 @@ RANSAC_PX = 0.012  # reprojection threshold as a fraction of the frame width (15
 # the painted lines in view still lie where it puts the pitch's lines (checked this often).
 CARRY_FRAMES = 50
 LINE_RECHECK = 10
+# Frames before a shot's first homography get the one of this many frames later, carried back.
+BACK_ANCHOR = 25
 
 
 @dataclass(frozen=True)
@@ -221,3 +223,67 @@ class HomographyTracker:
 def _moved(h: np.ndarray, motion: np.ndarray) -> np.ndarray:
     moved = motion @ h
     return moved / moved[2, 2]
+
+
+def carry_back(
+    homographies: list[np.ndarray | None],
+    motions: list[np.ndarray | None],
+    starts: list[bool],
+    limit: int = CARRY_FRAMES,
+    anchor: int = BACK_ANCHOR,
+) -> list[int]:
+    """Give the frames before a shot's first homography the one the camera motion carries back
+    to them (at most ``limit`` frames, as far as forward carrying goes without line checks).
+
+    The first fits after a dark stretch are the least checked (nothing carried to compare
+    with; a wrong one is replaced a few frames later), so the homography carried back is the
+    one ``anchor`` frames later, when the run has settled; stretches shorter than that are
+    left alone. ``motions[i]`` maps frame i-1's pixels to frame i's (None where unknown, and
+    at every cut); ``starts[i]``: frame i starts a shot. Fills ``homographies`` in place and
+    returns the indices it filled.
+    """
+    filled: list[int] = []
+    i = len(homographies) - 1
+    while i > 0:
+        if homographies[i] is None or homographies[i - 1] is not None or starts[i]:
+            i -= 1
+            continue
+        # Frame i is where a homography begins after a dark stretch.
+        h = _carried_back(homographies, motions, starts, i, i + anchor)
+        j = i
+        while h is not None and j > 0 and homographies[j - 1] is None and i - j < limit:
+            motion = motions[j]
+            if starts[j] or motion is None:
+                break
+            h = _back(h, motion)
+            homographies[j - 1] = h
+            filled.append(j - 1)
+            j -= 1
+        i = j - 1  # the filled frames are not new beginnings
+    return sorted(filled)
+
+
+def _back(h: np.ndarray, motion: np.ndarray) -> np.ndarray:
+    """Frame i's homography → frame i-1's, where ``motion`` maps frame i-1's pixels to i's."""
+    back = np.linalg.solve(motion, h)
+    return np.asarray(back / back[2, 2])
+
+
+def _carried_back(
+    homographies: list[np.ndarray | None],
+    motions: list[np.ndarray | None],
+    starts: list[bool],
+    first: int,
+    anchor: int,
+) -> np.ndarray | None:
+    """The homography of frame ``anchor`` carried back to frame ``first``; None when the frames
+    between lack a homography or a motion, or a shot starts among them."""
+    if anchor >= len(homographies):
+        return None
+    h = homographies[anchor]
+    for k in range(anchor, first, -1):
+        motion = motions[k]
+        if h is None or homographies[k] is None or starts[k] or motion is None:
+            return None
+        h = _back(h, motion)
+    return h

@@ -86,8 +86,9 @@ def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
         reason = LINES_REJECTED.format(n=rejected) if rejected else NO_KEYPOINTS
     elif missing:
         reason = (
-            f"{missing} frames before the first keypoint fit or more than 2 s after the "
-            "last one (camera motion alone drifts)"
+            f"{missing} frames more than 2 s before the first keypoint fit or after the last "
+            "one where the painted lines no longer confirmed the homography (camera motion "
+            "alone drifts)"
         )
     return CalibrationSegment(
         shot[0].frame, shot[-1].frame, len(shot), calibrated, fits, method, reason, rejected
