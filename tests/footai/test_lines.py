@@ -129,8 +129,14 @@ def test_lines_keep_a_carried_homography_while_they_confirm_it():
 class _Lines:
     """Painted lines that answer as told and count the questions."""
 
-    def __init__(self, confirm: bool) -> None:
-        self.answer, self.asked = confirm, 0
+    def __init__(self, confirm: bool, prefer: bool = True) -> None:
+        self.answer, self.asked, self.prefers = confirm, 0, prefer
+
+    def prefer(self, new, old):
+        return self.prefers
+
+    def refine(self, homography):
+        return homography
 
     def agree(self, homography):
         return self.answer
@@ -183,3 +189,20 @@ def test_frames_before_a_shots_first_homography_get_it_carried_back():
     ) == list(range(first - 5, first))
     short = [None] * (n - 10) + truth[n - 10 :]
     assert carry_back(short, motions, starts) == []
+
+
+def test_a_switch_needs_the_lines_to_like_the_new_homography_as_well():
+    h = CAMERA.homography()
+    strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
+    other = CAMERA.looking_at(-8.0, 6.0).homography()
+    contradicting = fit_keypoints(_keypoints(other, _in_view(other)), SIZE[0])
+    assert strong is not None and contradicting is not None
+    assert contradicting.n_inliers >= CHECK_BELOW_INLIERS  # a strong fit, never checked before
+    for prefer, switches in ((False, False), (True, True)):
+        tracker = HomographyTracker(SIZE)
+        tracker.update(strong, None)
+        lines = _Lines(confirm=True, prefer=prefer)
+        for _ in range(3):
+            out = tracker.update(contradicting, np.eye(3), lines)
+        assert np.allclose(out, contradicting.homography) == switches
+        assert tracker.rejected != switches

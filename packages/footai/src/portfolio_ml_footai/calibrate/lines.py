@@ -8,9 +8,10 @@ and `fit_frame` drops a weak fit the lines do not support.
 
 Measured on the real test frames redrawn as other cameras (206 views, shipped net): fits
 wrong by more than 3 m fell from 21 % to 8 % of views, and no view within 1.5 m was lost. The
-other use of the lines, refining a fit onto them (ICP, point-to-line), was measured too and not
-kept: it moved good main-camera fits off their labels (within 1 m 23/23 → 17/23) and could not
-rescue wrong ones (see docs/footai.md).
+lines also keep a homography carried without fits (`FrameLines`: moved onto them by
+`refine_on_lines`, then asked whether they agree) and judge a fit that would switch it. Refining
+*fits* onto the lines was measured and not kept: it moved good main-camera fits off their
+labels (within 1 m 23/23 → 17/23) and could not rescue wrong ones (see docs/footai.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from portfolio_ml_core.geometry import apply_homography as apply_h
 
 from .. import pitch
 from ..detections import PitchKeypoints
+from .geometry import homography_is_plausible
 from .keypoints import KeypointFit, fit_keypoints
 
 WORK_WIDTH = 640  # lines are found on a copy this wide (a 1280-px frame's lines are 2–4 px here)
@@ -33,20 +35,24 @@ CHECK_BELOW_INLIERS = 8
 # measured 0.14–0.87 (median ~0.6), wrong ones mostly under 0.12.
 MIN_SUPPORT = 0.12
 MIN_LINE_SAMPLES = 20  # fewer model samples in view than this: the lines cannot judge
+MAX_REFINE_STEP_M = 1.5  # a refinement onto the lines that moves the pitch further is refused
 
 
-def _line_samples(step_m: float = 0.5) -> np.ndarray:
-    """Points every ``step_m`` metres along every painted line of the pitch model."""
-    points = []
+def _line_samples(step_m: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step_m`` metres along every painted line of the pitch model, and the
+    line's unit direction at each."""
+    points, directions = [], []
     for line in pitch.pitch_lines():
         for a, b in zip(line.points[:-1], line.points[1:], strict=True):
-            n = max(1, int(np.ceil(np.linalg.norm(b - a) / step_m)))
+            length = float(np.linalg.norm(b - a))
+            n = max(1, int(np.ceil(length / step_m)))
             t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
             points.append(a + t * (b - a))
-    return np.concatenate(points)
+            directions.append(np.repeat(((b - a) / length)[None], n, axis=0))
+    return np.concatenate(points), np.concatenate(directions)
 
 
-LINE_SAMPLES = _line_samples()
+LINE_SAMPLES, LINE_DIRECTIONS = _line_samples()
 
 
 def _pitch_area(h_work: np.ndarray, shape: tuple[int, int], cell: int = 8) -> np.ndarray:
@@ -140,6 +146,10 @@ def lines_confirm(
 
 # A carried homography (no fit for ~2 s) stays while this share of the lines in view is met.
 CARRY_SUPPORT = 0.25
+# A fit that contradicts the carried homography replaces it only if the lines like it about as
+# well (support within this much): on the real LaLiga clip two agreeing wrong fits twisted the
+# pitch for 4 s (support 0.03-0.14) where the carried homography had 0.6-0.8.
+PREFER_MARGIN = 0.05
 
 
 class FrameLines:
@@ -153,8 +163,101 @@ class FrameLines:
         support = line_support(self.image, homography, self.people)
         return support is not None and support >= CARRY_SUPPORT
 
+    def prefer(self, new: np.ndarray, old: np.ndarray) -> bool:
+        """Whether ``new`` fits the lines at least about as well as ``old`` (True when the lines
+        cannot judge either)."""
+        a = line_support(self.image, new, self.people)
+        b = line_support(self.image, old, self.people)
+        return a is None or b is None or a + PREFER_MARGIN >= b
+
     def confirm(self, fit: KeypointFit) -> bool:
         return lines_confirm(fit, self.image, self.people)
+
+    def refine(self, homography: np.ndarray) -> np.ndarray:
+        return refine_on_lines(self.image, homography, self.people)
+
+
+def _in_view(h_work: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(which line samples the homography puts inside the frame, their pixels)."""
+    hh, ww = shape
+    uv = apply_h(h_work, LINE_SAMPLES)
+    front = (LINE_SAMPLES @ h_work[2, :2] + h_work[2, 2]) > 0
+    seen = front & (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
+    return seen, uv[seen].round().astype(int)
+
+
+def refine_on_lines(
+    image: np.ndarray,
+    homography: np.ndarray,
+    people_xyxy: np.ndarray | None = None,
+    iterations: int = 3,
+) -> np.ndarray:
+    """The homography moved onto the frame's painted lines, or as it was.
+
+    ICP: each model line sample is matched to its nearest line pixel, and the homography is
+    solved for the distances along the projected line's normal, so samples slide freely along
+    their line (point-to-point matching would pin them to the wrong place on it). Kept only
+    when more of the model then lands on lines.
+    """
+    from scipy.optimize import least_squares
+
+    lines, scale = line_pixels(image, homography, people_xyxy)
+    if np.count_nonzero(lines) < 50:
+        return homography
+    dist, labels = cv2.distanceTransformWithLabels(
+        cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    nearest = np.argwhere(lines > 0)[:, ::-1].astype(np.float64)[labels - 1]
+    to_work = np.diag([scale, scale, 1.0])
+    current = to_work @ homography
+    current = current / current[2, 2]
+    seen, px = _in_view(current, lines.shape)
+    if seen.sum() < MIN_LINE_SAMPLES:
+        return homography
+    before = float(np.mean(dist[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
+    for it in range(iterations):
+        seen, px = _in_view(current, lines.shape)
+        close = dist[px[:, 1], px[:, 0]] < 8.0 - 4.0 * it / max(1, iterations - 1)
+        world = LINE_SAMPLES[seen][close]
+        if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
+            return homography
+        target = nearest[px[close, 1], px[close, 0]]
+        step = LINE_DIRECTIONS[seen][close] * 0.5
+        ahead = apply_h(current, world + step) - apply_h(current, world)
+        ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
+        normal = np.stack([-ahead[:, 1], ahead[:, 0]], axis=1)
+
+        def residuals(p: np.ndarray, world=world, target=target, normal=normal) -> np.ndarray:
+            h = np.append(p, 1.0).reshape(3, 3)
+            return np.asarray(np.sum((apply_h(h, world) - target) * normal, axis=1))
+
+        solved = least_squares(
+            residuals, current.ravel()[:8], loss="huber", f_scale=1.5, max_nfev=30
+        )
+        current = np.append(solved.x, 1.0).reshape(3, 3)
+    seen, px = _in_view(current, lines.shape)
+    if seen.sum() < MIN_LINE_SAMPLES or not homography_is_plausible(current):
+        return homography
+    if float(np.mean(dist[px[:, 1], px[:, 0]] < NEAR_LINE_PX)) <= before:
+        return homography
+    out = np.linalg.inv(to_work) @ current
+    out = out / out[2, 2]
+    # Drift is slow; a jump is the model snapping onto other lines (on the real clip: 11 m, to
+    # the next set of markings, with as much support as the right place).
+    if _moved_m(homography, out, image.shape) > MAX_REFINE_STEP_M:
+        return homography
+    return np.asarray(out)
+
+
+def _moved_m(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Median distance (m) between where two homographies put a grid of the frame's pixels."""
+    hh, ww = shape[:2]
+    grid = np.array([[x * ww, y * hh] for x in (0.2, 0.5, 0.8) for y in (0.5, 0.8)])
+    try:
+        pa, pb = apply_h(np.linalg.inv(a), grid), apply_h(np.linalg.inv(b), grid)
+    except np.linalg.LinAlgError:
+        return float("inf")
+    return float(np.median(np.linalg.norm(pa - pb, axis=1)))
 
 
 def fit_frame(
