@@ -17,7 +17,6 @@ from portfolio_ml_footai.calibrate.lines import (
     MIN_SUPPORT,
     FrameLines,
     fit_frame,
-    line_support,
 )
 from portfolio_ml_footai.calibrate.segments import LINES_REJECTED, FrameCalibration, segments
 from portfolio_ml_footai.detections import PitchKeypoints
@@ -57,13 +56,13 @@ def _in_view(h: np.ndarray) -> np.ndarray:
 def test_right_homography_lands_on_the_lines_a_wrong_one_on_grass():
     h = CAMERA.homography()
     image = _pitch_frame(h)
-    right = line_support(image, h)
-    wrong = line_support(image, CAMERA.looking_at(-8.0, 6.0).homography())
+    right = FrameLines(image).support(h)
+    wrong = FrameLines(image).support(CAMERA.looking_at(-8.0, 6.0).homography())
     assert right is not None and right > 0.6
     assert wrong is not None and wrong < MIN_SUPPORT
     # A homography that shows no pitch in the frame cannot be judged.
     far_off = np.array([[1.0, 0, 5000], [0, 1, 0], [0, 0, 1]]) @ h
-    assert line_support(image, far_off) is None
+    assert FrameLines(image).support(far_off) is None
 
 
 def test_a_weak_fit_stands_only_where_the_lines_confirm_it():

@@ -128,7 +128,7 @@ class FrameAnalyser:
         fit = None
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy))
+        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy, self.kits.grass))
         rejected = self.pitch.rejected
         fit = None if rejected else fit
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)

@@ -62,7 +62,7 @@ def fit_keypoints(
         return None
     ok = mask.ravel().astype(bool)
     # Three keypoints of the halfway line and one more fix no homography: the far side folds.
-    if ok.sum() < MIN_INLIERS or not _spread(world[ok]) or not general_position(world[ok]):
+    if not fixes_homography(world[ok]):
         return None
     h = h / h[2, 2]
     if not homography_is_plausible(h, world[ok]):
@@ -71,6 +71,12 @@ def fit_keypoints(
     inliers[seen[ok]] = True
     err = np.linalg.norm(apply_h(h, world[ok]) - image[ok], axis=1)
     return KeypointFit(h, inliers, float(np.median(err)))
+
+
+def fixes_homography(world: np.ndarray) -> bool:
+    """Whether these pitch points can fix a homography: 4 or more, spread over an area, and in
+    general position."""
+    return len(world) >= MIN_INLIERS and _spread(world) and general_position(world)
 
 
 def _spread(world: np.ndarray) -> bool:
@@ -149,11 +155,14 @@ class HomographyTracker:
         carried = self.carried(motion)
         if motion is None or not np.array_equal(motion, np.eye(3)):
             self.variance = min(self.variance + self.drift, self.most)
+        disagrees = (
+            fit is not None and carried is not None and self._disagree(carried, fit.homography)
+        )
         self.rejected = False
         if fit is not None and lines is not None:
             if carried is None:
                 self.rejected = not lines.confirm(fit)
-            elif self._disagree(carried, fit.homography):
+            elif disagrees:
                 # It would switch the homography: the lines must like it about as well.
                 self.rejected = not (lines.confirm(fit) and lines.prefer(fit.homography, carried))
             fit = None if self.rejected else fit
@@ -180,7 +189,7 @@ class HomographyTracker:
             pending = _moved(pending, motion)
         if carried is None:
             return self._restart(fit)
-        if self._disagree(carried, fit.homography):
+        if disagrees:
             # A cut the thumbnail test missed, or drift: switch once two checked fits agree.
             # A user's calibration gives way only to more fits (it may have drifted while no
             # fit came, or the fits may be wrong).
@@ -273,8 +282,7 @@ def carry_back(
 
 def _back(h: np.ndarray, motion: np.ndarray) -> np.ndarray:
     """Frame i's homography → frame i-1's, where ``motion`` maps frame i-1's pixels to i's."""
-    back = np.linalg.solve(motion, h)
-    return np.asarray(back / back[2, 2])
+    return _moved(h, np.linalg.inv(motion))
 
 
 def _carried_back(

@@ -1,20 +1,21 @@
-"""The painted lines check a keypoint fit that rests on few keypoints.
+"""The painted lines judge and correct homographies (`FrameLines`, one per frame).
 
 A fit from 4–7 keypoints is exact whatever their identities, and on cameras the net saw little
 of (high, zoomed, behind the goal) a wrong identity is common: the fit then puts the pitch
 metres away. Projected through a right homography, the pitch model's lines land on the white
-lines of the frame; through a wrong one they land on grass. `line_support` measures that share,
-and `fit_frame` drops a weak fit the lines do not support.
+lines of the frame; through a wrong one they land on grass. `FrameLines.support` measures that
+share; it confirms weak fits, keeps a homography carried without fits (after moving it onto the
+lines, `FrameLines.refine`) and judges a fit that would switch the homography.
 
 Measured on the real test frames redrawn as other cameras (206 views, shipped net): fits
-wrong by more than 3 m fell from 21 % to 8 % of views, and no view within 1.5 m was lost. The
-lines also keep a homography carried without fits (`FrameLines`: moved onto them by
-`refine_on_lines`, then asked whether they agree) and judge a fit that would switch it. Refining
-*fits* onto the lines was measured and not kept: it moved good main-camera fits off their
-labels (within 1 m 23/23 → 17/23) and could not rescue wrong ones (see docs/footai.md).
+wrong by more than 3 m fell from 21 % to 8 % of views, and no view within 1.5 m was lost.
+Refining *fits* onto the lines was measured and not kept: it moved good main-camera fits off
+their labels (within 1 m 23/23 → 17/23) and could not rescue wrong ones (see docs/footai.md).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -22,8 +23,9 @@ from portfolio_ml_core.geometry import apply_homography as apply_h
 
 from .. import pitch
 from ..detections import PitchKeypoints
+from ..grass import DEFAULT_GRASS, GrassModel
 from .geometry import homography_is_plausible
-from .keypoints import KeypointFit, fit_keypoints
+from .keypoints import KeypointFit, fit_keypoints, image_to_pitch
 
 WORK_WIDTH = 640  # lines are found on a copy this wide (a 1280-px frame's lines are 2–4 px here)
 NEAR_LINE_PX = 3.0  # a projected model point this close to a line pixel is on a line
@@ -34,6 +36,12 @@ CHECK_BELOW_INLIERS = 8
 # The share of the model's visible line samples that must lie on painted lines. Right fits
 # measured 0.14–0.87 (median ~0.6), wrong ones mostly under 0.12.
 MIN_SUPPORT = 0.12
+# A carried homography (no fit for ~2 s) stays while this share of the lines in view is met.
+CARRY_SUPPORT = 0.25
+# A fit that contradicts the carried homography replaces it only if the lines like it about as
+# well (support within this much): on the real LaLiga clip two agreeing wrong fits twisted the
+# pitch for 4 s (support 0.03-0.14) where the carried homography had 0.6-0.8.
+PREFER_MARGIN = 0.05
 MIN_LINE_SAMPLES = 20  # fewer model samples in view than this: the lines cannot judge
 MAX_REFINE_STEP_M = 1.5  # a refinement onto the lines that moves the pitch further is refused
 
@@ -55,6 +63,186 @@ def _line_samples(step_m: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
 LINE_SAMPLES, LINE_DIRECTIONS = _line_samples()
 
 
+@dataclass(frozen=True)
+class _WorkCopy:
+    """What a frame's lines need that no homography changes, made once per frame."""
+
+    scale: float  # work copy / frame
+    ridges: np.ndarray  # white top-hat of the grey work copy: thin bright lines stand out
+    on_grass: np.ndarray  # bool: grass, or a line lying on it
+    people: np.ndarray  # bool: inside a person's box (no line is counted there)
+
+
+class FrameLines:
+    """One frame's painted lines. The work copy is made on first use, and each homography's
+    support is measured once (the tracker may ask about the same one twice in a frame)."""
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        people_xyxy: np.ndarray | None = None,
+        grass: GrassModel | None = None,
+    ) -> None:
+        self.image, self.people_xyxy, self.grass = image, people_xyxy, grass
+        self._copy: _WorkCopy | None = None
+        self._supports: dict[bytes, float | None] = {}
+
+    # --- what the tracker asks -----------------------------------------------------------
+
+    def confirm(self, fit: KeypointFit) -> bool:
+        """A fit on many keypoints stands; a weak one needs the lines' support."""
+        if fit.n_inliers >= CHECK_BELOW_INLIERS:
+            return True
+        support = self.support(fit.homography)
+        return support is not None and support >= MIN_SUPPORT
+
+    def agree(self, homography: np.ndarray) -> bool:
+        support = self.support(homography)
+        return support is not None and support >= CARRY_SUPPORT
+
+    def prefer(self, new: np.ndarray, old: np.ndarray) -> bool:
+        """Whether ``new`` fits the lines at least about as well as ``old`` (True when the lines
+        cannot judge either)."""
+        a, b = self.support(new), self.support(old)
+        return a is None or b is None or a + PREFER_MARGIN >= b
+
+    def refine(self, homography: np.ndarray, iterations: int = 3) -> np.ndarray:
+        """The homography moved onto the frame's painted lines, or as it was.
+
+        ICP: each model line sample is matched to its nearest line pixel, and the homography is
+        solved for the distances along the projected line's normal, so samples slide freely
+        along their line (point-to-point matching would pin them to the wrong place on it).
+        Kept only when more of the model then lands on lines and the pitch moved little.
+        """
+        from scipy.optimize import least_squares
+
+        lines = self.pixels(homography)
+        if np.count_nonzero(lines) < 50:
+            return homography
+        dist, labels = cv2.distanceTransformWithLabels(
+            cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+        )
+        nearest = np.argwhere(lines > 0)[:, ::-1].astype(np.float64)[labels - 1]
+        scale = self._work().scale
+        to_work = np.diag([scale, scale, 1.0])
+        current = to_work @ homography
+        current = current / current[2, 2]
+        before = _share_on_lines(dist, current)
+        if before is None:
+            return homography
+        for it in range(iterations):
+            seen, px = _in_view(current, lines.shape)
+            close = dist[px[:, 1], px[:, 0]] < 8.0 - 4.0 * it / max(1, iterations - 1)
+            world = LINE_SAMPLES[seen][close]
+            if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
+                return homography
+            target = nearest[px[close, 1], px[close, 0]]
+            step = LINE_DIRECTIONS[seen][close] * 0.5
+            ahead = apply_h(current, world + step) - apply_h(current, world)
+            ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
+            normal = np.stack([-ahead[:, 1], ahead[:, 0]], axis=1)
+
+            def residuals(p: np.ndarray, world=world, target=target, normal=normal) -> np.ndarray:
+                h = np.append(p, 1.0).reshape(3, 3)
+                return np.asarray(np.sum((apply_h(h, world) - target) * normal, axis=1))
+
+            solved = least_squares(
+                residuals, current.ravel()[:8], loss="huber", f_scale=1.5, max_nfev=30
+            )
+            current = np.append(solved.x, 1.0).reshape(3, 3)
+        after = _share_on_lines(dist, current)
+        if after is None or after <= before or not homography_is_plausible(current):
+            return homography
+        out = np.linalg.inv(to_work) @ current
+        out = out / out[2, 2]
+        # Drift is slow; a jump is the model snapping onto other lines (on the real clip: 11 m,
+        # to the next set of markings, with as much support as the right place).
+        if _moved_m(homography, out, self.image.shape) > MAX_REFINE_STEP_M:
+            return homography
+        return np.asarray(out)
+
+    # --- the measurements ----------------------------------------------------------------
+
+    def support(self, homography: np.ndarray) -> float | None:
+        """Share of the pitch model's line samples in view that land on painted lines; None
+        when too few samples are in view to judge."""
+        key = homography.tobytes()
+        if key not in self._supports:
+            lines = self.pixels(homography)
+            scale = self._work().scale
+            h_work = np.diag([scale, scale, 1.0]) @ homography
+            if not lines.any():
+                seen, _ = _in_view(h_work, lines.shape)
+                self._supports[key] = None if seen.sum() < MIN_LINE_SAMPLES else 0.0
+            else:
+                distance = cv2.distanceTransform(cv2.bitwise_not(lines), cv2.DIST_L2, 5)
+                self._supports[key] = _share_on_lines(distance, h_work)
+        return self._supports[key]
+
+    def pixels(self, homography: np.ndarray) -> np.ndarray:
+        """Painted-line pixels of the work copy: bright ridges on grass, inside the pitch the
+        homography implies, outside people's boxes, in long (not compact) blobs."""
+        copy = self._work()
+        hh, ww = copy.ridges.shape
+        field = copy.on_grass & _pitch_area(
+            np.diag([copy.scale, copy.scale, 1.0]) @ homography, (hh, ww)
+        )
+        if not field.any():
+            return np.zeros((hh, ww), np.uint8)
+        threshold = max(15.0, float(np.percentile(copy.ridges[field][::4], 94)))  # a sample will do
+        lines = ((copy.ridges > threshold) & field & ~copy.people).astype(np.uint8) * 255
+        # Lines are long; shirts, the ball and lettering are compact blobs.
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+        if n > 1:
+            extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+            fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
+                stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1
+            )
+            keep = np.zeros(n, bool)
+            keep[1:] = (extent >= max(10, ww // 40)) & ((fill < 0.4) | (extent >= ww // 8))
+            lines = np.where(keep[labels], lines, 0).astype(np.uint8)
+        return lines
+
+    def _work(self) -> _WorkCopy:
+        if self._copy is None:
+            image = self.image
+            scale = min(1.0, WORK_WIDTH / image.shape[1])
+            hh, ww = round(image.shape[0] * scale), round(image.shape[1] * scale)
+            small = cv2.resize(image, (ww, hh), interpolation=cv2.INTER_AREA)
+            k = max(5, round(hh / 40)) | 1
+            ridges = cv2.morphologyEx(
+                cv2.cvtColor(small, cv2.COLOR_BGR2GRAY),
+                cv2.MORPH_TOPHAT,
+                cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)),
+            )
+            # The footage's grass (learnt by the run; a lone frame gets the default range);
+            # closing lets the lines, which are not green, count as lying on the grass around them.
+            grass = self.grass or DEFAULT_GRASS
+            green = grass.mask(cv2.cvtColor(small, cv2.COLOR_BGR2HSV))
+            on_grass = cv2.morphologyEx(green, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8)) > 0
+            people = np.zeros((hh, ww), np.uint8)
+            if self.people_xyxy is not None:
+                for x1, y1, x2, y2 in np.asarray(self.people_xyxy).reshape(-1, 4) * scale:
+                    cv2.rectangle(
+                        people, (int(x1) - 2, int(y1) - 2), (int(x2) + 2, int(y2) + 2), 1, -1
+                    )
+            self._copy = _WorkCopy(scale, ridges, on_grass, people > 0)
+        return self._copy
+
+
+def fit_frame(
+    keypoints: PitchKeypoints, image: np.ndarray, people_xyxy: np.ndarray | None = None
+) -> tuple[KeypointFit | None, bool]:
+    """One frame on its own (eval-pitch, `calibrate --auto`): the keypoint fit if the lines
+    confirm it, and whether they rejected one — what a run does with a shot's first fit."""
+    fit = fit_keypoints(keypoints, image.shape[1])
+    if fit is None:
+        return None, False
+    if FrameLines(image, people_xyxy).confirm(fit):
+        return fit, False
+    return None, True
+
+
 def _pitch_area(h_work: np.ndarray, shape: tuple[int, int], cell: int = 8) -> np.ndarray:
     """Pixels whose ground point is on the pitch (plus a margin) in front of the camera.
 
@@ -74,179 +262,22 @@ def _pitch_area(h_work: np.ndarray, shape: tuple[int, int], cell: int = 8) -> np
     return cv2.resize(coarse, (ww, hh), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def line_pixels(
-    image: np.ndarray, homography: np.ndarray, people_xyxy: np.ndarray | None = None
-) -> tuple[np.ndarray, float]:
-    """(mask of painted-line pixels on a `WORK_WIDTH` copy, that copy's scale).
-
-    Lines are thin bright ridges on grass (a white top-hat), inside the area the homography
-    calls pitch and on green; people (their boxes) and compact blobs are no lines.
-    """
-    scale = min(1.0, WORK_WIDTH / image.shape[1])
-    hh, ww = round(image.shape[0] * scale), round(image.shape[1] * scale)
-    small = cv2.resize(image, (ww, hh), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    k = max(5, round(hh / 40)) | 1
-    ridges = cv2.morphologyEx(
-        grey, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    )
-    green_px = cv2.inRange(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), (25, 40, 30), (95, 255, 255))
-    # Closing lets the lines, which are not green, count as lying on the grass around them.
-    on_grass = cv2.morphologyEx(green_px, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8)) > 0
-    field = on_grass & _pitch_area(np.diag([scale, scale, 1.0]) @ homography, (hh, ww))
-    if not field.any():
-        return np.zeros((hh, ww), np.uint8), scale
-    threshold = max(15.0, float(np.percentile(ridges[field][::4], 94)))  # a sample will do
-    lines = ((ridges > threshold) & field).astype(np.uint8) * 255
-    if people_xyxy is not None:
-        for x1, y1, x2, y2 in np.asarray(people_xyxy).reshape(-1, 4) * scale:
-            cv2.rectangle(lines, (int(x1) - 2, int(y1) - 2), (int(x2) + 2, int(y2) + 2), 0, -1)
-    # Lines are long; shirts, the ball and lettering are compact blobs.
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-    if n > 1:
-        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
-        fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
-            stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1
-        )
-        keep = np.zeros(n, bool)
-        keep[1:] = (extent >= max(10, ww // 40)) & ((fill < 0.4) | (extent >= ww // 8))
-        lines = np.where(keep[labels], lines, 0).astype(np.uint8)
-    return lines, scale
-
-
-def line_support(
-    image: np.ndarray, homography: np.ndarray, people_xyxy: np.ndarray | None = None
-) -> float | None:
-    """Share of the pitch model's line samples in view that land on painted lines; None when
-    too few samples are in view to judge."""
-    lines, scale = line_pixels(image, homography, people_xyxy)
-    h_work = np.diag([scale, scale, 1.0]) @ homography
-    uv = apply_h(h_work, LINE_SAMPLES)
-    hh, ww = lines.shape
-    front = (LINE_SAMPLES @ h_work[2, :2] + h_work[2, 2]) > 0
-    seen = front & (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
-    if seen.sum() < MIN_LINE_SAMPLES:
-        return None
-    if not lines.any():
-        return 0.0
-    distance = cv2.distanceTransform(cv2.bitwise_not(lines), cv2.DIST_L2, 5)
-    px = uv[seen].round().astype(int)
-    return float(np.mean(distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
-
-
-def lines_confirm(
-    fit: KeypointFit, image: np.ndarray, people_xyxy: np.ndarray | None = None
-) -> bool:
-    """A fit on many keypoints stands; a weak one needs the painted lines' support."""
-    if fit.n_inliers >= CHECK_BELOW_INLIERS:
-        return True
-    support = line_support(image, fit.homography, people_xyxy)
-    return support is not None and support >= MIN_SUPPORT
-
-
-# A carried homography (no fit for ~2 s) stays while this share of the lines in view is met.
-CARRY_SUPPORT = 0.25
-# A fit that contradicts the carried homography replaces it only if the lines like it about as
-# well (support within this much): on the real LaLiga clip two agreeing wrong fits twisted the
-# pitch for 4 s (support 0.03-0.14) where the carried homography had 0.6-0.8.
-PREFER_MARGIN = 0.05
-
-
-class FrameLines:
-    """One frame's painted lines, asked by `HomographyTracker`: do they confirm a weak fit that
-    would start or switch the homography, and a homography carried without fits."""
-
-    def __init__(self, image: np.ndarray, people_xyxy: np.ndarray | None = None) -> None:
-        self.image, self.people = image, people_xyxy
-
-    def agree(self, homography: np.ndarray) -> bool:
-        support = line_support(self.image, homography, self.people)
-        return support is not None and support >= CARRY_SUPPORT
-
-    def prefer(self, new: np.ndarray, old: np.ndarray) -> bool:
-        """Whether ``new`` fits the lines at least about as well as ``old`` (True when the lines
-        cannot judge either)."""
-        a = line_support(self.image, new, self.people)
-        b = line_support(self.image, old, self.people)
-        return a is None or b is None or a + PREFER_MARGIN >= b
-
-    def confirm(self, fit: KeypointFit) -> bool:
-        return lines_confirm(fit, self.image, self.people)
-
-    def refine(self, homography: np.ndarray) -> np.ndarray:
-        return refine_on_lines(self.image, homography, self.people)
-
-
-def _in_view(h_work: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """(which line samples the homography puts inside the frame, their pixels)."""
-    hh, ww = shape
+def _in_view(h_work: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """(which line samples the homography puts inside the work copy, their pixels)."""
+    hh, ww = shape[:2]
     uv = apply_h(h_work, LINE_SAMPLES)
     front = (LINE_SAMPLES @ h_work[2, :2] + h_work[2, 2]) > 0
     seen = front & (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
     return seen, uv[seen].round().astype(int)
 
 
-def refine_on_lines(
-    image: np.ndarray,
-    homography: np.ndarray,
-    people_xyxy: np.ndarray | None = None,
-    iterations: int = 3,
-) -> np.ndarray:
-    """The homography moved onto the frame's painted lines, or as it was.
-
-    ICP: each model line sample is matched to its nearest line pixel, and the homography is
-    solved for the distances along the projected line's normal, so samples slide freely along
-    their line (point-to-point matching would pin them to the wrong place on it). Kept only
-    when more of the model then lands on lines.
-    """
-    from scipy.optimize import least_squares
-
-    lines, scale = line_pixels(image, homography, people_xyxy)
-    if np.count_nonzero(lines) < 50:
-        return homography
-    dist, labels = cv2.distanceTransformWithLabels(
-        cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    nearest = np.argwhere(lines > 0)[:, ::-1].astype(np.float64)[labels - 1]
-    to_work = np.diag([scale, scale, 1.0])
-    current = to_work @ homography
-    current = current / current[2, 2]
-    seen, px = _in_view(current, lines.shape)
+def _share_on_lines(distance: np.ndarray, h_work: np.ndarray) -> float | None:
+    """Share of the samples in view within `NEAR_LINE_PX` of a line pixel (``distance`` to the
+    nearest one); None when too few are in view."""
+    seen, px = _in_view(h_work, distance.shape)
     if seen.sum() < MIN_LINE_SAMPLES:
-        return homography
-    before = float(np.mean(dist[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
-    for it in range(iterations):
-        seen, px = _in_view(current, lines.shape)
-        close = dist[px[:, 1], px[:, 0]] < 8.0 - 4.0 * it / max(1, iterations - 1)
-        world = LINE_SAMPLES[seen][close]
-        if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
-            return homography
-        target = nearest[px[close, 1], px[close, 0]]
-        step = LINE_DIRECTIONS[seen][close] * 0.5
-        ahead = apply_h(current, world + step) - apply_h(current, world)
-        ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
-        normal = np.stack([-ahead[:, 1], ahead[:, 0]], axis=1)
-
-        def residuals(p: np.ndarray, world=world, target=target, normal=normal) -> np.ndarray:
-            h = np.append(p, 1.0).reshape(3, 3)
-            return np.asarray(np.sum((apply_h(h, world) - target) * normal, axis=1))
-
-        solved = least_squares(
-            residuals, current.ravel()[:8], loss="huber", f_scale=1.5, max_nfev=30
-        )
-        current = np.append(solved.x, 1.0).reshape(3, 3)
-    seen, px = _in_view(current, lines.shape)
-    if seen.sum() < MIN_LINE_SAMPLES or not homography_is_plausible(current):
-        return homography
-    if float(np.mean(dist[px[:, 1], px[:, 0]] < NEAR_LINE_PX)) <= before:
-        return homography
-    out = np.linalg.inv(to_work) @ current
-    out = out / out[2, 2]
-    # Drift is slow; a jump is the model snapping onto other lines (on the real clip: 11 m, to
-    # the next set of markings, with as much support as the right place).
-    if _moved_m(homography, out, image.shape) > MAX_REFINE_STEP_M:
-        return homography
-    return np.asarray(out)
+        return None
+    return float(np.mean(distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
 
 
 def _moved_m(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -254,19 +285,7 @@ def _moved_m(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
     hh, ww = shape[:2]
     grid = np.array([[x * ww, y * hh] for x in (0.2, 0.5, 0.8) for y in (0.5, 0.8)])
     try:
-        pa, pb = apply_h(np.linalg.inv(a), grid), apply_h(np.linalg.inv(b), grid)
+        pa, pb = image_to_pitch(a, grid), image_to_pitch(b, grid)
     except np.linalg.LinAlgError:
         return float("inf")
     return float(np.median(np.linalg.norm(pa - pb, axis=1)))
-
-
-def fit_frame(
-    keypoints: PitchKeypoints, image: np.ndarray, people_xyxy: np.ndarray | None = None
-) -> tuple[KeypointFit | None, bool]:
-    """(the frame's keypoint fit if the lines confirm it, whether the lines rejected one)."""
-    fit = fit_keypoints(keypoints, image.shape[1])
-    if fit is None:
-        return None, False
-    if lines_confirm(fit, image, people_xyxy):
-        return fit, False
-    return None, True

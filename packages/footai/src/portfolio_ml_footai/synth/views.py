@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import pitch
 from ..calibrate.geometry import general_position
+from ..calibrate.keypoints import fixes_homography
 from ..model.data import FRAME_SIZE, LabelledFrame
 from .camera import BroadcastCamera
 
@@ -219,11 +220,7 @@ def _paint_lines(
 def _fixes_homography(visible: np.ndarray) -> bool:
     """Whether the labelled keypoints could fix a homography at all (4+, spread, not on a
     line): a view whose labels cannot is no test of a net, nor a lesson for one."""
-    world = pitch.KEYPOINTS[visible]
-    if len(world) < MIN_KEYPOINTS or not general_position(world):
-        return False
-    spread = np.linalg.svd(world - world.mean(axis=0), compute_uv=False)
-    return bool(spread[1] > 2.0)
+    return fixes_homography(pitch.KEYPOINTS[visible])
 
 
 def virtual_view(
