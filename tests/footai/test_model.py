@@ -321,3 +321,54 @@ def test_the_composed_colour_change_equals_the_changes_one_by_one():
             expected = np.clip(x, 0, 1)
             got = _photometric(image, np.random.default_rng(seed))
             np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_quantize_rewrites_a_float_net_with_int8_weights_and_the_same_answers(tmp_path):
+    """A float32 export (as `footai train` wrote before) → `footai quantize` → int8 weights;
+    the rebuilt float net gives the flat buffer's own answers, the int8 one nearly them."""
+    pytest.importorskip("tensorflow")
+    import keras
+    from portfolio_ml_footai.model.export import net_from_flat_buffer, write_flat_buffer
+    from portfolio_ml_footai.model.net import build_net
+    from portfolio_ml_footai.model.spec import NetSpec
+
+    keras.utils.set_random_seed(3)
+    net = build_net(NetSpec(128, 96))
+    # Non-trivial batch norms, so that folding them into the filters is really checked.
+    for layer in net.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            rng = np.random.default_rng(len(layer.name))
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n),
+                 rng.uniform(0.5, 2, n)]
+            )  # fmt: skip
+    source = write_flat_buffer(net, tmp_path / "float" / "footai_net.tflite", quantize=False)
+    image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
+    reference = FootNet(source).raw(image)
+    rebuilt = net_from_flat_buffer(source)
+    again = np.asarray(rebuilt(image[None, :, :, ::-1].astype(np.float32) / 255.0))[0]
+    np.testing.assert_allclose(again, reference, atol=1e-4)
+
+    res = invoke("quantize", source, "--out", tmp_path / "q")
+    assert res.exit_code == 0, res.output
+    target = tmp_path / "q" / "footai_net.tflite"
+    assert "int8 weights" in res.output
+    assert target.stat().st_size < 0.5 * source.stat().st_size
+    assert file_sha256(target) in (tmp_path / "q" / "footai_net.tflite.sha256").read_text()
+    quantized = FootNet(target).raw(image)
+    assert np.abs(quantized - reference).max() < 0.1 * np.abs(reference).max()
+
+    # A quantized net, a file that is not a net, a missing file: one-line errors.
+    for bad, message in (
+        (target, "already quantized"),
+        (SHIPPED, "already quantized"),
+        (tmp_path / "missing.tflite", "no such file"),
+    ):
+        res = invoke("quantize", bad, "--out", tmp_path / "x")
+        assert res.exit_code != 0 and message in res.output, res.output
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\0" * 1000)
+    res = invoke("quantize", junk, "--out", tmp_path / "x")
+    assert res.exit_code != 0 and "not a LiteRT model" in res.output, res.output
+    assert not (tmp_path / "x" / "footai_net.tflite").exists()

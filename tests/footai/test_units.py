@@ -296,3 +296,23 @@ def test_a_player_in_a_kit_of_his_own_whom_the_net_often_calls_referee_is_the_re
     assert labels[1].role == REFEREE and labels[1].team == -1
     assert labels[2].role == PLAYER  # too short to overrule the net (a fragment)
     assert labels[3].role == PLAYER  # an odd kit alone does not make a referee
+
+
+def test_detections_columns_are_frozen_copies_and_with_replaces_only_what_it_names():
+    from dataclasses import fields
+
+    from portfolio_ml_footai.detections import _COLUMNS
+
+    assert tuple(f.name for f in fields(Detections)) == _COLUMNS
+    boxes = np.array([[0.0, 0, 10, 20], [5, 5, 15, 30]])
+    found = Detections(boxes, np.array([2, 2]), np.array([0.9, 0.8]))
+    boxes[0, 0] = 99  # the caller's array is not the column
+    assert found.xyxy[0, 0] == 0 and not found.xyxy.flags.writeable
+    tracked = found.with_(track_id=np.array([4, 7]))
+    assert tracked.track_id.tolist() == [4, 7] and found.track_id.tolist() == [-1, -1]
+    assert tracked.xyxy is found.xyxy  # a frozen column is shared, not copied
+    assert tracked[np.array([False, True])].track_id.tolist() == [7]
+    with pytest.raises(TypeError, match="no column"):
+        found.with_(colour=np.zeros(2))
+    with pytest.raises(ValueError, match="rows"):
+        found.with_(track_id=np.array([1, 2, 3]))

@@ -18,7 +18,9 @@ class DetectorSpec:
     name: str  # what users type: ``--detector NAME``
     task: str  # whose pipeline reads its output, e.g. "football"
     summary: str  # one line for listings
-    create: Callable[..., Any]  # keyword options (model=Path | None, ...) -> a detector
+    # Keyword options -> a detector: model=Path | None, threads=int | None (the cores it may use;
+    # None: its own choice), and others later, so a factory takes **kwargs.
+    create: Callable[..., Any]
     needs_model: bool = False  # True: the user must pass --model (their own weights file)
 
 

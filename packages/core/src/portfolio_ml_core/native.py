@@ -1,4 +1,4 @@
-"""Taming native libraries' direct writes to stderr."""
+"""Taming native libraries: their direct writes to stderr, OpenCV's thread pool."""
 
 from __future__ import annotations
 
@@ -32,3 +32,21 @@ def quiet_native_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, fd)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def opencv_threads(threads: int) -> Iterator[None]:
+    """OpenCV's own thread pool limited to ``threads`` inside the block (restored after).
+
+    A frame loop that already keeps every core busy (a net in one thread, its stages in
+    another) loses time when each small OpenCV call also fans out to a pool of its own: the
+    pools' workers and the loop's threads then take turns on the same cores.
+    """
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)

@@ -1,5 +1,5 @@
 """The ``portfolio-ml footai`` commands: demo, run, export, report, detectors, sample, eval,
-calibrate, detect, eval-detections, eval-pitch, train."""
+calibrate, detect, eval-detections, eval-pitch, train, quantize."""
 
 from __future__ import annotations
 
@@ -570,6 +570,32 @@ def train(
     )
     console.print(
         f"weights → {out}/footai_net.tflite (use with --model, or copy into $PORTFOLIO_ML_MODELS_DIR)"
+    )
+
+
+@app.command()
+def quantize(
+    model: Annotated[Path, typer.Argument(help="A float32 footai_net.tflite (an older export).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Output folder for footai_net.tflite + .sha256.")
+    ],
+) -> None:
+    """Rewrite a float32 Foot AI net with int8 weights: ~2.5x faster on a CPU, same detections
+    (`footai train` already exports this way)."""
+    from portfolio_ml_footai.model.export import WEIGHTS_NAME, quantize_flat_buffer
+
+    if not model.is_file():
+        raise InputFileError(f"{model}: no such file")
+    target = out / WEIGHTS_NAME
+    if target.exists() and target.resolve() == model.resolve():
+        raise InputFileError(
+            f"{target}: would overwrite the model being read (choose another --out)"
+        )
+    done = quantize_flat_buffer(model, target)
+    console.print(
+        f"{done.path}: int8 weights, {done.quantized_bytes / 1e6:.2f} MB (float32 "
+        f"{done.float_bytes / 1e6:.2f} MB); largest head difference on a probe image "
+        f"{done.max_difference:.3f}"
     )
 
 

@@ -10,7 +10,7 @@ after the run). Nothing is changed in place: the value is frozen, and its arrays
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,6 +33,7 @@ _DEFAULTS: dict[str, tuple[tuple[int, ...], float, type]] = {
     "appearance": ((APPEARANCE_DIM,), np.nan, np.float32),
     "player_id": ((), -1, np.int64),
 }
+_COLUMNS = tuple(_DEFAULTS)  # the dataclass's fields, in order (`fields()` is slow per frame)
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,18 +54,27 @@ class Detections:
 
     def __post_init__(self) -> None:
         n = len(np.asarray(self.xyxy).reshape(-1, 4))
-        for f in fields(self):
-            shape, fill, dtype = _DEFAULTS[f.name]
-            value = getattr(self, f.name)
+        for name in _COLUMNS:
+            shape, fill, dtype = _DEFAULTS[name]
+            value = getattr(self, name)
             column: np.ndarray
             if value is _UNSET:
                 column = np.full((n, *shape), fill, dtype)
+            elif (
+                isinstance(value, np.ndarray)
+                and not value.flags.writeable
+                and value.dtype == dtype
+                and value.shape[1:] == shape
+            ):
+                # Another Detections' column, or a slice of one: frozen already, so shared
+                # (`with_` and the stages' filters copied every column of every frame).
+                column = value
             else:
                 column = np.array(value, dtype, copy=True).reshape(-1, *shape)
             if len(column) != n:
-                raise ValueError(f"Detections.{f.name} has {len(column)} rows, xyxy {n}")
+                raise ValueError(f"Detections.{name} has {len(column)} rows, xyxy {n}")
             column.flags.writeable = False
-            object.__setattr__(self, f.name, column)
+            object.__setattr__(self, name, column)
 
     @classmethod
     def empty(cls) -> Detections:
@@ -74,19 +84,20 @@ class Detections:
         return len(self.xyxy)
 
     def __getitem__(self, index: np.ndarray | slice | list[int]) -> Detections:
-        return Detections(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+        return Detections(**{name: getattr(self, name)[index] for name in _COLUMNS})
 
     def with_(self, **columns: np.ndarray) -> Detections:
         """A copy with some columns replaced (a stage's result)."""
-        return replace(self, **columns)
+        unknown = set(columns) - set(_COLUMNS)
+        if unknown:
+            raise TypeError(f"Detections has no column {', '.join(sorted(unknown))}")
+        return Detections(**{name: columns.get(name, getattr(self, name)) for name in _COLUMNS})
 
     @classmethod
     def concat(cls, parts: list[Detections]) -> Detections:
         if not parts:
             return cls.empty()
-        return cls(
-            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
-        )
+        return cls(**{name: np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS})
 
     @property
     def persons(self) -> Detections:

@@ -30,18 +30,18 @@ class Detector(Protocol):
     def __call__(self, image: np.ndarray) -> Detected: ...
 
 
-def _shipped_net(model: Path | None = None, **_: Any) -> Detector:
+def _shipped_net(model: Path | None = None, threads: int | None = None, **_: Any) -> Detector:
     from .net import NetDetector
 
-    return NetDetector(model)
+    return NetDetector(model, threads=threads)
 
 
-def _onnx(model: Path | None = None, **_: Any) -> Detector:
+def _onnx(model: Path | None = None, threads: int | None = None, **_: Any) -> Detector:
     from .onnx import OnnxDetector
 
     if model is None:
         raise InputFileError("--detector onnx needs --model FILE.onnx (a YOLOv8/YOLO11 export)")
-    return OnnxDetector(model)
+    return OnnxDetector(model, threads=threads)
 
 
 BUILTIN_DETECTORS = (
@@ -84,12 +84,15 @@ def check_detector_name(name: str) -> DetectorSpec:
     return specs[name]
 
 
-def create_detector(name: str = DEFAULT_DETECTOR, model: Path | None = None) -> Detector:
-    """The detector called ``name``, built with the user's ``model`` file if it takes one."""
+def create_detector(
+    name: str = DEFAULT_DETECTOR, model: Path | None = None, threads: int | None = None
+) -> Detector:
+    """The detector called ``name``, built with the user's ``model`` file if it takes one;
+    ``threads``: the cores it may use (None: its own choice)."""
     spec = check_detector_name(name)
     if model is not None and not Path(model).is_file():
         raise InputFileError(f"model file not found: {model}")
-    detector = spec.create(model=model)
+    detector = spec.create(model=model, threads=threads)
     if not isinstance(detector, Detector):
         raise InputFileError(f"detector {name!r} built {type(detector).__name__}, not a detector")
     return detector

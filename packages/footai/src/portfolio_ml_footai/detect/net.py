@@ -14,9 +14,11 @@ from ..model.weights import resolve_footai_model
 class NetDetector:
     name = "net"
 
-    def __init__(self, model: Path | None = None, net: FootNet | None = None) -> None:
+    def __init__(
+        self, model: Path | None = None, net: FootNet | None = None, threads: int | None = None
+    ) -> None:
         # Resolved by name: --model, $PORTFOLIO_ML_FOOTAI_MODEL, the models folder, the shipped copy.
-        self.net = net or FootNet(resolve_footai_model(model))
+        self.net = net or FootNet(resolve_footai_model(model), threads=threads)
 
     def __call__(self, image: np.ndarray) -> Detected:
         out = self.net(image)

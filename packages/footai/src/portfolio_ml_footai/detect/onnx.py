@@ -215,10 +215,10 @@ def _input_size(shape: Sequence[Any], meta: Mapping[str, str]) -> tuple[int, int
     return DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE
 
 
-def _shipped_net_keypoints() -> KeypointSource:
+def _shipped_net_keypoints(threads: int | None = None) -> KeypointSource:
     from .net import NetDetector
 
-    net = NetDetector()
+    net = NetDetector(threads=threads)
 
     def keypoints(image: np.ndarray) -> PitchKeypoints | None:
         return net(image).keypoints
@@ -250,7 +250,8 @@ class OnnxDetector:
         self.model = Path(model)
         self.conf, self.iou, self.report_score = conf, iou, report_score
         self._keypoints = keypoints
-        self._session = _open_session(self.model, threads or default_threads())
+        self._threads = threads or default_threads()
+        self._session = _open_session(self.model, self._threads)
         try:
             self._read_layout(classes)
         except ValueError as exc:
@@ -308,7 +309,7 @@ class OnnxDetector:
 
     def _pitch_keypoints(self, image: np.ndarray) -> PitchKeypoints | None:
         if self._keypoints is None:  # built here, not in __init__: the net loads when needed
-            self._keypoints = _shipped_net_keypoints()
+            self._keypoints = _shipped_net_keypoints(self._threads)
         return self._keypoints(image)
 
 

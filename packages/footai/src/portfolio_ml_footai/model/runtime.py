@@ -141,7 +141,8 @@ def preprocess(image_bgr: np.ndarray, size: tuple[int, int] = NET.size) -> np.nd
     # Bilinear, as the training samples were warped; INTER_AREA cost 6 ms a frame more here.
     small = cv2.resize(image_bgr, size, interpolation=cv2.INTER_LINEAR)
     rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
-    return cv2.multiply(rgb, 1.0 / 255.0, dtype=cv2.CV_32F)[None]
+    # numpy's one-pass multiply: 0.35 ms a 640×352 frame, cv2.multiply's float path 3 ms.
+    return np.multiply(rgb, np.float32(1.0 / 255.0), dtype=np.float32)[None]
 
 
 def default_threads() -> int:
@@ -191,11 +192,17 @@ class FootNet:
             self.input_size = (int(w), int(h))
 
     def raw(self, image_bgr: np.ndarray) -> np.ndarray:
+        """The heads (h, w, C) of one frame: an array of its own."""
+        return np.array(self._heads(image_bgr))
+
+    def _heads(self, image_bgr: np.ndarray) -> np.ndarray:
+        """The heads; for LiteRT a view of the interpreter's output buffer, valid until the
+        next call (copying the 2.3-MB tensor cost 2 ms a frame; `decode` copies what it keeps)."""
         x = preprocess(image_bgr, self.input_size)
         if self.backend == "litert":
             self._interp.set_tensor(self._in["index"], x)
             self._interp.invoke()
-            return self._interp.get_tensor(self._out["index"])[0]
+            return self._interp.tensor(self._out["index"])()[0]
         if self.backend == "opencv":
             self._net.setInput(x)
             w, h = self.input_size
@@ -204,4 +211,4 @@ class FootNet:
 
     def __call__(self, image_bgr: np.ndarray) -> NetOutput:
         h, w = image_bgr.shape[:2]
-        return decode(self.raw(image_bgr), (w, h), self.input_size)
+        return decode(self._heads(image_bgr), (w, h), self.input_size)
