@@ -246,8 +246,8 @@ def test_create_detector_builds_it_and_the_shipped_net_only_on_first_frame(
     keypoints = PitchKeypoints(np.zeros((32, 2)), np.ones(32))
 
     class FakeNet:
-        def __init__(self, model: Path | None = None) -> None:
-            built.append("net")
+        def __init__(self, model: Path | None = None, threads: int | None = None) -> None:
+            built.append(f"net on {threads} threads")
 
         def __call__(self, image: np.ndarray) -> Detected:
             from portfolio_ml_footai.detections import Detections
@@ -255,11 +255,11 @@ def test_create_detector_builds_it_and_the_shipped_net_only_on_first_frame(
             return Detected(Detections.empty(), keypoints)
 
     monkeypatch.setattr(net_module, "NetDetector", FakeNet)
-    detector = create_detector("onnx", model=model)
+    detector = create_detector("onnx", model=model, threads=1)
     assert isinstance(detector, OnnxDetector) and detector.name == "onnx"
     assert built == []  # constructing it does not load the shipped net
     detected = detector(frame())
-    assert detected.keypoints is keypoints and built == ["net"]
+    assert detected.keypoints is keypoints and built == ["net on 1 threads"]
     assert by_class(detected) == EXPECTED
     detector(frame())
-    assert built == ["net"]  # built once
+    assert built == ["net on 1 threads"]  # built once, on the cores it was given

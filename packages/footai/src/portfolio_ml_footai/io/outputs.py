@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -272,8 +273,12 @@ def write_outputs(
     write_tracks(out_dir / "tracks.csv", match)
     write_homographies(out_dir / HOMOGRAPHIES, match)
     if write_video:
-        write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
-        write_tactical_video(out_dir, match)
+        # The radar video beside the annotated one: each spends much of its time in OpenCV
+        # drawing and in its ffmpeg pipe, which release the GIL.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="footai-radar") as pool:
+            radar = pool.submit(write_tactical_video, out_dir, match)
+            write_annotated(out_dir / "annotated.mp4", video, match, start_s, max_frames, stride)
+            radar.result()
     if made_elsewhere is not None:
         figures = made_elsewhere()
     else:
