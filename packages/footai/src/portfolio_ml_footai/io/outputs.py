@@ -149,12 +149,13 @@ def write_annotated(
     """annotated.mp4: the analysed frames, decoded a second time (not kept in memory), with
     the match drawn on them."""
     by_frame = dict(zip(match.frames, match.detections, strict=True))
-    with VideoSource(video) as source, VideoSink(path, match.fps, match.size) as sink:
+    # Decoding runs ahead in a thread while frames are drawn here (both release the GIL).
+    with VideoSource(video, prefetch=4) as source, VideoSink(path, match.fps, match.size) as sink:
         for fr in source.frames(start_s=start_s, max_frames=max_frames, stride=stride):
             dets = by_frame.get(fr.index)
-            sink.write(
-                annotate(fr.image, dets, match.team_colours) if dets is not None else fr.image
-            )
+            if dets is not None:  # the decoded frame is ours: drawn on, not copied first
+                annotate(fr.image, dets, match.team_colours, in_place=True)
+            sink.write(fr.image)
 
 
 def write_match_stats(path: Path, figures: MatchFigures) -> None:

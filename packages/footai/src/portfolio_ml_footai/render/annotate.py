@@ -65,11 +65,14 @@ def person_colour(
 
 
 def annotate(
-    frame: np.ndarray, dets: Detections, team_colours: tuple[tuple[int, int, int], ...]
+    frame: np.ndarray,
+    dets: Detections,
+    team_colours: tuple[tuple[int, int, int], ...],
+    in_place: bool = False,
 ) -> np.ndarray:
     """Tracked people (an ellipse at the feet, the player id; G/R for keepers and referees)
-    and a marker over the ball."""
-    out = frame.copy()
+    and a marker over the ball; on a copy of ``frame`` unless ``in_place``."""
+    out = frame if in_place else frame.copy()
     people = dets.persons
     for (x0, _, x1, y1), tid, role, team in zip(
         people.xyxy, person_ids(people), people.class_id, people.team, strict=True
