@@ -14,7 +14,7 @@ from portfolio_ml_footai import pitch
 from portfolio_ml_footai.detect.net import NetDetector
 from portfolio_ml_footai.evaluate.frames import greedy_match
 from portfolio_ml_footai.model.data import load_detection_split
-from portfolio_ml_footai.model.runtime import FootNet, decode
+from portfolio_ml_footai.model.runtime import FootNet, decode, preprocess
 from portfolio_ml_footai.model.spec import (
     CLASSES,
     FLIP_INDEX,
@@ -347,7 +347,7 @@ def test_quantize_rewrites_a_float_net_with_int8_weights_and_the_same_answers(tm
     image = np.random.default_rng(0).integers(0, 256, (96, 128, 3), np.uint8)
     reference = FootNet(source).raw(image)
     rebuilt = net_from_flat_buffer(source)
-    again = np.asarray(rebuilt(image[None, :, :, ::-1].astype(np.float32) / 255.0))[0]
+    again = np.asarray(rebuilt(preprocess(image, (128, 96))))[0]
     np.testing.assert_allclose(again, reference, atol=1e-4)
 
     res = invoke("quantize", source, "--out", tmp_path / "q")

@@ -587,7 +587,7 @@ def quantize(
     if not model.is_file():
         raise InputFileError(f"{model}: no such file")
     target = out / WEIGHTS_NAME
-    if target.exists() and target.resolve() == model.resolve():
+    if target.resolve() == model.resolve():
         raise InputFileError(
             f"{target}: would overwrite the model being read (choose another --out)"
         )

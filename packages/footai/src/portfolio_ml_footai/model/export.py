@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from portfolio_ml_core.errors import InputFileError
-from portfolio_ml_core.fsutil import atomic_path, file_sha256
+from portfolio_ml_core.fsutil import atomic_path, file_sha256, write_text_atomic
 from portfolio_ml_core.native import quiet_native_stderr
 
 WEIGHTS_NAME = "footai_net.tflite"
@@ -62,9 +62,9 @@ def write_flat_buffer(model: Any, target: Path, quantize: bool = True) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
         tmp.write_bytes(flat)
-    sums = target.with_name(f"{target.name}.sha256")
-    with atomic_path(sums) as tmp:
-        tmp.write_text(f"{file_sha256(target)}  {target.name}\n")
+    write_text_atomic(
+        target.with_name(f"{target.name}.sha256"), f"{file_sha256(target)}  {target.name}\n"
+    )
     return target
 
 
@@ -97,6 +97,7 @@ def net_from_flat_buffer(path: Path) -> Any:
     if len(shape) != 4 or shape[3] != 3:
         raise InputFileError(f"{path}: input shape {tuple(shape)}, expected (1, H, W, 3)")
     net = build_net(NetSpec(int(shape[2]), int(shape[1])))
+    names = {layer.name for layer in net.layers}
     filled: set[str] = set()
     for op in interp._get_ops_details():
         if op["op_name"] != "CONV_2D":
@@ -105,7 +106,7 @@ def net_from_flat_buffer(path: Path) -> Any:
         if tensors[filter_index]["dtype"] != np.float32:
             raise InputFileError(f"{path}: its weights are already quantized")
         found = _CONV_NAME.search(tensors[filter_index]["name"])
-        if found is None or found.group(1) not in {layer.name for layer in net.layers}:
+        if found is None or found.group(1) not in names:
             raise InputFileError(f"{path}: not a Foot AI net (a convolution Foot AI does not have)")
         name = found.group(1)
         kernel = interp.get_tensor(filter_index).transpose(1, 2, 3, 0)  # OHWI → HWIO
@@ -143,7 +144,7 @@ def quantize_flat_buffer(source: Path, target: Path) -> Quantized:
     with quiet_native_stderr():  # TensorFlow's start-up lines (no GPU here, CPU features)
         import keras  # noqa: F401
 
-    from .runtime import FootNet
+    from .runtime import FootNet, preprocess
 
     net = net_from_flat_buffer(source)
     # The rebuilt net must give the flat buffer's own answers before it is quantized.
@@ -151,7 +152,7 @@ def quantize_flat_buffer(source: Path, target: Path) -> Quantized:
     w, h = net.input_shape[2], net.input_shape[1]
     probe = rng.integers(0, 256, (h, w, 3), np.uint8)
     reference = FootNet(source).raw(probe)
-    rebuilt = np.asarray(net(probe[None, :, :, ::-1].astype(np.float32) / 255.0))[0]
+    rebuilt = np.asarray(net(preprocess(probe, (w, h))))[0]  # what FootNet feeds its file
     if np.abs(rebuilt - reference).max() > 1e-3:
         raise InputFileError(f"{source}: not a Foot AI net (its rebuilt copy answers differently)")
     write_flat_buffer(net, target, quantize=True)
