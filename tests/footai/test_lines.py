@@ -125,6 +125,33 @@ def test_lines_keep_a_carried_homography_while_they_confirm_it():
     assert run(None)[CARRY_FRAMES] is None
 
 
+def test_the_lines_pull_a_drifting_carried_homography_back_long_before_it_is_dropped():
+    """The camera stands still but its measured motion creeps 1 px a frame to the right (as
+    a fast pan's estimate does, on the real clip): the carried homography would be 40 px off
+    after 40 frames; every `LINE_RECHECK` frames the lines move it back onto themselves."""
+    h = CAMERA.homography()
+    image = _pitch_frame(h)
+    fit, _ = fit_frame(_keypoints(h, _in_view(h)), image)
+    assert fit is not None
+    creep = np.array([[1.0, 0, 1.0], [0, 1.0, 0], [0, 0, 1.0]])
+    probe = pitch.KEYPOINTS[_in_view(h)].reshape(-1, 1, 2)
+    truth = cv2.perspectiveTransform(probe, h)
+
+    def off_px(lines) -> list[float]:
+        tracker = HomographyTracker(SIZE)
+        tracker.update(fit, None)
+        out = []
+        for _ in range(40):
+            now = tracker.update(None, creep, lines)
+            out.append(float(np.abs(cv2.perspectiveTransform(probe, now) - truth).max()))
+        return out
+
+    alone = off_px(None)
+    assert alone[-1] > 35
+    pulled = off_px(FrameLines(image))
+    assert max(pulled) < 1.5 * LINE_RECHECK and pulled[-1] < 5
+
+
 class _Lines:
     """Painted lines that answer as told and count the questions."""
 

@@ -133,6 +133,37 @@ def test_tracker_returns_its_input_rows_with_ids_and_drops_none_it_keeps():
     assert tracker.update(first).track_id.tolist() == [3, 4]
 
 
+def test_a_duplicate_box_neither_starts_a_player_nor_takes_his_track():
+    """The net sometimes boxes one player twice for a frame (a whole box and a slightly
+    shifted one). The extra box must not start a track, nor, next frame, take the player
+    from the track he has had all along (it did on the LaLiga clip: a new id mid-frame)."""
+    tracker = ByteTracker()
+    ids = set()
+    for f in range(30):
+        x = 200 - 3 * f
+        boxes = [[x, 530, 36, 70]]
+        if f == 15:  # the duplicate: IoU 0.6 with the player's own box
+            boxes.append([x + 3, 539, 30, 66])
+        tracked = tracker.update(people(boxes, [0] * len(boxes), score=0.8))
+        ids |= {int(t) for t in tracked.track_id}
+        assert len(tracked) == 1
+    assert len(ids) == 1
+
+
+def test_tentative_tracks_take_only_what_confirmed_ones_leave():
+    """A second, real player next to a tracked one starts his own track and keeps it, and the
+    first player's track is not handed to the newcomer."""
+    tracker = ByteTracker()
+    first: set[int] = set()
+    second: set[int] = set()
+    for f in range(20):
+        boxes = [[100 + 2 * f, 200, 20, 50]] + ([[160, 200, 20, 50]] if f >= 10 else [])
+        tracked = tracker.update(people(boxes, [0] * len(boxes)))
+        for (x0, *_), t in zip(tracked.xyxy, tracked.track_id, strict=True):
+            (first if x0 < 150 else second).add(int(t))
+    assert len(first) == 1 and len(second) == 1 and first != second
+
+
 def _textured(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = cv2.resize(rng.integers(0, 255, (45, 80), np.uint8), (1280, 720))
@@ -215,6 +246,56 @@ def test_stitching_joins_a_broken_track_of_one_kit_only():
     assert sorted(set(out.track_id.tolist())) == [1, 3]
     np.testing.assert_allclose(merged[1], [9.0, 0, 0])
     assert 2 not in merged
+
+
+def test_nothing_is_stitched_across_a_shot_change():
+    from portfolio_ml_footai.track.stitch import stitch
+
+    obs = [(1, f, [100.0, 100, 10, 30]) for f in range(10)]
+    obs += [(2, f, [120.0, 100, 10, 30]) for f in range(14, 24)]
+    xy = np.array([[0.0, 0.0]] * 10 + [[1.0, 0.0]] * 10)
+    votes = {1: np.array([5.0, 0, 0]), 2: np.array([4.0, 0, 0])}
+    joined, _ = stitch(rows(obs, xy), votes, 25.0, 1)
+    assert set(joined.track_id.tolist()) == {1}
+    for cut in (10, 12, 14):  # a shot begins in the gap, or with the later track's first frame
+        apart, _ = stitch(rows(obs, xy), votes, 25.0, 1, shot_starts=(cut,))
+        assert set(apart.track_id.tolist()) == {1, 2}
+    elsewhere, _ = stitch(rows(obs, xy), votes, 25.0, 1, shot_starts=(9, 30))
+    assert set(elsewhere.track_id.tolist()) == {1}  # no shot begins inside the gap
+
+
+def _panning(image: np.ndarray, frames: int, step: int) -> list[np.ndarray]:
+    """A camera panning right over ``image`` at ``step`` px a frame (1280×720 crops)."""
+    return [image[:720, step * k : step * k + 1280] for k in range(frames)]
+
+
+def test_a_dissolve_between_shots_is_one_shot_change_and_a_pan_is_none():
+    from portfolio_ml_footai.calibrate.cuts import CutDetector
+
+    def shot_changes(frames: list[np.ndarray]) -> list[int]:
+        motion, cuts, found = CameraMotion((1280, 720), work_width=320), CutDetector(), []
+        for k, frame in enumerate(frames):
+            est = motion.update(frame)
+            assert motion.prev is not None
+            step = motion.to_working(est.matrix) if k and est.ok else None
+            if cuts.update(motion.prev, step):
+                found.append(k)
+        return found
+
+    wide = cv2.resize(_textured(3), (1800, 720))
+    other = cv2.resize(_textured(4), (1800, 720))
+    pan = _panning(wide, 40, 12)
+    assert shot_changes(pan) == []
+    # The same pan, cross-faded over 16 frames into another shot: no two neighbours differ
+    # enough for a hard cut, yet the shots do.
+    later = _panning(other, 40, 12)
+    mix = [
+        cv2.addWeighted(a, 1 - w, b, w, 0)
+        for a, b, w in zip(pan[10:26], later[:16], np.linspace(0, 1, 16), strict=True)
+    ]
+    clip = pan[:10] + mix + later[16:]
+    found = shot_changes(clip)
+    assert len(found) == 1 and 12 <= found[0] <= 26, found
 
 
 def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():

@@ -10,7 +10,7 @@ its smoothed position; the ball is the rows of class ``BALL``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -115,6 +115,11 @@ class Match:
         """Video frames between two analysed ones (``--stride``): gaps are measured in these."""
         return max(1, int(np.median(np.diff(self.frames)))) if len(self.frames) > 1 else 1
 
+    @property
+    def shot_starts(self) -> tuple[int, ...]:
+        """The video frame where each shot after the first begins (a cut or a dissolve)."""
+        return tuple(s.first_frame for s in self.segments[1:])
+
     def __iter__(self) -> Iterator[tuple[int, Detections, np.ndarray | None]]:
         return iter(zip(self.frames, self.detections, self.homographies, strict=True))
 
@@ -135,3 +140,11 @@ class Match:
 
     def with_(self, **changes: object) -> Match:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def same_shot(end_frame: float, start_frame: float, shot_starts: Sequence[float]) -> bool:
+    """Whether no shot begins after ``end_frame`` and by ``start_frame`` (frames or seconds,
+    as long as all three agree): what ends before a cut and what starts after it are two
+    moments the camera did not connect, so no track or person is joined across one."""
+    starts = np.asarray(shot_starts, np.float64)
+    return not bool(((starts > end_frame) & (starts <= start_frame)).any())

@@ -121,8 +121,9 @@ class FrameAnalyser:
         estimate = self.motion.update(image, people.xyxy)
         grey = self.motion.prev  # the motion stage's small grey copy of this frame
         assert grey is not None  # set by every update
-        cut = self.cuts.update(grey)
-        motion = estimate.matrix if self.n > 0 and estimate.ok and not cut else None
+        known = estimate.matrix if self.n > 0 and estimate.ok else None
+        cut = self.cuts.update(grey, None if known is None else self.motion.to_working(known))
+        motion = None if cut else known
         if cut:  # a new shot: nothing carries over from the last one
             self.tracker.reset()
             self.ball = BallTracker(self.size[0])
@@ -262,12 +263,14 @@ def finish(raw: Match, overlay: np.ndarray, confirmed: dict[int, int]) -> Match:
     # at once, so referees and keepers stay outliers, and a mislabelled player shows.
     rows, votes, kits = teams.vote_kits(rows)
     step = raw.frame_step
-    rows, votes = stitch(rows, votes, raw.fps, step)
+    rows, votes = stitch(rows, votes, raw.fps, step, raw.shot_starts)
     rows = fill_gaps(rows, raw.frames, raw.fps, step)
     rows = teams.decide(rows, votes, kits)
     rows = smooth_positions(rows, raw.fps, step)
     # Team and role are hard constraints of the joins, so they are decided first.
-    rows, _ = reidentify(rows, Views(raw.times, raw.homographies, raw.size), raw.video_fps)
+    starts = tuple(f / raw.video_fps for f in raw.shot_starts)
+    views = Views(raw.times, raw.homographies, raw.size, starts)
+    rows, _ = reidentify(rows, views, raw.video_fps)
     colours = tuple(kits.bgr()) if kits is not None else ()
     return raw.with_rows(rows).with_(team_colours=colours)
 

@@ -127,6 +127,7 @@ class HomographyTracker:
         self.trusted = False  # `current` descends from a user's calibration
         self.agreeing = 0  # consecutive checked fits that agree with `pending`
         self.rejected = False  # the last update's fit was dropped: the lines contradicted it
+        self.carried_for = 0  # frames in a row whose homography was carried, not fitted
 
     def start_from(self, homography: np.ndarray) -> None:
         """Start from a user's calibration: exact for its frame, so no fit moves it until the
@@ -166,6 +167,17 @@ class HomographyTracker:
                 # It would switch the homography: the lines must like it about as well.
                 self.rejected = not (lines.confirm(fit) and lines.prefer(fit.homography, carried))
             fit = None if self.rejected else fit
+        if fit is None or (disagrees and fit.n_inliers < MIN_SWITCH_INLIERS):
+            # No fit, or too weak a one to switch to: the carried homography alone, and motion
+            # drifts. On the real LaLiga clip a fast pan without fits took it from 0.76 of the
+            # model on painted lines to 0.27 in 25 frames, and fits that came back were too
+            # weak to switch to: the pitch stayed wrong for the rest of the shot. The lines
+            # pull it back every LINE_RECHECK frames, as they do after CARRY_FRAMES.
+            self.carried_for += 1
+            if lines is not None and carried is not None and self.carried_for % LINE_RECHECK == 0:
+                carried = lines.refine(carried)
+        else:
+            self.carried_for = 0
         if fit is None:
             self.frames_since_fit += 1
             # Motion alone drifts: give up after ~2 s without a keypoint fit unless the lines

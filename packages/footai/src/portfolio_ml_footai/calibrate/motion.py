@@ -90,6 +90,11 @@ class CameraMotion:
         full = np.linalg.inv(sm) @ m @ sm
         return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
 
+    def to_working(self, matrix: np.ndarray) -> np.ndarray:
+        """A frame-pixel motion in the pixels of the small working copy (``prev``)."""
+        s = np.diag([self.scale, self.scale, 1.0])
+        return s @ matrix @ np.diag([1 / self.scale, 1 / self.scale, 1.0])
+
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
         """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h).
 

@@ -7,6 +7,7 @@ the whole run can say so. The finished tracks (tracklets) are joined here, once,
 teams and roles are decided, under hard constraints:
 
 - never two tracklets that overlap in time (a person is in one place at a time);
+- never across a shot change (a cut or a dissolve: the next shot is another moment);
 - never across teams or roles;
 - a run a player can make: the distance over the gap within `SLACK_M` + `RUN_SPEED` × gap;
 - not when, for more than `ABSENT_S` of the gap, the camera watched every place he could have
@@ -30,7 +31,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..analytics.common import velocities
-from ..match import Rows
+from ..match import Rows, same_shot
 from ..model.spec import GOALKEEPER, PLAYER, REFEREE
 
 RUN_SPEED = 7.5  # m/s a player can keep up, on average, over a gap of seconds
@@ -110,6 +111,7 @@ class Views:
     times: np.ndarray  # (F,) seconds
     homographies: tuple[np.ndarray | None, ...]
     size: tuple[int, int]  # frame width, height
+    shot_starts: tuple[float, ...] = ()  # seconds: where each shot after the first begins
 
     def sees(self, index: int, points: np.ndarray) -> bool:
         """Whether every pitch point is well inside frame ``index`` (False without a homography)."""
@@ -387,7 +389,7 @@ def reidentify(rows: Rows, views: Views, video_fps: float) -> tuple[Rows, Identi
     cost = np.full((n, n), FORBIDDEN)
     for i, a in enumerate(pieces):
         for j, b in enumerate(pieces):
-            if i == j or not reachable(a, b):
+            if i == j or not reachable(a, b) or not same_shot(a.last, b.first, views.shot_starts):
                 continue
             c = link_cost(a, b, evidence)[0]
             if c >= MAX_COST or absent_seconds(a, b, evidence.views, evidence.people) > ABSENT_S:

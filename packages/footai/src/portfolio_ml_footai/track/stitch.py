@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ..match import Rows
+from ..match import Rows, same_shot
 from ..teams import kit_team
 
 MAX_GAP_S = 1.6
@@ -83,10 +83,15 @@ def _tracklets(rows: Rows, votes: dict[int, np.ndarray]) -> list[_Tracklet]:
 
 
 def stitch(
-    rows: Rows, votes: dict[int, np.ndarray], fps: float, step: int
+    rows: Rows,
+    votes: dict[int, np.ndarray],
+    fps: float,
+    step: int,
+    shot_starts: tuple[int, ...] = (),
 ) -> tuple[Rows, dict[int, np.ndarray]]:
     """Broken tracks joined under the id of their first piece; the votes summed likewise.
-    ``fps`` is the analysed frames' rate, ``step`` the video frames between two of them."""
+    ``fps`` is the analysed frames' rate, ``step`` the video frames between two of them;
+    ``shot_starts`` the frames where a new shot begins (nothing is joined across one)."""
     frame_s = step / fps
     max_gap = round(MAX_GAP_S / frame_s) * step
     pieces = _tracklets(rows, votes)
@@ -95,6 +100,8 @@ def stitch(
         for q in pieces:
             gap = q.first - p.last
             if p.track_id == q.track_id or gap <= 0 or gap > max_gap or p.team != q.team:
+                continue
+            if not same_shot(p.last, q.first, shot_starts):
                 continue
             d = float(np.linalg.norm(q.start - p.end))
             if d <= SLACK_M + RUN_SPEED * gap / step * frame_s:

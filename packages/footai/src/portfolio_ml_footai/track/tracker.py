@@ -25,6 +25,8 @@ from ..calibrate.geometry import apply_h
 from ..detections import Detections, box_iou
 from ..teams import kit_vote
 
+DUPLICATE_IOU = 0.5  # a confident box overlapping a matched one this much starts no track
+
 _F = np.eye(8)
 _F[:4, 4:] = np.eye(4)
 
@@ -166,8 +168,10 @@ class ByteTracker:
         high_idx = np.nonzero(dets.score >= self.cfg.high)[0]
         low_idx = np.nonzero(dets.score < self.cfg.high)[0]
         high, low = dets[high_idx], dets[low_idx]
-        # Stage 1: every track against the confident detections (buffered IoU).
-        pool = list(self.tracks)
+        # Stage 1: every confirmed track against the confident detections (buffered IoU).
+        # Tentative tracks wait for stage 3: a duplicate box the net gave for one player
+        # starts one, and in the next frame it must not take that player from his track.
+        pool = [t for t in self.tracks if t.confirmed]
         m1 = self._assign(self._cost(pool, high, 0.3), self.cfg.match_cost)
         matched_t = {i for i, _ in m1}
         matched_d = {j for _, j in m1}
@@ -178,7 +182,17 @@ class ByteTracker:
         m2 = self._assign(self._cost(rest, low, 0.0), self.cfg.low_match_cost)
         weak_rows = low_idx[[j for _, j in m2]].astype(int)
         self._update([rest[i] for i, _ in m2], dets[weak_rows])
-        hit = [pool[i] for i, _ in m1] + [rest[i] for i, _ in m2]
+        # Stage 3: tentative tracks against the confident detections left.
+        tentative = [t for t in self.tracks if not t.confirmed]
+        left = [j for j in range(len(high)) if j not in matched_d]
+        m3 = self._assign(self._cost(tentative, high[left], 0.3), self.cfg.match_cost)
+        m3 = [(i, left[j]) for i, j in m3]
+        matched_d |= {j for _, j in m3}
+        born_rows = high_idx[[j for _, j in m3]].astype(int)
+        self._update([tentative[i] for i, _ in m3], dets[born_rows])
+        strong_rows = np.r_[strong_rows, born_rows].astype(int)
+        hit = [pool[i] for i, _ in m1] + [tentative[i] for i, _ in m3]
+        hit += [rest[i] for i, _ in m2]
         hit_ids = {id(t) for t in hit}
         for t in self.tracks:
             if id(t) not in hit_ids:
@@ -191,8 +205,14 @@ class ByteTracker:
             or (not t.confirmed and t.misses == 0)
         ]
         new_rows = []
+        # A box that mostly covers one already matched this frame is the net seeing one
+        # player twice (or half of him again), not a new player.
+        taken = dets.xyxy[np.r_[strong_rows, weak_rows].astype(int)]
+        overlap = box_iou(dets.xyxy[high_idx], taken, 0.0) if len(taken) else None
         for j, row in enumerate(high_idx):
             if j in matched_d or dets.score[row] < self.cfg.new_track:
+                continue
+            if overlap is not None and overlap[j].max() > DUPLICATE_IOU:
                 continue
             mean = np.r_[_measure(dets.xywh[row : row + 1])[0], np.zeros(4)]
             q_pos, q_vel = _std(mean[3])
