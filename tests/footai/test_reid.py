@@ -89,6 +89,19 @@ def test_two_halves_of_one_person_across_a_gap_are_joined():
     assert all(players[k] == k for k in MATES)
 
 
+def test_nothing_is_joined_across_a_shot_change():
+    """The same two halves, but a new shot begins in the gap: another moment of the match,
+    where nothing says where he had gone."""
+    rows = _rows(
+        [(1, 0, range(0, 100), (-10.0, 0.0), "p"), (2, 0, range(175, 275), (-8.0, 1.0), "p")]
+    )
+    views = _views(275, away=range(100, 175))
+    cut = Views(views.times, views.homographies, views.size, shot_starts=(150 / FPS,))
+    assert _players(rows, cut)[2] == 2
+    later = Views(views.times, views.homographies, views.size, shot_starts=(260 / FPS,))
+    assert _players(rows, later)[2] == 1  # a shot change elsewhere changes nothing
+
+
 def test_tracklets_that_overlap_in_time_are_never_joined():
     rows = _rows(
         [(1, 0, range(0, 100), (-10.0, 0.0), "p"), (2, 0, range(95, 200), (-9.0, 0.0), "p")]
