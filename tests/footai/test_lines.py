@@ -53,6 +53,19 @@ def _in_view(h: np.ndarray) -> np.ndarray:
     return np.nonzero(inside)[0]
 
 
+def test_near_a_line_is_the_same_square_the_distance_transform_gives():
+    """`support` dilates by a 5×5 square where the refinement reads a distance transform: both
+    must call the same pixels near a line."""
+    from portfolio_ml_footai.calibrate.lines import NEAR_LINE_PX, NEAR_SQUARE
+
+    rng = np.random.default_rng(0)
+    for density in (0.001, 0.01, 0.05):
+        lines = ((rng.random((90, 160)) < density) * 255).astype(np.uint8)
+        cv2.line(lines, (5, 80), (150, 10), 255, 1)
+        distance = cv2.distanceTransform(cv2.bitwise_not(lines), cv2.DIST_L2, 5)
+        np.testing.assert_array_equal(cv2.dilate(lines, NEAR_SQUARE) > 0, distance < NEAR_LINE_PX)
+
+
 def test_right_homography_lands_on_the_lines_a_wrong_one_on_grass():
     h = CAMERA.homography()
     image = _pitch_frame(h)

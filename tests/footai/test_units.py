@@ -186,6 +186,22 @@ def test_camera_motion_is_exactly_none_for_a_still_camera_and_measured_for_a_pan
     assert est.ok and est.matrix[0, 2] == pytest.approx(4.0, abs=0.6)
 
 
+def test_camera_motion_tracks_its_corners_on_and_searches_afresh_every_few_frames():
+    from portfolio_ml_footai.calibrate.motion import REFRESH
+
+    wide = cv2.resize(_textured(5), (1600, 720))
+    motion = CameraMotion((1280, 720), work_width=320)
+    searches = []
+    search = motion._corners
+    motion._corners = lambda *a: searches.append(1) or search(*a)  # type: ignore[method-assign]
+    shifts = []
+    for k in range(13):  # the camera pans 8 px a frame: the picture moves 8 px left
+        est = motion.update(wide[:, 8 * k : 8 * k + 1280])
+        shifts.append(est.matrix[0, 2])
+    assert len(searches) == -(-12 // REFRESH)  # once every REFRESH updates, not every one
+    np.testing.assert_allclose(shifts[1:], -8.0, atol=0.6)
+
+
 def rows(observations: list[tuple[int, int, list[float]]], pitch_xy=None) -> Rows:
     """Rows from (track id, frame, x y w h box) triples."""
     ids = np.array([o[0] for o in observations])
@@ -262,6 +278,23 @@ def test_nothing_is_stitched_across_a_shot_change():
         assert set(apart.track_id.tolist()) == {1, 2}
     elsewhere, _ = stitch(rows(obs, xy), votes, 25.0, 1, shot_starts=(9, 30))
     assert set(elsewhere.track_id.tolist()) == {1}  # no shot begins inside the gap
+
+
+def test_tracks_seen_for_a_flicker_inside_the_run_are_dropped():
+    from portfolio_ml_footai.track.stitch import MIN_TRACK_S, drop_flickers
+
+    fps = 25.0
+    least = round(MIN_TRACK_S * fps)
+    obs = [(1, f, [100.0, 100, 10, 30]) for f in range(50)]  # followed all along
+    obs += [(2, f, [200.0, 100, 10, 30]) for f in range(20, 20 + least - 1)]  # a flicker
+    obs += [(3, f, [300.0, 100, 10, 30]) for f in range(30, 30 + least)]  # just long enough
+    obs += [(4, f, [400.0, 100, 10, 30]) for f in range(47, 50)]  # caught at the run's end
+    frames = tuple(range(50))
+    kept = drop_flickers(rows(obs), frames, fps)
+    assert set(kept.track_id.tolist()) == {1, 3, 4}
+    assert len(kept) == 50 + least + 3
+    short_clip = [(5, f, [100.0, 100, 10, 30]) for f in range(4)]
+    assert len(drop_flickers(rows(short_clip), tuple(range(4)), fps)) == 4
 
 
 def _panning(image: np.ndarray, frames: int, step: int) -> list[np.ndarray]:

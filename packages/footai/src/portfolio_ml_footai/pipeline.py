@@ -45,7 +45,7 @@ from .model.spec import BALL
 from .track.appearance import appearance
 from .track.ball import BallTracker
 from .track.reid import Views, reidentify
-from .track.stitch import drop_overlay_tracks, fill_gaps, keep_confirmed, stitch
+from .track.stitch import drop_flickers, drop_overlay_tracks, fill_gaps, keep_confirmed, stitch
 from .track.tracker import ByteTracker, TrackerConfig
 
 
@@ -264,6 +264,7 @@ def finish(raw: Match, overlay: np.ndarray, confirmed: dict[int, int]) -> Match:
     rows, votes, kits = teams.vote_kits(rows)
     step = raw.frame_step
     rows, votes = stitch(rows, votes, raw.fps, step, raw.shot_starts)
+    rows = drop_flickers(rows, raw.frames, raw.fps)
     rows = fill_gaps(rows, raw.frames, raw.fps, step)
     rows = teams.decide(rows, votes, kits)
     rows = smooth_positions(rows, raw.fps, step)
