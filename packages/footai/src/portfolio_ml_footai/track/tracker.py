@@ -115,13 +115,13 @@ class ByteTracker:
 
     def _cost(self, tracks: list[Track], dets: Detections, expand: float) -> np.ndarray:
         tb = np.array([t.xyxy() for t in tracks]).reshape(-1, 4)
+        # Buffered IoU alone: a cost from the foot points' distance (0.35 + distance / height,
+        # for small fast players whose boxes barely overlap) made swaps in crowds of one team;
+        # without it, one sitting, same detections: IDF1 pan 51 0.877 → 0.919, pan 32 0.884 →
+        # 0.888, pan 53 0.874 → 0.875, static 31 / 50 and tactical 33 (small players) unchanged,
+        # the real clip's ids unchanged (predictions carried by the camera motion overlap).
         cost = 1.0 - box_iou(tb, dets.xyxy, expand)
-        # Normalised foot distance helps small, fast players whose boxes barely overlap.
         if len(tracks) and len(dets):
-            tf = np.array([t.mean[:2] for t in tracks])
-            dist = np.linalg.norm(tf[:, None] - dets.foot_points()[None], axis=2)
-            hh = np.array([t.mean[3] for t in tracks])[:, None]
-            cost = np.minimum(cost, 0.35 + dist / np.maximum(hh, 1.0))
             # Kit colours as appearance: a track that has worn one kit does not take a
             # detection wearing the other (two crossing opponents keep their ids).
             guess = np.array([t.team_guess() if t.votes.sum() >= 3 else -2 for t in tracks])
