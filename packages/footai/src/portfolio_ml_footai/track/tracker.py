@@ -5,9 +5,9 @@ predictions are first carried through the camera motion (so a pan does not look 
 running), then matched to detections in stages with the Hungarian algorithm
 (`scipy.optimize.linear_sum_assignment`): confident detections to confirmed tracks first, the
 confident ones left to tentative tracks next (as ByteTrack's unconfirmed tracks), then the weak
-ones (half-hidden players) against the confirmed tracks still unmatched. A confident box that mostly
-covers one matched this frame starts no track: the net boxed one player twice. The shirt colour adds a cost, so two crossing players
-of different teams do not swap identities.
+ones (half-hidden players) against the confirmed tracks still unmatched. A confident box that
+mostly covers one matched this frame starts no track: the net boxed one player twice. The shirt
+colour adds a cost, so two crossing players of different teams do not swap identities.
 
 `ByteTracker.update(detections, camera_motion) -> detections`, as supervision's
 ``update_with_detections``: the rows that belong to a track this frame, with ``track_id``
@@ -115,9 +115,9 @@ class ByteTracker:
 
     def _cost(self, tracks: list[Track], dets: Detections, expand: float) -> np.ndarray:
         tb = np.array([t.xyxy() for t in tracks]).reshape(-1, 4)
-        # Buffered IoU alone: a cost from the foot points' distance (0.35 + distance / height,
-        # for small fast players whose boxes barely overlap) made swaps in crowds of one team;
-        # without it, one sitting, same detections: IDF1 pan 51 0.877 → 0.919, pan 32 0.884 →
+        # Buffered IoU and the kit, no more: a cost from the foot points' distance (0.35 +
+        # distance / height, for small fast players whose boxes barely overlap) made swaps in
+        # crowds of one team; without it, one sitting, same detections: IDF1 pan 51 0.877 → 0.919, pan 32 0.884 →
         # 0.888, pan 53 0.874 → 0.875, static 31 / 50 and tactical 33 (small players) unchanged,
         # the real clip's ids unchanged (predictions carried by the camera motion overlap).
         cost = 1.0 - box_iou(tb, dets.xyxy, expand)
