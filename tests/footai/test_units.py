@@ -150,6 +150,20 @@ def test_a_duplicate_box_neither_starts_a_player_nor_takes_his_track():
     assert len(ids) == 1
 
 
+def test_a_tentative_track_does_not_take_a_confirmed_players_box():
+    """A stray box beside a tracked player (IoU 0.3: not a duplicate) starts a tentative
+    track; next frame the player's one box fits the tentative track's box better than his
+    own track's prediction. Confirmed tracks choose first, so he keeps his id."""
+    tracker = ByteTracker()
+    for _ in range(10):
+        mine = tracker.update(people([[200, 300, 30, 60]], [0], score=0.8))
+    player = int(mine.track_id[0])
+    both = tracker.update(people([[200, 300, 30, 60], [214, 300, 30, 60]], [0, 0], score=0.8))
+    assert len(set(both.track_id.tolist())) == 2  # the stray box started a tentative track
+    after = tracker.update(people([[212, 300, 30, 60]], [0], score=0.8))
+    assert after.track_id.tolist() == [player]
+
+
 def test_tentative_tracks_take_only_what_confirmed_ones_leave():
     """A second, real player next to a tracked one starts his own track and keeps it, and the
     first player's track is not handed to the newcomer."""

@@ -7,7 +7,7 @@ A hard cut changes the whole picture between two frames. A dissolve spreads the 
 ten or more frames, so no two neighbours differ much; it shows against the picture a few frames
 back instead, once the camera's own motion over those frames is taken out (a pan also changes
 the picture, a dissolve is the change no camera motion explains). Measured on the LaLiga clip
-(frame width 320, thumbnails 40×22, LAG 10): its dissolve at frames ~125-140 peaks at 18 grey
+(frame width 320, thumbnails 40×22, LAG 10): its dissolve at frames ~122-140 peaks at 18 grey
 levels; the rest of the clip, fast pans into a crowded box included, stays under 8 (median 2.3);
 the synthetic pan, static and tactical clips stay under 2.2.
 """
@@ -21,7 +21,9 @@ import numpy as np
 
 THUMB = (32, 18)  # a thumbnail is enough: a cut changes the whole picture, not a corner of it
 CUT_LEVEL = 25.0  # mean absolute grey difference of two thumbnails (0-255) that makes a cut
-LAG = 10  # frames: a dissolve is compared across this many (most last 10-20 frames)
+# Analysed frames: a dissolve is compared across this many (most last 10-20 frames). Measured
+# at --stride 1; a larger stride compares across LAG × stride video frames.
+LAG = 10
 DISSOLVE_WORK = 120  # px: the width the dissolve test warps at
 DISSOLVE_THUMB = (40, 22)
 DISSOLVE_LEVEL = 12.0  # mean absolute grey difference after motion compensation
