@@ -318,13 +318,14 @@ def _panning(image: np.ndarray, frames: int, step: int) -> list[np.ndarray]:
 
 def test_a_dissolve_between_shots_is_one_shot_change_and_a_pan_is_none():
     from portfolio_ml_footai.calibrate.cuts import CutDetector
+    from portfolio_ml_footai.calibrate.geometry import rescaled
 
     def shot_changes(frames: list[np.ndarray]) -> list[int]:
         motion, cuts, found = CameraMotion((1280, 720), work_width=320), CutDetector(), []
         for k, frame in enumerate(frames):
             est = motion.update(frame)
             assert motion.prev is not None
-            step = motion.to_working(est.matrix) if k and est.ok else None
+            step = rescaled(est.matrix, motion.scale) if k and est.ok else None
             if cuts.update(motion.prev, step):
                 found.append(k)
         return found

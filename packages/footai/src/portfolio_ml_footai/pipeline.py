@@ -30,7 +30,7 @@ from portfolio_ml_core.video import Frame, VideoSource
 
 from . import teams
 from .calibrate.cuts import CutDetector
-from .calibrate.geometry import homography_from_calibration, load_calibration
+from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
 from .calibrate.lines import FrameLines
 from .calibrate.motion import CameraMotion
@@ -122,7 +122,7 @@ class FrameAnalyser:
         grey = self.motion.prev  # the motion stage's small grey copy of this frame
         assert grey is not None  # set by every update
         known = estimate.matrix if self.n > 0 and estimate.ok else None
-        cut = self.cuts.update(grey, None if known is None else self.motion.to_working(known))
+        cut = self.cuts.update(grey, None if known is None else rescaled(known, self.motion.scale))
         motion = None if cut else known
         if cut:  # a new shot: nothing carries over from the last one
             self.tracker.reset()

@@ -19,6 +19,8 @@ from collections import deque
 import cv2
 import numpy as np
 
+from .geometry import rescaled
+
 THUMB = (32, 18)  # a thumbnail is enough: a cut changes the whole picture, not a corner of it
 CUT_LEVEL = 25.0  # mean absolute grey difference of two thumbnails (0-255) that makes a cut
 # Analysed frames: a dissolve is compared across this many (most last 10-20 frames). Measured
@@ -54,10 +56,7 @@ class CutDetector:
         scale = DISSOLVE_WORK / grey.shape[1]
         size = (DISSOLVE_WORK, max(1, round(grey.shape[0] * scale)))
         small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        step = np.eye(3)
-        if motion is not None:
-            step = np.diag([scale, scale, 1.0]) @ motion @ np.diag([1 / scale, 1 / scale, 1.0])
-        self.history.append((small, step))
+        self.history.append((small, np.eye(3) if motion is None else rescaled(motion, scale)))
         self.quiet = max(0, self.quiet - 1)
         if self.quiet or len(self.history) <= LAG:
             return False

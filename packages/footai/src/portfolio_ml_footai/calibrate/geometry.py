@@ -152,3 +152,11 @@ def homography_is_plausible(h: np.ndarray, near_points: np.ndarray | None = None
     d = apply_h(h, np.array([c, c + np.array([1.0, 0.0]), c + np.array([0.0, 1.0])]))
     jx, jy = d[1] - d[0], d[2] - d[0]
     return bool(jx[0] * jy[1] - jx[1] * jy[0] > 0)
+
+
+def rescaled(motion: np.ndarray, scale: float) -> np.ndarray:
+    """A pixel-to-pixel motion between two frames, in the pixels of copies ``scale`` times
+    their size (S M S⁻¹, normalised): the camera motion, the shot-change test and the frames
+    each work at a size of their own."""
+    out = np.diag([scale, scale, 1.0]) @ motion @ np.diag([1.0 / scale, 1.0 / scale, 1.0])
+    return out / out[2, 2]

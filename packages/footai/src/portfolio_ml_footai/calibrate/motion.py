@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .geometry import rescaled
+
 
 @dataclass(frozen=True)
 class MotionEstimate:
@@ -105,14 +107,7 @@ class CameraMotion:
             # A still camera: fitting 8 parameters to tracking noise gives a small random
             # motion every frame, and carried homographies drift by their sum.
             return MotionEstimate(eye, int(inl.sum()), True)
-        sm = np.diag([self.scale, self.scale, 1.0])
-        full = np.linalg.inv(sm) @ m @ sm
-        return MotionEstimate(full / full[2, 2], int(inl.sum()), True)
-
-    def to_working(self, matrix: np.ndarray) -> np.ndarray:
-        """A frame-pixel motion in the pixels of the small working copy (``prev``)."""
-        s = np.diag([self.scale, self.scale, 1.0])
-        return s @ matrix @ np.diag([1 / self.scale, 1 / self.scale, 1.0])
+        return MotionEstimate(rescaled(m, 1.0 / self.scale), int(inl.sum()), True)
 
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
         """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h).
