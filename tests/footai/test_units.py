@@ -11,7 +11,7 @@ from portfolio_ml_footai.kinematics import smooth_track
 from portfolio_ml_footai.match import Rows
 from portfolio_ml_footai.model.spec import PLAYER
 from portfolio_ml_footai.teams import OUTLIER, TeamModel, kit_changes, track_votes
-from portfolio_ml_footai.track.tracker import ByteTracker
+from portfolio_ml_footai.track.tracker import ByteTracker, Track, TrackerConfig, heading_cost
 
 
 def people(xywh: list[list[float]], team: list[int], score: float = 0.9) -> Detections:
@@ -108,6 +108,43 @@ def test_tracker_keeps_identities_through_a_crossing():
             if tid in tracker.confirmed:
                 ids[int(team)].add(int(tid))
     assert len(ids[0]) == 1 and len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+def _parted(config: TrackerConfig | None = None) -> dict[int, float]:
+    """Two team-mates at one spot part again (one had hidden the other, so their filters
+    agree): track 1 came from the left, track 2 from the right. Each track id → the centre x
+    of the box it takes."""
+    tracker = ByteTracker(config)
+    here = np.array([150.0, 250.0, 20.0, 50.0, 0.0, 0.0, 0.0, 0.0])  # cx, foot y, w, h, speeds
+    came = {1: [[135.0, 250.0], [150.0, 250.0]], 2: [[165.0, 250.0], [150.0, 250.0]]}
+    tracker.tracks = [
+        Track(k, here.copy(), np.eye(8), hits=10, confirmed=True, seen=np.array(came[k]))
+        for k in (1, 2)
+    ]
+    # The two boxes overlap the shared prediction equally: IoU and kit cannot choose.
+    out = tracker.update(people([[132, 200, 20, 50], [148, 200, 20, 50]], [0, 0]))
+    return {int(t): float(c) for t, c in zip(out.track_id, out.centres[:, 0], strict=True)}
+
+
+def test_team_mates_who_cross_keep_their_headings():
+    assert _parted() == {1: 158.0, 2: 142.0}  # each goes on the way it was going
+    # Without the heading the tie goes to the table order: the two swap (the regression).
+    assert _parted(TrackerConfig(heading_weight=0.0)) == {1: 142.0, 2: 158.0}
+
+
+def test_heading_cost_is_the_angle_to_each_box_times_its_score():
+    track = Track(1, np.r_[100.0, 200.0, 10.0, 30.0, np.zeros(4)], np.eye(8))
+    track.seen = np.array([[90.0, 200.0], [100.0, 200.0]])  # heading right
+    boxes = people([[105, 170, 10, 30], [85, 170, 10, 30], [95, 190, 10, 30]], [0, 0, 0], 0.8)
+    cost = heading_cost([track], boxes)  # feet at (110, 200), (90, 200), (100, 220)
+    np.testing.assert_allclose(cost, [[0.0, 0.8, 0.4]], atol=1e-9)
+    standing = Track(2, track.mean.copy(), np.eye(8))  # one observation: no heading yet
+    assert not heading_cost([standing], boxes).any()
+    # A pan carries the observations with the picture: the heading stays the player's own.
+    tracker = ByteTracker()
+    tracker.tracks = [track]
+    tracker.update(people([], []), motion=np.array([[1.0, 0, -40], [0, 1, 0], [0, 0, 1]]))
+    np.testing.assert_allclose(track.seen, [[50.0, 200.0], [60.0, 200.0]])
 
 
 def test_tracker_survives_a_short_occlusion():

@@ -7,7 +7,10 @@ running), then matched to detections in stages with the Hungarian algorithm
 confident ones left to tentative tracks next (as ByteTrack's unconfirmed tracks), then the weak
 ones (half-hidden players) against the confirmed tracks still unmatched. A confident box that
 mostly covers one matched this frame starts no track: the net boxed one player twice. The shirt
-colour adds a cost, so two crossing players of different teams do not swap identities.
+colour adds a cost, so two crossing players of different teams do not swap identities, and
+the heading adds one, so two crossing team-mates do not either (OC-SORT's observation-centric
+momentum: the direction a track's own last observations moved in, against the direction to
+each box).
 
 `ByteTracker.update(detections, camera_motion) -> detections`, as supervision's
 ``update_with_detections``: the rows that belong to a track this frame, with ``track_id``
@@ -28,6 +31,7 @@ from ..detections import Detections, box_iou
 from ..teams import kit_vote
 
 DUPLICATE_IOU = 0.5  # a confident box overlapping a matched one this much starts no track
+MIN_MOVE_PX = 2.0  # a shorter move (over the heading's span, or to a box) has no direction
 
 _F = np.eye(8)
 _F[:4, 4:] = np.eye(4)
@@ -42,6 +46,13 @@ class Track:
     misses: int = 0
     confirmed: bool = False
     votes: np.ndarray = field(default_factory=lambda: np.zeros(3))  # team0, team1, outlier
+    # The foot points of its last observations (not the Kalman estimates), oldest first, in
+    # this frame's pixels: carried by the camera motion like the prediction.
+    seen: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+
+    def __post_init__(self) -> None:
+        if not len(self.seen):  # a new track: its first observation is its mean
+            self.seen = self.mean[None, :2].copy()
 
     def xyxy(self) -> np.ndarray:
         cx, fy, w, h = self.mean[:4]
@@ -78,6 +89,11 @@ class TrackerConfig:
     max_misses: int = 40
     confirm_hits: int = 3
     team_penalty: float = 0.5
+    # The heading's cost (OC-SORT's inertia weight 0.2) and the observations it spans: 5, not
+    # OC-SORT's 3, measured on the six 10-s synthetic clips (same detections): IDF1 mean
+    # 0.886 without the term, 0.899 with a span of 3, 0.916 with 4, 5 or 8 (0.906 with 6).
+    heading_weight: float = 0.2
+    heading_span: int = 5
 
 
 class ByteTracker:
@@ -112,6 +128,11 @@ class ByteTracker:
             means[:, 2] = np.maximum(1.0, np.linalg.norm(pts[:, 2] - pts[:, 0], axis=1))
         for t, mean, cov in zip(self.tracks, means, covs, strict=True):
             t.mean, t.cov = mean, cov
+        if motion is not None:  # the observed foot points too, all in one product
+            counts = np.cumsum([len(t.seen) for t in self.tracks])[:-1]
+            carried = apply_h(motion, np.concatenate([t.seen for t in self.tracks]))
+            for t, seen in zip(self.tracks, np.split(carried, counts), strict=True):
+                t.seen = seen
 
     def _cost(self, tracks: list[Track], dets: Detections, expand: float) -> np.ndarray:
         tb = np.array([t.xyxy() for t in tracks]).reshape(-1, 4)
@@ -128,6 +149,7 @@ class ByteTracker:
             dteam = np.where(dets.team_confidence > 0.2, dets.team, -2)
             clash = (guess[:, None] >= -1) & (dteam[None] >= -1) & (guess[:, None] != dteam[None])
             cost = cost + self.cfg.team_penalty * clash
+            cost = cost + self.cfg.heading_weight * heading_cost(tracks, dets)
         return cost
 
     def _assign(self, cost: np.ndarray, limit: float) -> list[tuple[int, int]]:
@@ -158,6 +180,7 @@ class ByteTracker:
                 t.confirmed = True
                 self.confirmed[t.track_id] = len(self.confirmed) + 1
             _vote(t, dets[i : i + 1])
+            t.seen = np.vstack([t.seen, z[i, :2]])[-(self.cfg.heading_span + 1) :]
 
     def update(self, dets: Detections, motion: np.ndarray | None = None) -> Detections:
         """Advance one frame: the rows of ``dets`` (people, with kit columns) that belong to a
@@ -227,6 +250,29 @@ class ByteTracker:
             new_rows.append(row)
         rows = np.r_[strong_rows, weak_rows, np.array(new_rows, int)].astype(int)
         return dets[rows].with_(track_id=np.array([t.track_id for t in hit], np.int64))
+
+
+def heading_cost(tracks: list[Track], dets: Detections) -> np.ndarray:
+    """(tracks, detections): the angle between each track's heading (its first to its last
+    kept observation) and the way from its last observation to each box's foot point, as a
+    share of 180°, times the box's score (OC-SORT); 0 where either move is too short to have
+    a direction.
+
+    Two team-mates who cross look alike and their boxes overlap, so IoU and the kit cannot
+    tell them apart; their headings can. The Kalman velocity cannot: the frames where one
+    hides the other pull both filters onto the same box.
+    """
+    x0, _, x1, y1 = dets.xyxy.T
+    feet = np.c_[(x0 + x1) / 2, y1]
+    last = np.array([t.seen[-1] for t in tracks])
+    heading = last - np.array([t.seen[0] for t in tracks])
+    way = feet[None] - last[:, None]  # (tracks, dets, 2)
+    h_len = np.linalg.norm(heading, axis=1)[:, None]
+    w_len = np.linalg.norm(way, axis=2)
+    cos = np.einsum("tk,tdk->td", heading, way) / np.maximum(h_len * w_len, 1e-9)
+    angle = np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi
+    moved = (h_len >= MIN_MOVE_PX) & (w_len >= MIN_MOVE_PX)
+    return np.where(moved, angle, 0.0) * dets.score[None]
 
 
 def _vote(t: Track, row: Detections) -> None:
