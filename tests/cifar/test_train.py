@@ -218,3 +218,28 @@ def test_a_run_shorter_than_one_lookahead_period_keeps_its_training(
     train(data, SMALL.with_overrides(epochs=1), tmp_path / "short")  # 2 steps < 5
     model = keras.saving.load_model(tmp_path / "short" / "model.keras")
     assert np.abs(model.get_layer("whiten").bias.numpy()).max() > 0  # not reset to its init
+
+
+def test_tta_averages_flips_and_shifts_and_reports_the_plain_pass_too() -> None:
+    """One pass gives both accuracies: the plain logits are exactly `predict_logits`', and the
+    TTA logits the mean of the six forwards (flip, and flips of the two 1-px diagonal shifts
+    with reflect padding), computed here by hand."""
+    from portfolio_ml_cifar.infer import predict_logits, predict_logits_with_tta
+
+    model = build_model(NetConfig(widths=(8, 16, 16)))
+    images = np.random.default_rng(0).integers(0, 256, (7, 32, 32, 3)).astype(np.float32)
+    plain, tta = predict_logits_with_tta(model, images, batch_size=4)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model(x, training=False))
+
+    def mirror(x: np.ndarray) -> np.ndarray:
+        return 0.5 * forward(x) + 0.5 * forward(x[:, :, ::-1].copy())
+
+    padded = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)], mode="reflect")
+    shifted = 0.5 * mirror(padded[:, :32, :32].copy()) + 0.5 * mirror(padded[:, 2:, 2:].copy())
+    np.testing.assert_allclose(plain, forward(images), atol=1e-4)
+    np.testing.assert_allclose(plain, predict_logits(model, images), atol=1e-5)
+    np.testing.assert_allclose(tta, 0.5 * mirror(images) + 0.5 * shifted, atol=1e-4)
+    np.testing.assert_allclose(tta, predict_logits(model, images, tta=True), atol=1e-5)
+    assert not np.allclose(tta, plain, atol=1e-3)  # the augmentations do change the answer

@@ -249,13 +249,27 @@ def test_physical_figures_per_player_with_the_seconds_seen():
         pitch_xy=xy_a,
         player_id=np.where(np.array(tid) == 2, 1, np.array(tid)),
     )
-    ph = physical(_match(Rows(np.array(frame), dets), 275))
+    match = _match(Rows(np.array(frame), dets), 275)
+    ph = physical(match)
     (p,) = ph.players
     assert (p.player_id, p.track_ids, p.seconds) == (1, (1, 2), 8.0)
     # 4 s at 1.5 m/s twice: 12 m, not the 8 m + 3 s "walk" the gap would add if it counted.
     assert p.distance_m == pytest.approx(2 * 99 * walk / FPS, abs=0.05)
     assert p.top_speed_kmh == pytest.approx(walk * 3.6, abs=0.05)
     assert [(s.player_id, s.track_ids, s.seconds) for s in ph.too_short] == [(5, (5,), 2.0)]
+    # summary.json says the same: figures for player 1, nulls for the 2-s player and for each
+    # 4-s track on its own (a fragment's "top speed" is not a figure), seconds for all.
+    from portfolio_ml_footai.io.outputs import summary
+
+    data = summary(match, "clip.mp4")
+    players = {q["player_id"]: q for q in data["players"]}
+    assert players[1]["seconds_seen"] == 8.0
+    assert players[1]["distance_m"] == pytest.approx(p.distance_m, abs=0.05)
+    assert players[1]["top_speed_kmh"] == pytest.approx(p.top_speed_kmh, abs=0.05)
+    assert players[5]["seconds_seen"] == 2.0
+    assert players[5]["distance_m"] is None and players[5]["top_speed_kmh"] is None
+    tracks = {q["track_id"]: q for q in data["per_track"]}
+    assert tracks[1]["seconds_seen"] == 4.0 and tracks[1]["top_speed_kmh"] is None
 
 
 def test_no_pitch_in_view_or_nobody_leaves_every_track_its_own_player():

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from portfolio_ml_core.errors import InputFileError
+from portfolio_ml_footai.analytics.physical import MIN_SECONDS
 from portfolio_ml_footai.evaluate.tracks import evaluate
 from portfolio_ml_footai.io.tracks_csv import RUN_COLUMNS, read_tracks
 
@@ -64,7 +65,12 @@ def test_outputs_and_schema(static_run, static_clip):
     assert shot["method"].startswith("file") and shot["frames"] == shot["calibrated"]
     assert (shot["first_frame"], shot["last_frame"]) == (0, static_clip.frames - 1)
     assert len(summary["team_colours"]) == 2
-    assert all(p["top_speed_kmh"] <= 38 for p in summary["per_track"])
+    # Distance and top speed only for whom was seen long enough (fragments get nulls).
+    for entry in summary["per_track"] + summary["players"]:
+        long_enough = entry["seconds_seen"] >= MIN_SECONDS
+        assert (entry["top_speed_kmh"] is not None) == long_enough, entry
+        assert (entry["distance_m"] is not None) == long_enough, entry
+        assert not long_enough or entry["top_speed_kmh"] <= 38
     # Every person row has a player id; a player's tracks never share a frame.
     assert (people.player_id >= 1).all()
     keys = people.frame * 100_000 + people.player_id

@@ -38,37 +38,57 @@ def predict_logits(
     model: Any, images: np.ndarray, batch_size: int = 500, tta: bool = False
 ) -> np.ndarray:
     """Logits for uint8/float (N, 32, 32, 3) images; ``tta`` averages flips and 1-px translations."""
+    if tta:
+        return predict_logits_with_tta(model, images, batch_size)[1]
+    return _in_batches(_forward_fn(model, tta=False), images, batch_size)
+
+
+def predict_logits_with_tta(
+    model: Any, images: np.ndarray, batch_size: int = 500
+) -> tuple[np.ndarray, np.ndarray]:
+    """(plain, TTA) logits in one pass: the plain forward is one of the six TTA averages, so
+    asking for both costs what TTA alone does (a training run reports both)."""
+    both = _in_batches(_forward_fn(model, tta=True), images, batch_size, width=2 * NUM_CLASSES)
+    return both[:, :NUM_CLASSES], both[:, NUM_CLASSES:]
+
+
+def _in_batches(
+    forward: Any, images: np.ndarray, batch_size: int, width: int = NUM_CLASSES
+) -> np.ndarray:
     import tensorflow as tf
 
-    forward = _forward_fn(model, tta)
     out = [
         forward(tf.convert_to_tensor(images[i : i + batch_size], tf.float32)).numpy()
         for i in range(0, len(images), batch_size)
     ]
-    return np.concatenate(out) if out else np.zeros((0, NUM_CLASSES), np.float32)
+    return np.concatenate(out) if out else np.zeros((0, width), np.float32)
 
 
 _FORWARD_CACHE: dict[tuple[int, bool], Any] = {}
 
 
 def _forward_fn(model: Any, tta: bool) -> Any:
+    """The compiled forward pass: plain logits, or (with ``tta``) the plain and the TTA logits
+    side by side (N, 2 × classes)."""
     import tensorflow as tf
 
     key = (id(model), tta)
     if key in _FORWARD_CACHE:
         return _FORWARD_CACHE[key]
 
-    def mirror(x: Any) -> Any:
-        return 0.5 * model(x, training=False) + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
-
     @tf.function(reduce_retracing=True)
     def forward(x: Any) -> Any:
+        plain = model(x, training=False)
         if not tta:
-            return model(x, training=False)
+            return plain
         # airbench's TTA level 2: flip, plus flip of the two diagonal 1-px translations.
+        flipped = 0.5 * plain + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT")
         shifted = 0.5 * mirror(padded[:, :32, :32]) + 0.5 * mirror(padded[:, 2:, 2:])
-        return 0.5 * mirror(x) + 0.5 * shifted
+        return tf.concat([plain, 0.5 * flipped + 0.5 * shifted], axis=-1)
+
+    def mirror(x: Any) -> Any:
+        return 0.5 * model(x, training=False) + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
 
     _FORWARD_CACHE.clear()  # one model at a time: don't pin old models in memory
     _FORWARD_CACHE[key] = forward

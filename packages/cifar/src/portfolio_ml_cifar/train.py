@@ -34,7 +34,11 @@ from portfolio_ml_cifar.cluster import WorkerCluster
 from portfolio_ml_cifar.compute import ComputeChoice, choose_compute
 from portfolio_ml_cifar.data import CifarData
 from portfolio_ml_cifar.history import EpochRecord
-from portfolio_ml_cifar.infer import evaluate_predictions, predict_logits
+from portfolio_ml_cifar.infer import (
+    evaluate_predictions,
+    predict_logits,
+    predict_logits_with_tta,
+)
 from portfolio_ml_cifar.model import (
     CLASS_NAMES,
     NUM_CLASSES,
@@ -528,14 +532,12 @@ def finalize(
 ) -> dict[str, Any]:
     from portfolio_ml_cifar.plots import plot_confusion, plot_curves
 
-    plain = evaluate_predictions(data.y_test, np.argmax(predict_logits(model, data.x_test), -1))
-    tta = (
-        evaluate_predictions(
-            data.y_test, np.argmax(predict_logits(model, data.x_test, tta=True), -1)
-        )
-        if config.tta
-        else None
-    )
+    if config.tta:
+        plain_logits, tta_logits = predict_logits_with_tta(model, data.x_test)
+        tta = evaluate_predictions(data.y_test, np.argmax(tta_logits, -1))
+    else:
+        plain_logits, tta = predict_logits(model, data.x_test), None
+    plain = evaluate_predictions(data.y_test, np.argmax(plain_logits, -1))
     best = tta or plain
     metrics: dict[str, Any] = {
         "test_accuracy": best.accuracy,

@@ -307,7 +307,10 @@ def show_tracks(csv_path: Path, per_track: list[dict[str, Any]]) -> None:
         and (not id_pick or p["track_id"] in id_pick)
     ]
     if per:
-        st.caption("Per track: distance covered and top speed (smoothed pitch positions)")
+        st.caption(
+            "Per track: distance covered and top speed (smoothed pitch positions; only for"
+            " tracks seen at least 5 s with a pitch position)"
+        )
         st.dataframe(per, hide_index=True)
 
 

@@ -20,7 +20,7 @@ from portfolio_ml_core.video import VideoSink, VideoSource
 from .. import pitch
 from ..analytics import FRAME_COLUMNS, MatchFigures, match_figures
 from ..analytics.common import gap_limit
-from ..analytics.physical import track_physical
+from ..analytics.physical import MIN_SECONDS, track_physical
 from ..analytics.pitch_control import cell_centres, frame_control
 from ..calibrate.geometry import apply_h
 from ..detections import Detections
@@ -177,7 +177,6 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
     per_track = []
     for tid, idx in sorted(rows.tracks().items()):
         role, team = int(d.class_id[idx[0]]), int(d.team[idx[0]])
-        distance, top_kmh = _distance_and_top(match, rows, idx)
         per_track.append(
             {
                 "track_id": tid,
@@ -185,8 +184,7 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
                 "role": CLASSES[role],
                 "team": team,
                 "frames": len(idx),
-                "distance_m": round(distance, 1),
-                "top_speed_kmh": round(top_kmh, 1),
+                **_physical_entry(match, rows, idx),
             }
         )
     players = [_player_entry(match, rows, pid, idx) for pid, idx in sorted(rows.players().items())]
@@ -223,24 +221,30 @@ def summary(match: Match, video: str, figures: MatchFigures | None = None) -> di
     }
 
 
-def _distance_and_top(match: Match, rows: Rows, idx: np.ndarray) -> tuple[float, float]:
-    """Distance covered and top speed of some rows of one person: the same speeds as the match
-    figures' (analytics.physical)."""
+def _physical_entry(match: Match, rows: Rows, idx: np.ndarray) -> dict[str, Any]:
+    """How long some rows of one person were seen (frames with a pitch position, as the match
+    figures count it), and his distance covered and top speed (the match figures' speeds) —
+    null below `MIN_SECONDS`: a fragment's "top speed" is one noisy step, not a figure."""
     d = rows.detections
     seen = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
+    seconds = len(seen) / match.fps if match.fps > 0 else 0.0
+    if seconds < MIN_SECONDS:
+        return {"seconds_seen": round(seconds, 2), "distance_m": None, "top_speed_kmh": None}
     distance, top_kmh, _, _ = track_physical(
         rows.frame[seen] / match.video_fps, d.pitch_xy[seen], match.fps, gap_limit(match)
     )
-    return distance, top_kmh
+    return {
+        "seconds_seen": round(seconds, 2),
+        "distance_m": round(distance, 1),
+        "top_speed_kmh": round(top_kmh, 1),
+    }
 
 
 def _player_entry(match: Match, rows: Rows, player_id: int, idx: np.ndarray) -> dict[str, Any]:
-    """One person of summary.json's "players": the tracks joined into him and how long he was
-    seen (frames with a pitch position, as the match figures count it)."""
+    """One person of summary.json's "players": the tracks joined into him, how long he was seen
+    and, when that is long enough, his distance and top speed."""
     d = rows.detections
     tracks = list(dict.fromkeys(int(k) for k in d.track_id[idx]))
-    mapped = int(np.isfinite(d.pitch_xy[idx]).all(axis=1).sum())
-    distance, top_kmh = _distance_and_top(match, rows, idx)
     return {
         "player_id": player_id,
         "track_ids": tracks,
@@ -249,9 +253,7 @@ def _player_entry(match: Match, rows: Rows, player_id: int, idx: np.ndarray) -> 
         "first_frame": int(rows.frame[idx[0]]),
         "last_frame": int(rows.frame[idx[-1]]),
         "frames": len(idx),
-        "seconds_seen": round(mapped / match.fps, 2) if match.fps > 0 else 0.0,
-        "distance_m": round(distance, 1),
-        "top_speed_kmh": round(top_kmh, 1),
+        **_physical_entry(match, rows, idx),
     }
 
 
