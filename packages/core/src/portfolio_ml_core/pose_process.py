@@ -1,0 +1,228 @@
+"""`PoseEstimator` in a child process, fed through shared memory and pipelined.
+
+MediaPipe's Python binding holds the GIL for the whole of an inference (measured: a busy Python
+thread beside it stretched the pose model from 18 to 46 ms a frame), so in one process every
+line of Python that runs beside the pose model — counting, drawing, the encoder's feeding —
+delays it. In its own process the model runs undisturbed on one core while the caller decodes,
+counts, draws and encodes on the other. Frames travel through a ring of shared-memory slots (a
+copy, no pickling of pixels); landmarks come back through a pipe (a few kB a frame).
+
+>>> with PoseProcess(model_path, num_poses=1) as pose:
+...     pose.submit(frame_bgr, timestamp_ms)   # up to `depth` frames may be in flight
+...     people = pose.result()                 # results come back in submission order
+
+Video mode only (strictly increasing timestamps, as `PoseEstimator`); the live camera keeps the
+in-process estimator, where latency matters more than throughput. The child is a plain
+``python -m portfolio_ml_core.pose_process`` talking over a socket pair, not a
+`multiprocessing` spawn: a spawn re-imports the caller's main script, which breaks every user
+script without an ``if __name__ == "__main__"`` guard. POSIX only (`supported`): elsewhere the
+caller keeps the model in its own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from portfolio_ml_core.errors import ModelNotFoundError, PortfolioError
+from portfolio_ml_core.lifetime import ClosesOnExit
+from portfolio_ml_core.pose import PoseResult
+
+START_TIMEOUT_S = 120.0  # importing mediapipe and loading the model on a slow, busy machine
+
+
+class PoseProcess(ClosesOnExit):
+    """A PoseLandmarker (VIDEO mode) in a spawned child process; see the module's docstring.
+
+    ``frame_shape`` sizes the shared slots (height, width, 3); each submitted frame must fit.
+    ``cpu_seconds()`` is the child's CPU time since it became ready (a caller that reports its
+    own CPU per frame adds it: the work moved, it did not vanish).
+    """
+
+    @staticmethod
+    def supported() -> bool:
+        """Whether this platform can run it (file descriptors passed to a child: POSIX)."""
+        return os.name == "posix"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        frame_shape: tuple[int, int, int],
+        *,
+        num_poses: int = 1,
+        depth: int = 3,
+    ) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise ModelNotFoundError(f"pose model not found: {path}")
+        self.depth = depth
+        self._slot_bytes = int(np.prod(frame_shape))
+        self._shm: SharedMemory | None = SharedMemory(create=True, size=self._slot_bytes * depth)
+        self._in_flight: list[int] = []  # slots, oldest first
+        self._next_slot = 0
+        self._closed = False
+        parent_end, child_end = socket.socketpair()
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "portfolio_ml_core.pose_process", str(child_end.fileno()),
+                 str(path), self._shm.name, str(num_poses)],
+                pass_fds=(child_end.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except BaseException:
+            parent_end.close()
+            self._release_memory()
+            raise
+        finally:
+            child_end.close()
+        self._conn = Connection(parent_end.detach())
+        self._ready = False
+
+    def wait_ready(self) -> None:
+        """Block until the child has loaded the model (raises its error if it could not)."""
+        if self._ready:
+            return
+        if not self._conn.poll(START_TIMEOUT_S):
+            self.close()
+            raise PortfolioError(f"the pose model did not start within {START_TIMEOUT_S:g} s")
+        reply = self._receive()
+        if reply[0] == "error":
+            self.close()
+            kind, message = reply[1], reply[2]
+            raise (ModelNotFoundError if kind == "ModelNotFoundError" else PortfolioError)(message)
+        self._ready = True
+
+    def submit(self, image_bgr: np.ndarray, timestamp_ms: int) -> None:
+        """Hand one BGR frame to the model. At most ``depth`` frames may wait for `result`."""
+        self.wait_ready()
+        if len(self._in_flight) >= self.depth:
+            raise RuntimeError("PoseProcess: collect a result before submitting more frames")
+        image = np.ascontiguousarray(image_bgr, dtype=np.uint8)
+        if image.nbytes > self._slot_bytes:
+            raise ValueError(f"frame {image.shape} is larger than the slots made for it")
+        slot = self._next_slot
+        self._next_slot = (slot + 1) % self.depth
+        assert self._shm is not None
+        offset = slot * self._slot_bytes
+        view = np.ndarray(image.shape, np.uint8, self._shm.buf, offset)
+        view[...] = image
+        del view  # no export of the buffer may outlive this call (close would fail)
+        self._conn.send(("frame", offset, image.shape, int(timestamp_ms)))
+        self._in_flight.append(slot)
+
+    def result(self) -> list[PoseResult]:
+        """The people found in the oldest submitted frame still waiting (submission order)."""
+        if not self._in_flight:
+            raise RuntimeError("PoseProcess: no frame was submitted")
+        reply = self._receive()
+        self._in_flight.pop(0)
+        if reply[0] == "error":
+            raise PortfolioError(f"the pose model failed: {reply[2]}")
+        _, people, size = reply
+        return [PoseResult(image, world, size) for image, world in people]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    def cpu_seconds(self) -> float:
+        """The child's CPU seconds since it became ready (after the in-flight results)."""
+        while self._in_flight:
+            self.result()
+        self._conn.send(("cpu",))
+        return float(self._receive()[1])
+
+    def _receive(self) -> tuple[Any, ...]:
+        try:
+            reply: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._proc.poll()
+            raise PortfolioError(
+                f"the pose model's process stopped unexpectedly (exit code {code})"
+            ) from None
+        return reply
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send(("stop",))
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._conn.close()
+        self._release_memory()
+
+    def _release_memory(self) -> None:
+        if self._shm is not None:
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+
+def _serve(conn: Connection, model_path: str, shm_name: str, num_poses: int) -> None:
+    """The child: load the model, then answer frames until told to stop."""
+    from multiprocessing import resource_tracker
+
+    from portfolio_ml_core.pose import PoseEstimator
+
+    shm = SharedMemory(name=shm_name)
+    # The parent made the memory and unlinks it; this process only borrows it (Python 3.11's
+    # tracker would otherwise unlink it, with a warning, when the child exits).
+    resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    try:
+        try:
+            pose = PoseEstimator(model_path, mode="video", num_poses=num_poses)
+        except Exception as exc:  # the parent turns it into the same one-line error
+            conn.send(("error", type(exc).__name__, str(exc)))
+            return
+        with pose:
+            conn.send(("ready",))
+            cpu_start = time.process_time()
+            while True:
+                try:
+                    message = conn.recv()
+                except EOFError:  # the parent is gone
+                    return
+                if message[0] == "stop":
+                    return
+                if message[0] == "cpu":
+                    conn.send(("cpu", time.process_time() - cpu_start))
+                    continue
+                _, offset, shape, timestamp_ms = message
+                image = np.ndarray(shape, np.uint8, shm.buf, offset)
+                try:
+                    people = pose.process(image, timestamp_ms)
+                except Exception as exc:
+                    conn.send(("error", type(exc).__name__, str(exc)))
+                    continue
+                finally:
+                    del image
+                conn.send(
+                    ("people", [(p.landmarks, p.world) for p in people], (shape[1], shape[0]))
+                )
+    finally:
+        shm.close()
+
+
+if __name__ == "__main__":
+    from portfolio_ml_core.native import quiet_native_stderr
+
+    _fd, _model, _shm, _poses = sys.argv[1:5]
+    # Errors travel through the pipe; the child's stderr carries only LiteRT's chatter (the
+    # first inference's warnings), which PORTFOLIO_ML_DEBUG=1 shows.
+    with quiet_native_stderr():
+        _serve(Connection(int(_fd)), _model, _shm, int(_poses))
