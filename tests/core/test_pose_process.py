@@ -75,3 +75,8 @@ def test_frames_larger_than_the_slots_and_too_many_in_flight_are_refused(pose_mo
         with pytest.raises(RuntimeError, match="collect a result"):
             pose.submit(np.zeros((64, 64, 3), np.uint8), 2)
         assert pose.result() == []
+
+
+def test_frames_too_big_for_a_small_dev_shm_stay_in_process():
+    assert PoseProcess.supported((360, 640, 3))
+    assert not PoseProcess.supported((2160, 3840, 3))  # 3 slots of 4K: 75 MB

@@ -38,6 +38,7 @@ from portfolio_ml_core.errors import ModelNotFoundError, PortfolioError
 from portfolio_ml_core.lifetime import ClosesOnExit
 from portfolio_ml_core.pose import PoseResult
 
+MAX_SHARED_BYTES = 32 * 2**20  # half of Docker's default /dev/shm; 640-px frames need ~3 MB
 START_TIMEOUT_S = 120.0  # importing mediapipe and loading the model on a slow, busy machine
 
 
@@ -50,9 +51,12 @@ class PoseProcess(ClosesOnExit):
     """
 
     @staticmethod
-    def supported() -> bool:
-        """Whether this platform can run it (file descriptors passed to a child: POSIX)."""
-        return os.name == "posix"
+    def supported(frame_shape: tuple[int, int, int] | None = None, depth: int = 3) -> bool:
+        """Whether this platform can run it (file descriptors passed to a child: POSIX), for
+        frames of ``frame_shape``: a container's /dev/shm is often 64 MB, and writing past it
+        kills the process (SIGBUS), so slots over `MAX_SHARED_BYTES` in all are refused."""
+        fits = frame_shape is None or int(np.prod(frame_shape)) * depth <= MAX_SHARED_BYTES
+        return os.name == "posix" and fits
 
     def __init__(
         self,

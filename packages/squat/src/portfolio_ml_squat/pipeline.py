@@ -115,9 +115,10 @@ def analyze_video(
         f = min(1.0, config.pose_size / max(w, h)) if config.pose_size > 0 else 1.0
         size = (round(w * f), round(h * f))
         model = model_file(model_path)
+        shape = (size[1], size[0], 3)
         pose: PoseProcess | PoseEstimator = (
-            PoseProcess(model, (size[1], size[0], 3), num_poses=config.num_poses)
-            if config.pose_process and PoseProcess.supported()
+            PoseProcess(model, shape, num_poses=config.num_poses)
+            if config.pose_process and PoseProcess.supported(shape)
             else PoseEstimator(model, mode="video", num_poses=config.num_poses)
         )
         with pose:
