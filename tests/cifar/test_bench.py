@@ -21,6 +21,9 @@ def test_pipeline_benchmark_times_both_loops_over_the_same_stretch(
     assert ours > 0 and plain > 0
     assert metrics["speedup"].value == pytest.approx(ours / plain)
     assert metrics["speedup"].target == 1.5
+    # One ratio per (ours, plain) pair of epochs: epochs 2.. of the preset's structure.
+    paired = metrics["speedup_paired_median"]
+    assert paired.value > 0 and paired.note.startswith("median over 9 ")
     assert metrics["pipeline_images_per_s"].note.startswith("compute ")
     # The real `train` ran to the end and wrote its outputs where the benchmark was told to.
     assert (tmp_path / "pipe" / "metrics.json").is_file()
