@@ -76,19 +76,21 @@ def _forward_fn(model: Any, tta: bool) -> Any:
     if key in _FORWARD_CACHE:
         return _FORWARD_CACHE[key]
 
+    def mirror(x: Any, straight: Any = None) -> Any:
+        """The mean of the image's logits and its mirror image's (``straight``: the first, if
+        already computed)."""
+        straight = model(x, training=False) if straight is None else straight
+        return 0.5 * straight + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
+
     @tf.function(reduce_retracing=True)
     def forward(x: Any) -> Any:
         plain = model(x, training=False)
         if not tta:
             return plain
         # airbench's TTA level 2: flip, plus flip of the two diagonal 1-px translations.
-        flipped = 0.5 * plain + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
         padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], "REFLECT")
         shifted = 0.5 * mirror(padded[:, :32, :32]) + 0.5 * mirror(padded[:, 2:, 2:])
-        return tf.concat([plain, 0.5 * flipped + 0.5 * shifted], axis=-1)
-
-    def mirror(x: Any) -> Any:
-        return 0.5 * model(x, training=False) + 0.5 * model(tf.reverse(x, axis=[2]), training=False)
+        return tf.concat([plain, 0.5 * mirror(x, plain) + 0.5 * shifted], axis=-1)
 
     _FORWARD_CACHE.clear()  # one model at a time: don't pin old models in memory
     _FORWARD_CACHE[key] = forward

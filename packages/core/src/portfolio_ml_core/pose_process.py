@@ -55,7 +55,7 @@ class PoseProcess(ClosesOnExit):
         """Whether this platform can run it (file descriptors passed to a child: POSIX), for
         frames of ``frame_shape``: a container's /dev/shm is often 64 MB, and writing past it
         kills the process (SIGBUS), so slots over `MAX_SHARED_BYTES` in all are refused."""
-        fits = frame_shape is None or int(np.prod(frame_shape)) * depth <= MAX_SHARED_BYTES
+        fits = frame_shape is None or _slot_bytes(frame_shape) * depth <= MAX_SHARED_BYTES
         return os.name == "posix" and fits
 
     def __init__(
@@ -70,10 +70,10 @@ class PoseProcess(ClosesOnExit):
         if not path.is_file():
             raise ModelNotFoundError(f"pose model not found: {path}")
         self.depth = depth
-        self._slot_bytes = int(np.prod(frame_shape))
+        self._slot_bytes = _slot_bytes(frame_shape)
         self._shm: SharedMemory | None = SharedMemory(create=True, size=self._slot_bytes * depth)
-        self._in_flight: list[int] = []  # slots, oldest first
-        self._next_slot = 0
+        self._submitted = 0  # frames handed over; frame k uses slot k % depth
+        self._collected = 0  # results taken back, in the same order
         self._closed = False
         parent_end, child_end = socket.socketpair()
         try:
@@ -109,39 +109,37 @@ class PoseProcess(ClosesOnExit):
     def submit(self, image_bgr: np.ndarray, timestamp_ms: int) -> None:
         """Hand one BGR frame to the model. At most ``depth`` frames may wait for `result`."""
         self.wait_ready()
-        if len(self._in_flight) >= self.depth:
+        if self.in_flight >= self.depth:
             raise RuntimeError("PoseProcess: collect a result before submitting more frames")
         image = np.ascontiguousarray(image_bgr, dtype=np.uint8)
         if image.nbytes > self._slot_bytes:
             raise ValueError(f"frame {image.shape} is larger than the slots made for it")
-        slot = self._next_slot
-        self._next_slot = (slot + 1) % self.depth
         assert self._shm is not None
-        offset = slot * self._slot_bytes
+        offset = self._submitted % self.depth * self._slot_bytes
         view = np.ndarray(image.shape, np.uint8, self._shm.buf, offset)
         view[...] = image
         del view  # no export of the buffer may outlive this call (close would fail)
         self._conn.send(("frame", offset, image.shape, int(timestamp_ms)))
-        self._in_flight.append(slot)
+        self._submitted += 1
 
     def result(self) -> list[PoseResult]:
         """The people found in the oldest submitted frame still waiting (submission order)."""
-        if not self._in_flight:
+        if not self.in_flight:
             raise RuntimeError("PoseProcess: no frame was submitted")
         reply = self._receive()
-        self._in_flight.pop(0)
+        self._collected += 1
         if reply[0] == "error":
             raise PortfolioError(f"the pose model failed: {reply[2]}")
-        _, people, size = reply
-        return [PoseResult(image, world, size) for image, world in people]
+        people: list[PoseResult] = reply[1]
+        return people
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return self._submitted - self._collected
 
     def cpu_seconds(self) -> float:
         """The child's CPU seconds since it became ready (after the in-flight results)."""
-        while self._in_flight:
+        while self.in_flight:
             self.result()
         self._conn.send(("cpu",))
         return float(self._receive()[1])
@@ -175,6 +173,10 @@ class PoseProcess(ClosesOnExit):
             self._shm.close()
             self._shm.unlink()
             self._shm = None
+
+
+def _slot_bytes(frame_shape: tuple[int, int, int]) -> int:
+    return int(np.prod(frame_shape))
 
 
 def _serve(conn: Connection, model_path: str, shm_name: str, num_poses: int) -> None:
@@ -215,9 +217,7 @@ def _serve(conn: Connection, model_path: str, shm_name: str, num_poses: int) -> 
                     continue
                 finally:
                     del image
-                conn.send(
-                    ("people", [(p.landmarks, p.world) for p in people], (shape[1], shape[0]))
-                )
+                conn.send(("people", people))  # PoseResults pickle as they are: a few kB
     finally:
         shm.close()
 
