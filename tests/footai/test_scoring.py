@@ -72,6 +72,27 @@ def test_detection_scores_known_answers():
     assert perfect.role_accuracy == 1.0
 
 
+def test_small_persons_recall_counts_only_persons_under_30_px():
+    # Two far players (20 px tall), one found; a near player (50 px) found; a small referee missed.
+    gt = _frame(
+        [[100, 100, 108, 120], [300, 100, 308, 120], [500, 100, 520, 150], [700, 100, 708, 129]],
+        [PLAYER, PLAYER, PLAYER, REFEREE],
+    )
+    pred = Detections(
+        np.array([[100, 100, 108, 120], [500, 100, 520, 150]]),
+        np.array([PLAYER, PLAYER]),
+        np.array([0.9, 0.8]),
+    )
+    s = score_detections([gt], lambda image: pred)
+    assert (s.small_persons.tp, s.small_persons.fn) == (1, 2)
+    assert s.to_json()["small_persons"] == {
+        "under_px": 30.0,
+        "labelled": 3,
+        "found": 1,
+        "recall": pytest.approx(1 / 3, abs=1e-4),
+    }
+
+
 def test_pitch_scores_known_answers():
     h = CAMERA.homography()
     img = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), h).reshape(-1, 2)
@@ -199,6 +220,9 @@ def test_eval_commands_on_the_real_test_split(players_data, pitch_data, tmp_path
     det = json.loads((tmp_path / "d.json").read_text())
     assert det["frames"] == len(load_detection_split(players_data, "test"))
     assert 0.0 <= det["map50"] <= 1.0 and det["persons"]["tp"] > 0
+    # The test split's far players (92 labelled under 30 px) are what the recall figure is about.
+    assert det["small_persons"]["labelled"] > 50 and det["small_persons"]["found"] > 0
+    assert "persons under 30 px tall found" in res.output
     res = invoke("eval-pitch", "--data", pitch_data, "--json", tmp_path / "p.json")
     assert res.exit_code == 0, res.output
     pit = json.loads((tmp_path / "p.json").read_text())

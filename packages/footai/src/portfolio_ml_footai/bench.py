@@ -177,7 +177,7 @@ def _real_split(ctx: BenchContext, tarball: str, folder: str) -> Path:
 
 def _real_detections(ctx: BenchContext) -> list[Metric]:
     from .detect.net import NetDetector
-    from .evaluate.frames import score_detections
+    from .evaluate.frames import SMALL_PX, score_detections
     from .model.data import load_detection_split
 
     root = _real_split(ctx, "football-players-detection.tar.gz", "football-players-detection")
@@ -188,6 +188,13 @@ def _real_detections(ctx: BenchContext) -> list[Metric]:
         Metric("persons F1 (IoU≥0.5)", s.persons.f1, "", 0.90, note=note),
         Metric("persons precision", s.persons.precision, ""),
         Metric("persons recall", s.persons.recall, ""),
+        Metric(
+            f"small persons recall (< {SMALL_PX:g} px)",
+            s.small_persons.recall,
+            "",
+            0.85,
+            note=f"{s.small_persons.tp + s.small_persons.fn} labelled persons under {SMALL_PX:g} px tall",
+        ),
         Metric("role accuracy", s.role_accuracy, "", 0.90, note="on matched boxes"),
         Metric(
             "ball recall (15 px)",

@@ -368,7 +368,7 @@ def eval_detections(
     json_out: JsonOption = None,
 ) -> None:
     """Precision, recall, F1 at IoU 0.5 per class, role accuracy, ball recall, mAP50 (pycocotools)."""
-    from portfolio_ml_footai.evaluate.frames import score_detections
+    from portfolio_ml_footai.evaluate.frames import SMALL_PX, score_detections
     from portfolio_ml_footai.model.data import load_detection_split
 
     frames = load_detection_split(data, split)
@@ -389,7 +389,9 @@ def eval_detections(
     console.print(table)
     console.print(
         f"mAP50 {scores.map50:.3f} · role accuracy on matched persons {scores.role_accuracy:.3f} · "
-        f"ball within 15 px in {scores.ball_recall:.0%} of {scores.ball_frames} frames"
+        f"ball within 15 px in {scores.ball_recall:.0%} of {scores.ball_frames} frames · "
+        f"persons under {SMALL_PX:g} px tall found {scores.small_persons.tp} of "
+        f"{scores.small_persons.tp + scores.small_persons.fn} ({scores.small_persons.recall:.3f})"
     )
     _write_report(json_out, scores.to_json())
 
