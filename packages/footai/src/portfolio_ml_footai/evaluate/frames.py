@@ -133,8 +133,9 @@ def score_detections(
         # figure is recall, the one the far players of a wide shot lack.
         person_boxes = frame.boxes[gmask]
         is_small = person_boxes[:, 3] - person_boxes[:, 1] < SMALL_PX
-        small.tp += sum(int(is_small[i]) for i, _ in pairs)
-        small.fn += int(is_small.sum()) - sum(int(is_small[i]) for i, _ in pairs)
+        small_found = sum(int(is_small[i]) for i, _ in pairs)
+        small.tp += small_found
+        small.fn += int(is_small.sum()) - small_found
         g_roles = frame.classes[gmask]
         role_hits += sum(int(g_roles[i] == pp.class_id[j]) for i, j in pairs)
         role_total += len(pairs)
