@@ -193,7 +193,7 @@ def _real_detections(ctx: BenchContext) -> list[Metric]:
             s.small_persons.recall,
             "",
             0.85,
-            note=f"{s.small_persons.tp + s.small_persons.fn} labelled persons under {SMALL_PX:g} px tall",
+            note=f"{s.small_persons.labelled} labelled persons under {SMALL_PX:g} px tall",
         ),
         Metric("role accuracy", s.role_accuracy, "", 0.90, note="on matched boxes"),
         Metric(

@@ -391,7 +391,7 @@ def eval_detections(
         f"mAP50 {scores.map50:.3f} · role accuracy on matched persons {scores.role_accuracy:.3f} · "
         f"ball within 15 px in {scores.ball_recall:.0%} of {scores.ball_frames} frames · "
         f"persons under {SMALL_PX:g} px tall found {scores.small_persons.tp} of "
-        f"{scores.small_persons.tp + scores.small_persons.fn} ({scores.small_persons.recall:.3f})"
+        f"{scores.small_persons.labelled} ({scores.small_persons.recall:.3f})"
     )
     _write_report(json_out, scores.to_json())
 

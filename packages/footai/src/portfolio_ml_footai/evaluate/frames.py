@@ -54,8 +54,12 @@ class Counts:
         return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
 
     @property
+    def labelled(self) -> int:
+        return self.tp + self.fn
+
+    @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return self.tp / self.labelled if self.labelled else 0.0
 
     @property
     def f1(self) -> float:
@@ -90,7 +94,7 @@ class DetectionScores:
             "persons": self.persons.to_json(),
             "small_persons": {
                 "under_px": SMALL_PX,
-                "labelled": self.small_persons.tp + self.small_persons.fn,
+                "labelled": self.small_persons.labelled,
                 "found": self.small_persons.tp,
                 "recall": round(self.small_persons.recall, 4),
             },
@@ -133,7 +137,7 @@ def score_detections(
         # figure is recall, the one the far players of a wide shot lack.
         person_boxes = frame.boxes[gmask]
         is_small = person_boxes[:, 3] - person_boxes[:, 1] < SMALL_PX
-        small_found = sum(int(is_small[i]) for i, _ in pairs)
+        small_found = int(is_small[[i for i, _ in pairs]].sum())
         small.tp += small_found
         small.fn += int(is_small.sum()) - small_found
         g_roles = frame.classes[gmask]
@@ -161,7 +165,7 @@ def score_detections(
         small,
         role_hits / role_total if role_total else 0.0,
         per_class["ball"].recall,
-        per_class["ball"].tp + per_class["ball"].fn,
+        per_class["ball"].labelled,
         map50,
         per_map,
     )
