@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from portfolio_ml_core.affinity import OWN_CORE_ENV
 from portfolio_ml_core.batch import BatchItem, BatchJob, BatchRow, completed_row, run_one
 from portfolio_ml_core.errors import PortfolioError
 
@@ -120,6 +121,13 @@ def run_batch(
     return BatchReport(ordered, time.perf_counter() - start, startup, cpus)
 
 
+def _run_task(job: BatchJob, item: BatchItem, options: Sequence[str]) -> BatchRow:
+    """`run_one` in a Ray worker. Tasks share their machine's cores, so none pins a model to
+    a core of its own (`affinity`): each would pick the same one."""
+    os.environ.setdefault(OWN_CORE_ENV, "0")
+    return run_one(job, item, options)
+
+
 def _run_on_ray(
     job: BatchJob,
     items: Sequence[BatchItem],
@@ -132,7 +140,7 @@ def _run_on_ray(
 
     # A task that raised is already a "failed" row (run_one never raises for a bad input);
     # what Ray retries (once) is the loss of the worker process or of its node.
-    task = ray.remote(num_cpus=cluster.cpus_per_task, max_retries=1)(run_one)
+    task = ray.remote(num_cpus=cluster.cpus_per_task, max_retries=1)(_run_task)
     refs: dict[Any, BatchItem] = {task.remote(job, item, tuple(options)): item for item in items}
     try:
         while refs:

@@ -4,8 +4,10 @@ The frame loop is decode → pose → count → (overlay → encode). The pose m
 process (`PoseProcess`): MediaPipe holds the GIL through each inference, so in one process every
 line of Python beside it (counting, drawing, feeding the encoder) delayed it — on an AMD EPYC
 (Zen 4) `squat run` reached 0.82× the bare model's frames/s with the video, 0.89× without.
-Frames are pipelined: while the model works on frame i, this process counts and draws frame
-i − 1 and decodes i + 1. Decoding runs ahead on a thread (`VideoSource(prefetch=...)`); drawing
+That process gets a core of its own where there are two or more (the scheduler otherwise put
+the encoder's threads beside it: 0.87× → 1.02–1.06× the bare model, same VM). Frames are
+pipelined: while the model works on frame i, this process counts and draws frame i − 1 and
+decodes i + 1. Decoding runs ahead on a thread (`VideoSource(prefetch=...)`); drawing
 the overlay and encoding run on another (`_BackgroundSink`). Pose runs on a copy of the frame no
 larger than ``pose_size`` on its long side: the landmarker resizes to 256×256 internally anyway,
 and a smaller input makes its colour conversion and copies cheaper.
@@ -46,6 +48,7 @@ class RunConfig:
     prefetch: int = 8
     keep_poses: bool = False  # keep every followed PoseResult in RunResult.poses (tests, tools)
     pose_process: bool = True  # the pose model in a child process (False: in this one)
+    own_core: bool = True  # that process on a core of its own (core's `affinity`)
 
 
 Draw = Callable[[np.ndarray], object]  # draws on the image in place
@@ -117,7 +120,7 @@ def analyze_video(
         model = model_file(model_path)
         shape = (size[1], size[0], 3)
         pose: PoseProcess | PoseEstimator = (
-            PoseProcess(model, shape, num_poses=config.num_poses)
+            PoseProcess(model, shape, num_poses=config.num_poses, own_core=config.own_core)
             if config.pose_process and PoseProcess.supported(shape)
             else PoseEstimator(model, mode="video", num_poses=config.num_poses)
         )
