@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from portfolio_ml_core import affinity
-from portfolio_ml_core.affinity import OWN_CORE_ENV, ThreadsMovedOff, core_for_model
+from portfolio_ml_core.affinity import OWN_CORE_ENV, CoreClaim, free_core
 from portfolio_ml_core.batch import BatchItem, BatchJob
 from portfolio_ml_core.errors import ModelNotFoundError
 from portfolio_ml_core.pose_process import PoseProcess
@@ -24,12 +24,12 @@ needs_two_cores = pytest.mark.skipif(
 def test_the_last_usable_core_unless_turned_off_or_alone(monkeypatch):
     monkeypatch.delenv(OWN_CORE_ENV, raising=False)
     monkeypatch.setattr(affinity.os, "sched_getaffinity", lambda pid: {0, 3, 5})
-    assert core_for_model() == 5
+    assert free_core() == 5
     monkeypatch.setenv(OWN_CORE_ENV, "0")
-    assert core_for_model() is None
+    assert free_core() is None
     monkeypatch.setenv(OWN_CORE_ENV, "1")
     monkeypatch.setattr(affinity.os, "sched_getaffinity", lambda pid: {2})
-    assert core_for_model() is None  # the caller would have no core left
+    assert free_core() is None  # the caller would have no core left
 
 
 def _record_id_and_wait(
@@ -50,20 +50,24 @@ def _start_thread() -> tuple[int, threading.Event, threading.Thread]:
 
 
 @needs_two_cores
-def test_every_thread_leaves_the_core_and_gets_its_own_set_back():
+def test_every_thread_leaves_the_core_and_gets_its_own_set_back(monkeypatch):
+    monkeypatch.delenv(OWN_CORE_ENV, raising=False)
     original = os.sched_getaffinity(0)
-    cpu = max(original)
     before, stop_before, thread_before = _start_thread()
-    moved = ThreadsMovedOff(cpu)
+    claim = CoreClaim.take()
+    assert claim is not None and claim.cpu == max(original)
     try:
+        assert CoreClaim.take() is None  # one model per process has a core
         during, stop_during, thread_during = _start_thread()  # inherits the narrower set
         for tid in (threading.get_native_id(), before, during):
-            assert os.sched_getaffinity(tid) == original - {cpu}
-        moved.restore()
+            assert os.sched_getaffinity(tid) == original - {claim.cpu}
+        claim.release()
         for tid in (threading.get_native_id(), before, during):
             assert os.sched_getaffinity(tid) == original
+        claim.release()  # twice is harmless
+        assert os.sched_getaffinity(0) == original
     finally:
-        moved.restore()
+        claim.release()
         for stop, thread in ((stop_before, thread_before), (stop_during, thread_during)):
             stop.set()
             thread.join()
@@ -80,6 +84,21 @@ def test_a_model_that_will_not_load_gives_the_cores_back(tmp_path: Path, monkeyp
     assert os.sched_getaffinity(0) == original - {pose.model_cpu}
     with pytest.raises(ModelNotFoundError):
         pose.wait_ready()
+    assert os.sched_getaffinity(0) == original
+
+
+@needs_two_cores
+def test_a_second_model_at_once_shares_and_the_first_to_close_restores(tmp_path, monkeypatch):
+    monkeypatch.delenv(OWN_CORE_ENV, raising=False)
+    original = os.sched_getaffinity(0)
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"garbage" * 100)
+    first = PoseProcess(bad, (64, 64, 3), own_core=True)
+    second = PoseProcess(bad, (64, 64, 3), own_core=True)
+    assert first.model_cpu is not None and second.model_cpu is None
+    second.close()
+    assert os.sched_getaffinity(0) == original - {first.model_cpu}
+    first.close()
     assert os.sched_getaffinity(0) == original
 
 

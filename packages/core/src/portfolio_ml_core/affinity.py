@@ -9,22 +9,27 @@ the encoder's threads on the model's core.
 
 Linux only (``os.sched_setaffinity`` per thread); elsewhere, with fewer than two usable cores,
 or with ``PORTFOLIO_ML_OWN_CORE=0``, nothing is pinned. The batch runner sets that variable in
-its tasks: several runs on one machine would all pick the same core.
+its tasks: several runs on one machine would all pick the same core. One model per process gets
+a core: while one has it, a second asks in vain (its process then runs beside the caller's
+threads), so two claims never save and restore each other's narrowed sets.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 OWN_CORE_ENV = "PORTFOLIO_ML_OWN_CORE"
+_lock = threading.Lock()
+_active: CoreClaim | None = None  # the one claim in force in this process, if any
 
 
-def core_for_model() -> int | None:
-    """The CPU to give a model's process (the last this process may use), or None when
-    pinning is off, impossible here, or would leave the caller no core."""
-    if os.environ.get(OWN_CORE_ENV, "1").strip() == "0":
+def free_core() -> int | None:
+    """The CPU a model's process would get (the last this process may use), or None when
+    pinning is off, impossible here, would leave the caller no core, or is taken."""
+    if _active is not None or os.environ.get(OWN_CORE_ENV, "1").strip() == "0":
         return None
     if not hasattr(os, "sched_setaffinity") or not Path("/proc/self/task").is_dir():
         return None
@@ -37,25 +42,42 @@ def pin_this_process(cpu: int) -> None:
     os.sched_setaffinity(0, {cpu})
 
 
-class ThreadsMovedOff:
-    """Every thread of this process kept off ``cpu`` until `restore` (threads started
-    meanwhile inherit the narrower set and get the process's original one back)."""
+class CoreClaim:
+    """One CPU kept free of this process's threads until `release`: every thread is moved off
+    it, and threads started meanwhile (a child process too) inherit the narrower set; on
+    release each thread gets its own set back (the process's original one if it is new)."""
 
-    def __init__(self, cpu: int) -> None:
+    def __init__(self, cpu: int, original: set[int]) -> None:
         self.cpu = cpu
-        self._original = os.sched_getaffinity(0)
+        self._original = original
         self._saved: dict[int, set[int]] = {}
-        others = self._original - {cpu}
+        others = original - {cpu}
         for tid in _thread_ids():
             with contextlib.suppress(OSError):  # a thread that ended meanwhile
                 self._saved[tid] = os.sched_getaffinity(tid)
                 os.sched_setaffinity(tid, (self._saved[tid] - {cpu}) or others)
 
-    def restore(self) -> None:
-        for tid in _thread_ids():
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(tid, self._saved.get(tid, self._original))
-        self._saved.clear()
+    @classmethod
+    def take(cls) -> CoreClaim | None:
+        """Claim `free_core()` for a model about to start, or None if there is none."""
+        global _active
+        with _lock:
+            cpu = free_core()
+            if cpu is None:
+                return None
+            _active = cls(cpu, os.sched_getaffinity(0))
+            return _active
+
+    def release(self) -> None:
+        global _active
+        with _lock:
+            if _active is not self:
+                return  # released already
+            for tid in _thread_ids():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(tid, self._saved.get(tid, self._original))
+            self._saved.clear()
+            _active = None
 
 
 def _thread_ids() -> list[int]:

@@ -19,8 +19,7 @@ script without an ``if __name__ == "__main__"`` guard. POSIX only (`supported`):
 caller keeps the model in its own process.
 
 With ``own_core=True`` the child runs on a core of its own and the caller's threads move off
-it while the child lives (`affinity`: on a 2-core VM the scheduler otherwise put the encoder's
-threads beside the model, which then ran at 0.87–0.89× its speed alone instead of 1.02–1.06×).
+it while the child lives (`affinity` says why and when).
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from portfolio_ml_core.affinity import ThreadsMovedOff, core_for_model, pin_this_process
+from portfolio_ml_core.affinity import CoreClaim, pin_this_process
 from portfolio_ml_core.errors import ModelNotFoundError, PortfolioError
 from portfolio_ml_core.lifetime import ClosesOnExit
 from portfolio_ml_core.pose import PoseResult
@@ -82,9 +81,11 @@ class PoseProcess(ClosesOnExit):
         self._submitted = 0  # frames handed over; frame k uses slot k % depth
         self._collected = 0  # results taken back, in the same order
         self._closed = False
-        self.model_cpu = core_for_model() if own_core else None
-        self._moved: ThreadsMovedOff | None = None
         parent_end, child_end = socket.socketpair()
+        # Claimed before the child starts: it inherits the caller's narrowed set, then pins
+        # itself to the claimed core before MediaPipe starts its threads.
+        self._core = CoreClaim.take() if own_core else None
+        self.model_cpu = self._core.cpu if self._core is not None else None
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "portfolio_ml_core.pose_process", str(child_end.fileno()),
@@ -96,13 +97,12 @@ class PoseProcess(ClosesOnExit):
         except BaseException:
             parent_end.close()
             self._release_memory()
+            self._release_core()
             raise
         finally:
             child_end.close()
         self._conn = Connection(parent_end.detach())
         self._ready = False
-        if self.model_cpu is not None:
-            self._moved = ThreadsMovedOff(self.model_cpu)
 
     def wait_ready(self) -> None:
         """Block until the child has loaded the model (raises its error if it could not)."""
@@ -179,9 +179,12 @@ class PoseProcess(ClosesOnExit):
             self._proc.wait()
         self._conn.close()
         self._release_memory()
-        if self._moved is not None:
-            self._moved.restore()
-            self._moved = None
+        self._release_core()
+
+    def _release_core(self) -> None:
+        if self._core is not None:
+            self._core.release()
+            self._core = None
 
     def _release_memory(self) -> None:
         if self._shm is not None:
