@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from portfolio_ml_core.affinity import free_core
 from portfolio_ml_core.pose import PoseLandmark as LM
 from portfolio_ml_core.pose import PoseResult
 from portfolio_ml_squat.counter import RepCounter
@@ -53,6 +54,8 @@ def test_real_clip_outputs(clip_run) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["reps"] == 2 and summary["partial_reps"] == 0
     assert summary["frames"] == 614 and summary["fps_processed"] > 0
+    # The pose model's core, when it had one to itself (Linux, two usable cores or more).
+    assert summary["pose_model_core"] == free_core()
     for rep in summary["rep_details"]:
         assert {"start_s", "end_s", "min_angle", "depth", "duration_s", "faults"} <= set(rep)
         assert rep["depth_reached"] is True

@@ -96,6 +96,10 @@ def _model() -> Path:
     return resolve_model("pose_landmarker_full", allow_download=False)
 
 
+def _core_note(core: int | None) -> str:
+    return f"alone on CPU {core}" if core is not None else "beside the other threads"
+
+
 def bench_end_to_end(ctx: BenchContext) -> list[Metric]:
     from portfolio_ml_squat.pipeline import RunConfig, analyze_video
 
@@ -122,7 +126,8 @@ def bench_end_to_end(ctx: BenchContext) -> list[Metric]:
         Metric("raw_pose_fps", med(raw), "frames/s",
                note=f"PoseLandmarker alone, {frames} frames in memory; load avg {load}"),
         Metric("run_fps", med(e2e), "frames/s", target=40.0,
-               note="squat run: decode+pose+count+overlay+annotated.mp4"),
+               note="squat run: decode+pose+count+overlay+annotated.mp4; pose model "
+                    + _core_note(run.extra.get("pose_model_core"))),
         Metric("run_to_raw_ratio", med(ratio), "×", target=0.9,
                note=f"median of {rounds} paired rounds"),
         Metric("run_fps_no_video", med(bare), "frames/s", note="squat run --no-video"),

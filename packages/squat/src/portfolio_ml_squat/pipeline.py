@@ -124,6 +124,8 @@ def analyze_video(
             if config.pose_process and PoseProcess.supported(shape)
             else PoseEstimator(model, mode="video", num_poses=config.num_poses)
         )
+        # Which core the model had to itself (None: none, or the model in this process).
+        model_core = pose.model_cpu if isinstance(pose, PoseProcess) else None
         with pose:
             if isinstance(pose, PoseProcess):
                 pose.wait_ready()  # before the sink: a model that will not load leaves no file
@@ -161,6 +163,7 @@ def analyze_video(
         fps_processed=len(session.rows) / loop_s if loop_s > 0 else 0.0,
         wall_s=time.perf_counter() - start,
         loop_cpu_s=loop_cpu_s,
+        extra={"pose_model_core": model_core},
     )
     if out is not None:
         write_outputs(result, out, video=config.write_video, plot=config.write_plot)
