@@ -409,6 +409,22 @@ def test_a_player_cut_by_the_frame_bottom_is_coloured_by_his_shirt_not_his_head(
     assert np.linalg.norm(lab - red) < 10, lab
 
 
+def test_a_dark_shirt_seen_from_behind_is_coloured_by_the_shirt_not_its_white_number():
+    """The real LaLiga clip: a red back with a large white "23" read as the white team when
+    the half of the kit pixels least like grass (mostly the number) made its colour."""
+    from portfolio_ml_footai.grass import learn_grass
+    from portfolio_ml_footai.teams import shirt_colours
+
+    frame = np.full((360, 640, 3), (40, 150, 40), np.uint8)  # grass, BGR
+    shirt = (40, 30, 120)  # dark red
+    frame[100:160, 300:330] = shirt  # a 30-px-wide torso and legs, 60 px tall
+    frame[112:120, 306:324] = (235, 235, 235)  # the number: 8 of the shirt band's 21 rows
+    box = np.array([[300.0, 100.0, 30.0, 60.0]])
+    lab = shirt_colours(frame, learn_grass([frame]), box)[0]
+    red = cv2.cvtColor(np.uint8([[shirt]]), cv2.COLOR_BGR2LAB)[0, 0].astype(float)
+    assert np.linalg.norm(lab - red) < 10, lab
+
+
 def test_the_overlay_mask_joins_the_pieces_of_one_panel_and_covers_a_crest_inside_it():
     """Still cells come from corners: a panel's lettering, never a crest the net took for a
     person (no features are sampled in person boxes). The mask must still cover the crest."""

@@ -36,6 +36,10 @@ KIT_GAP = 20.0
 CUT_EDGE = 0.03
 CUT_ASPECT = 1.6
 CUT_SHIRT_TOP = 0.4
+# A shirt's pixels are split into two colour groups only from this many: a far player's number
+# is not legible, and his few pixels split into shirt and shorts as often as into shirt and
+# number (synthetic tactical clips: team accuracy 0.997 -> 0.980 when split from 8).
+MIN_GROUP_PIXELS = 30
 
 
 def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -> np.ndarray:
@@ -70,11 +74,28 @@ def shirt_colours(bgr: np.ndarray, grass_model: GrassModel, boxes: np.ndarray) -
         lab = (
             cv2.cvtColor(pix.reshape(-1, 1, 3), cv2.COLOR_BGR2LAB).reshape(-1, 3).astype(np.float32)
         )
-        # Chroma is blurred by video coding: the pixels least like grass are the truest kit.
-        d = np.linalg.norm(lab - grass_lab, axis=1)
-        half = len(d) // 2  # the upper half by distance (a partition, not a sort)
-        out[i] = np.median(lab[np.argpartition(d, half)[half:]], axis=0)
+        # Chroma is blurred by video coding: a quarter of the pixels, those whose chroma is
+        # most like the grass's, are kit edges half grass (a partition, not a sort). Of the
+        # rest, the larger colour group is the shirt (`_dominant`), not its number.
+        d = np.linalg.norm(lab[:, 1:] - grass_lab[1:], axis=1)
+        cut = len(d) // 4
+        out[i] = np.median(_dominant(lab[np.argpartition(d, cut)[cut:]]), axis=0)
     return out
+
+
+def _dominant(lab: np.ndarray) -> np.ndarray:
+    """The pixels of the larger of two colour groups (k-means): on a back, the shirt and not
+    its white number. The number is the pixel least like grass: when the half of the pixels
+    least like grass made the colour, a red back with a white "23" read as the white team
+    (the real LaLiga clip)."""
+    if len(lab) < MIN_GROUP_PIXELS:
+        return lab
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    cv2.setRNGSeed(7)
+    _, label, _ = cv2.kmeans(_feature(lab), 2, None, crit, 1, cv2.KMEANS_PP_CENTERS)
+    label = label.ravel()
+    major = int(np.bincount(label, minlength=2).argmax())
+    return lab[label == major]
 
 
 def _feature(lab: np.ndarray) -> np.ndarray:
