@@ -498,3 +498,48 @@ def test_detections_columns_are_frozen_copies_and_with_replaces_only_what_it_nam
         found.with_(colour=np.zeros(2))
     with pytest.raises(ValueError, match="rows"):
         found.with_(track_id=np.array([1, 2, 3]))
+
+
+@pytest.mark.parametrize("tilt_deg", [4.0, 12.0, 30.0])
+def test_the_cameras_view_on_the_tactical_map_is_what_the_frame_shows_of_the_pitch(tilt_deg):
+    """A low tilt puts the frame's top above the horizon: its corners project behind the
+    camera, and clamping them drew a wedge across the map. The footprint must be the pitch
+    (plus 4 m) that the frame shows below its top 5 %, whatever the tilt."""
+    import math
+
+    from portfolio_ml_footai import pitch
+    from portfolio_ml_footai.calibrate.geometry import apply_h, view_footprint
+    from portfolio_ml_footai.synth.camera import BroadcastCamera
+    from portfolio_ml_footai.synth.views import plane_homography
+
+    cam = BroadcastCamera(10.0, 70.0, 18.0, 0.2, math.radians(tilt_deg), 1400.0, 1280, 720)
+    h = plane_homography(cam)
+    for sign in (1.0, -1.0):  # a homography is defined up to its sign
+        poly = view_footprint(sign * h, (1280, 720))
+        assert poly is not None and len(poly) >= 3
+        # Every vertex is on the map and shows in the frame below the top 5 %.
+        assert (np.abs(poly[:, 0]) <= pitch.HALF_L + 4 + 1e-6).all()
+        assert (np.abs(poly[:, 1]) <= pitch.HALF_W + 4 + 1e-6).all()
+        depth = np.c_[poly, np.ones(len(poly))] @ h[2]
+        assert (depth > 0).all()
+        px = apply_h(h, poly)
+        assert (px[:, 0] > -1e-6 * 1280).all() and (px[:, 0] < 1280 * (1 + 1e-6)).all()
+        assert (px[:, 1] > 0.05 * 720 - 1e-3).all() and (px[:, 1] < 720 + 1e-3).all()
+        # And it is all of it: pitch points the frame shows fall inside the polygon.
+        xs, ys = np.meshgrid(np.linspace(-56, 56, 57), np.linspace(-37, 37, 38))
+        pts = np.c_[xs.ravel(), ys.ravel()]
+        front = np.c_[pts, np.ones(len(pts))] @ h[2] > 0
+        uv = apply_h(h, pts)
+        seen = front & (uv[:, 0] > 1) & (uv[:, 0] < 1279) & (uv[:, 1] > 37) & (uv[:, 1] < 719)
+        inside = [cv2.pointPolygonTest(poly.astype(np.float32), tuple(p), True) >= -1e-3
+                  for p in pts[seen]]  # fmt: skip
+        assert seen.any() and all(inside)
+
+
+def test_a_camera_that_sees_no_pitch_has_no_footprint():
+    from portfolio_ml_footai.calibrate.geometry import view_footprint
+    from portfolio_ml_footai.synth.camera import BroadcastCamera
+    from portfolio_ml_footai.synth.views import plane_homography
+
+    sky = BroadcastCamera(0.0, 70.0, 18.0, 0.0, -0.5, 1400.0, 1280, 720)  # looking upwards
+    assert view_footprint(plane_homography(sky), (1280, 720)) is None

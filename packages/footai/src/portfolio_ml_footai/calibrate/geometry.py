@@ -160,3 +160,47 @@ def rescaled(motion: np.ndarray, scale: float) -> np.ndarray:
     each work at a size of their own."""
     out = np.diag([scale, scale, 1.0]) @ motion @ np.diag([1.0 / scale, 1.0 / scale, 1.0])
     return out / out[2, 2]
+
+
+def view_footprint(
+    h: np.ndarray, size: tuple[int, int], top: float = 0.05, margin_m: float = 4.0
+) -> np.ndarray | None:
+    """The part of the pitch (plus ``margin_m`` around it) that frame ``size`` (w, h) shows
+    through homography ``h`` (pitch metres → pixels), below the top ``top`` share of the
+    frame: a convex polygon in metres, None when the camera sees none of it.
+
+    Projecting the frame's corners does not give it: a corner above the horizon lands behind
+    the camera or kilometres away, and clamping those points to the pitch drew a wedge across
+    the tactical map. Each frame edge is a half-plane of the pitch instead (u ≥ 0 is
+    row₀(h)·X ≥ 0 for X in front of the camera, where row₂(h)·X > 0), and the pitch rectangle
+    is clipped by the five of them (Sutherland–Hodgman).
+    """
+    w, ht = size
+    # The sign that makes the third coordinate the depth (> 0 in front): a camera above the
+    # pitch that does not mirror it has a positive determinant then, wherever it stands.
+    det = float(np.linalg.det(h))
+    if not np.isfinite(det) or det == 0.0:
+        return None
+    r0, r1, r2 = np.asarray(h, float) * np.sign(det)
+    planes = [r2 - 1e-9 * np.abs(r2), r0, w * r2 - r0, r1 - top * ht * r2, ht * r2 - r1]
+    x, y = pitch.HALF_L + margin_m, pitch.HALF_W + margin_m
+    poly = np.array([[-x, -y], [x, -y], [x, y], [-x, y]], float)
+    for plane in planes:
+        poly = _clip(poly, plane)
+        if len(poly) < 3:
+            return None
+    return poly
+
+
+def _clip(poly: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """The part of convex polygon ``poly`` (N, 2) where plane · (x, y, 1) ≥ 0."""
+    side = poly @ plane[:2] + plane[2]
+    out = []
+    for i in range(len(poly)):
+        j = (i + 1) % len(poly)
+        if side[i] >= 0:
+            out.append(poly[i])
+        if (side[i] >= 0) != (side[j] >= 0):
+            t = side[i] / (side[i] - side[j])
+            out.append(poly[i] + t * (poly[j] - poly[i]))
+    return np.array(out, float).reshape(-1, 2)

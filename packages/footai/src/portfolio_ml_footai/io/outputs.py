@@ -17,12 +17,11 @@ import numpy as np
 from portfolio_ml_core.fsutil import atomic_path, write_image_atomic, write_json_atomic
 from portfolio_ml_core.video import VideoSink, VideoSource
 
-from .. import pitch
 from ..analytics import FRAME_COLUMNS, MatchFigures, match_figures
 from ..analytics.common import gap_limit
 from ..analytics.physical import MIN_SECONDS, track_physical
 from ..analytics.pitch_control import cell_centres, frame_control
-from ..calibrate.geometry import apply_h
+from ..calibrate.geometry import view_footprint
 from ..detections import Detections
 from ..match import Match, Rows
 from ..model.spec import CLASSES, PLAYER
@@ -32,17 +31,9 @@ from .run_dir import HOMOGRAPHIES, write_homographies
 from .tracks_csv import write_tracks
 
 
-def _view_corners(match: Match) -> np.ndarray:
-    """The image corners whose pitch footprint is drawn as the camera's view (the top 5 %
-    left out: above the horizon a homography runs off to infinity)."""
-    w, h = match.size
-    return np.array([[0, h * 0.05], [w, h * 0.05], [w, h], [0, h]], float)
-
-
 def write_tactical_video(out_dir: Path, match: Match) -> None:
     """tactical_map.mp4, drawn with OpenCV: a frame costs 1 ms, not matplotlib's 100."""
     canvas = tactical.pitch_canvas()
-    corners = _view_corners(match)
 
     def picture(dets, hm) -> np.ndarray:
         people, colours, ball = _on_pitch(dets, match.team_colours)
@@ -51,7 +42,7 @@ def write_tactical_video(out_dir: Path, match: Match) -> None:
             for (x, y), c, i in zip(people.pitch_xy, colours, person_ids(people), strict=True)
         ]
         ball_xy = (float(ball[0]), float(ball[1])) if ball is not None else None
-        view = _footprint(hm, corners) if hm is not None else None
+        view = view_footprint(hm, match.size) if hm is not None else None
         return tactical.tactical_frame(canvas, dots, ball_xy, view)
 
     size = (canvas.image.shape[1], canvas.image.shape[0])
@@ -64,7 +55,7 @@ def write_pictures(out_dir: Path, match: Match) -> None:
     """With mplsoccer: tactical_map.png (the middle frame), one heatmap per team and
     pitch_control.png."""
     mid = len(match.frames) // 2  # the middle frame: the moment most likely to show a full shape
-    write_image_atomic(out_dir / "tactical_map.png", _still(match, mid, _view_corners(match)))
+    write_image_atomic(out_dir / "tactical_map.png", _still(match, mid))
     rows = match.rows()
     d = rows.detections
     for team in (0, 1):
@@ -95,7 +86,7 @@ def _on_pitch(
     return people, colours, (balls[0] if len(balls) else None)
 
 
-def _still(match: Match, index: int, corners: np.ndarray) -> np.ndarray:
+def _still(match: Match, index: int) -> np.ndarray:
     if not match.frames:
         return figures.tactical_still(np.empty((0, 2)), [], [], None, None, "no frames")
     people, colours, ball = _on_pitch(match.detections[index], match.team_colours)
@@ -104,7 +95,7 @@ def _still(match: Match, index: int, corners: np.ndarray) -> np.ndarray:
         track_label(int(i), int(r))
         for i, r in zip(person_ids(people), people.class_id, strict=True)
     ]
-    view = _footprint(hm, corners) if hm is not None else None
+    view = view_footprint(hm, match.size) if hm is not None else None
     title = f"frame {match.frames[index]}" + ("" if hm is not None else " (no homography)")
     return figures.tactical_still(
         people.pitch_xy, colours, labels, None if ball is None else ball[None], view, title
@@ -131,16 +122,6 @@ def _control_picture(match: Match, index: int) -> np.ndarray:
     return figures.pitch_control(
         grid.x, grid.y, grid.team0, people.pitch_xy, people.team, match.team_colours, title
     )
-
-
-def _footprint(h: np.ndarray, corners: np.ndarray) -> np.ndarray | None:
-    try:
-        g = apply_h(np.linalg.inv(h), corners)
-    except np.linalg.LinAlgError:
-        return None
-    g[:, 0] = np.clip(g[:, 0], -pitch.HALF_L - 4, pitch.HALF_L + 4)
-    g[:, 1] = np.clip(g[:, 1], -pitch.HALF_W - 4, pitch.HALF_W + 4)
-    return g
 
 
 def write_annotated(
