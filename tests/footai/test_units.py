@@ -480,6 +480,37 @@ def test_a_player_in_a_kit_of_his_own_whom_the_net_often_calls_referee_is_the_re
     assert labels[3].role == PLAYER  # an odd kit alone does not make a referee
 
 
+def test_a_player_in_a_kit_beyond_both_teams_is_the_referee_or_by_a_goal_the_keeper():
+    """The real LaLiga clip's referee: the net called him a player in every frame and he ran
+    for the white team. A kit beyond both teams' radius makes a seen-tall-enough "player" the
+    referee, or the keeper in a goal's zone; a far player's blurred kit does not."""
+    from portfolio_ml_footai.model.spec import GOALKEEPER, REFEREE
+    from portfolio_ml_footai.teams import label_tracks
+
+    model = TeamModel(np.array([[40.0, 150, 140], [115, 125, 130]]), np.array([30.0, 35.0]))
+    teal = np.array([170.0, 118, 100])  # feature (85, 118, 100): 66 and 41 from the two kits
+    near_white = np.array([200.0, 128, 128])  # feature (100, 128, 128): inside team 1's radius
+    tracks = {  # id: (box height px, pitch x m, kit Lab)
+        1: (54.0, -2.6, teal),  # the referee, mid-pitch
+        2: (50.0, 51.0, teal),  # the same odd kit by a goal: the keeper
+        3: (20.0, 0.0, teal),  # a far player: his few pixels blur
+        4: (54.0, 0.0, near_white),  # an outlier by vote only, within a kit's radius
+    }
+    obs, xy, kit = [], [], []
+    for tid, (height, x, lab) in tracks.items():
+        for f in range(40):
+            obs.append((tid, f, [100.0 * tid, 100, height / 2.5, height]))
+            xy.append([x, 0.0])
+            kit.append(lab)
+    r = rows(obs, np.array(xy))
+    r = r.with_(kit=np.array(kit))
+    outlier = {t: np.array([0, 0, 30.0]) for t in tracks}
+    labels = label_tracks(r, outlier, model)
+    assert labels[1].role == REFEREE and labels[1].team == -1
+    assert labels[2].role == GOALKEEPER
+    assert labels[3].role == PLAYER and labels[4].role == PLAYER
+
+
 def test_detections_columns_are_frozen_copies_and_with_replaces_only_what_it_names():
     from dataclasses import fields
 
