@@ -281,6 +281,39 @@ def test_the_training_warp_moves_pixels_and_labels_together(flip):
     np.testing.assert_allclose(centroid, m[:, :2] @ [42.0, 22.0] + m[:, 2], atol=1e-6)
 
 
+def test_zoom_in_crops_show_the_players_larger_and_zero_keeps_the_old_random_stream():
+    from portfolio_ml_footai.model.data import LabelledFrame
+    from portfolio_ml_footai.model.targets import make_sample
+
+    image = np.full((720, 1280, 3), 90, np.uint8)
+    box = np.array([[620.0, 330.0, 660.0, 390.0]])  # one 60-px player in the middle
+    frame = LabelledFrame(
+        "one", image, box, np.array([PLAYER]), np.zeros((32, 2)), np.zeros(32, bool), True, False
+    )
+
+    def box_heights(zoom_in: float, seed: int = 3, n: int = 40) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        heights = []
+        for _ in range(n):
+            sample = make_sample(frame, (384, 224), NET.stride, rng, zoom_in)
+            centre = np.unravel_index(np.argmax(sample.box_weight), sample.box_weight.shape)
+            heights.append(float(np.exp(sample.size[centre][1])) if sample.box_weight.max() else 0)
+        return np.array(heights)
+
+    plain, zoomed = box_heights(0.0), box_heights(1.0)
+    # Crops of 55-100 % of the width at 384 px: 0.30-0.55 of the frame's scale; zoomed 0.55-1.0
+    # (a crop can cut the player, which only makes him shorter).
+    seen_plain, seen_zoomed = plain[plain > 0], zoomed[zoomed > 0]
+    assert len(seen_plain) > 20 and len(seen_zoomed) > 10
+    assert seen_plain.max() <= 60 * 384 / (0.55 * 1280) + 0.5 < seen_zoomed.max()
+    assert np.median(seen_zoomed) > 1.4 * np.median(seen_plain)
+    # zoom_in 0 draws nothing more: the recipe before the option gets the same samples.
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    make_sample(frame, (384, 224), NET.stride, rng_a, 0.0)
+    make_sample(frame, (384, 224), NET.stride, rng_b)
+    assert rng_a.random() == rng_b.random()
+
+
 def test_box_targets_reach_the_cells_around_each_centre_and_keep_every_centre():
     from portfolio_ml_footai.model.spec import ROLE_CLASSES
     from portfolio_ml_footai.model.targets import _box_targets

@@ -473,6 +473,16 @@ def train(
             "a little worse on the main one; the shipped net uses 0).",
         ),
     ] = 0.0,
+    zoom_in: Annotated[
+        float,
+        typer.Option(
+            "--zoom-in",
+            min=0.0,
+            max=1.0,
+            help="Share of the samples cropped to 30-55 % of the frame width (players larger "
+            "than at the inference scale, as in closer shots).",
+        ),
+    ] = 0.0,
     lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (AdamW).")] = 2e-3,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     size: Annotated[
@@ -531,6 +541,7 @@ def train(
         synthetic=synthetic,
         tactical=tactical,
         views=views,
+        zoom_in=zoom_in,
         learning_rate=lr,
         input_size=(width, height),
         train_size=crop,

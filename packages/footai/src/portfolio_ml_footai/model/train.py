@@ -57,6 +57,8 @@ class TrainConfig:
     # Share of the real keypoint frames drawn as another camera would see them (`views.py`):
     # the labelled frames are all from the main camera, the net must calibrate every camera.
     views: float = 0.0
+    # Share of the samples cropped closer than the inference scale (`targets.ZOOM_SHARE`).
+    zoom_in: float = 0.0
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -168,7 +170,9 @@ class BatchFeeder:
             picks = self.rng.integers(0, len(self.frames), self.cfg.batch)
             batch = stack(
                 [
-                    make_sample(self._frame(i), self.cfg.train_size, NET.stride, self.rng)
+                    make_sample(
+                        self._frame(i), self.cfg.train_size, NET.stride, self.rng, self.cfg.zoom_in
+                    )
                     for i in picks
                 ]
             )
