@@ -574,3 +574,25 @@ def test_a_camera_that_sees_no_pitch_has_no_footprint():
 
     sky = BroadcastCamera(0.0, 70.0, 18.0, 0.0, -0.5, 1400.0, 1280, 720)  # looking upwards
     assert view_footprint(plane_homography(sky), (1280, 720)) is None
+
+
+def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
+    """The real LaLiga clip's goal post was a 'player' standing 0.3 m still on the goal line
+    for 2 s; a keeper moves on his line, and a player may stand still anywhere else."""
+    from portfolio_ml_footai.track.stitch import drop_goal_frame_tracks
+
+    fps = 25
+    rng = np.random.default_rng(0)
+    places = {
+        1: (lambda f: (52.2, 4.0), 50),  # the post: still for 2 s
+        2: (lambda f: (0.0, 0.0), 50),  # a player standing at the centre spot
+        3: (lambda f: (52.0, 2.0 * np.sin(f / 10)), 50),  # the keeper moving on his line
+        4: (lambda f: (-52.4, -3.0), 25),  # still on the other line, but for 1 s only
+    }
+    obs, xy = [], []
+    for tid, (where, n) in places.items():
+        for f in range(n):
+            obs.append((tid, f, [100.0 * tid, 100, 10, 30]))
+            xy.append(np.add(where(f), rng.normal(0, 0.05, 2)))
+    kept = drop_goal_frame_tracks(rows(obs, np.array(xy)), fps)
+    assert sorted(set(kept.track_id.tolist())) == [2, 3, 4]

@@ -45,7 +45,14 @@ from .model.spec import BALL
 from .track.appearance import appearance
 from .track.ball import BallTracker
 from .track.reid import Views, reidentify
-from .track.stitch import drop_flickers, drop_overlay_tracks, fill_gaps, keep_confirmed, stitch
+from .track.stitch import (
+    drop_flickers,
+    drop_goal_frame_tracks,
+    drop_overlay_tracks,
+    fill_gaps,
+    keep_confirmed,
+    stitch,
+)
 from .track.tracker import ByteTracker, TrackerConfig
 
 
@@ -258,6 +265,7 @@ def finish(raw: Match, overlay: np.ndarray, confirmed: dict[int, int]) -> Match:
     """The after-run steps, once per track: overlays, confirmation, kits, stitching, gaps,
     team and role, smoothing; then the tracks of one person joined (`track.reid`)."""
     rows = drop_overlay_tracks(raw.rows(), overlay)
+    rows = drop_goal_frame_tracks(rows, raw.video_fps)
     rows = keep_confirmed(rows, confirmed)
     # Every track votes, whatever role the net gave it: the kits are the two worn by two people
     # at once, so referees and keepers stay outliers, and a mislabelled player shows.

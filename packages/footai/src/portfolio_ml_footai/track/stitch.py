@@ -1,4 +1,5 @@
-"""After the run: drop tracks on screen overlays, stitch broken tracks, fill short gaps.
+"""After the run: drop tracks on screen overlays and goal frames, stitch broken tracks, fill
+short gaps.
 
 Online tracking breaks an identity when a player is hidden longer than the tracker coasts, or
 is merged into a team-mate's blob; a new id then starts a few frames later a metre or two away.
@@ -15,6 +16,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from .. import pitch
 from ..match import Rows, same_shot
 from ..teams import kit_team
 
@@ -24,6 +26,14 @@ SLACK_M = 1.5
 MAX_FILL_S = 0.4  # gaps up to this long inside one track are filled by interpolation
 MIN_TRACK_S = 0.3  # a shorter track inside the run is a flicker, not a person followed
 OVERLAY_SHARE = 0.5  # a track that spends this share of its frames on a screen overlay is one
+# A goal's frame (post and net, which the net takes for a person when the camera is close): a
+# track that never moves more than STILL_M over at least STILL_S, standing on a goal line
+# between or just beside the posts. A person sways more, even a keeper waiting on his line:
+# on the real LaLiga clip the post's track spanned 0.3 m over 54 frames, the keepers 2.5-5 m.
+STILL_M = 0.5
+STILL_S = 1.5
+GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom lies behind it)
+POST_M = 1.5  # beyond the posts
 
 
 def drop_overlay_tracks(rows: Rows, overlay: np.ndarray) -> Rows:
@@ -42,6 +52,29 @@ def drop_overlay_tracks(rows: Rows, overlay: np.ndarray) -> Rows:
     cy = np.clip(centres[:, 1].astype(int), 0, h - 1)
     inside = overlay[cy, cx] > 0
     drop = [k for k, idx in rows.tracks().items() if inside[idx].mean() >= OVERLAY_SHARE]
+    if not drop:
+        return rows
+    return rows[~np.isin(rows.track_id, drop) | ~rows.people]
+
+
+def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
+    """The rows without the tracks that are a goal's frame (see `STILL_M`)."""
+    d = rows.detections
+    drop = []
+    for key, idx in rows.tracks().items():
+        mapped = np.isfinite(d.pitch_xy[idx]).all(axis=1)
+        xy, frames = d.pitch_xy[idx][mapped], rows.frame[idx][mapped]
+        if not len(xy) or (frames[-1] - frames[0]) / video_fps < STILL_S:
+            continue
+        if np.ptp(xy, axis=0).max() > STILL_M:
+            continue
+        x, y = np.median(xy, axis=0)
+        beyond_line = abs(x) - pitch.HALF_L
+        if (
+            -GOAL_LINE_M[0] <= beyond_line <= GOAL_LINE_M[1]
+            and abs(y) <= pitch.GOAL_HALF_W + POST_M
+        ):
+            drop.append(key)
     if not drop:
         return rows
     return rows[~np.isin(rows.track_id, drop) | ~rows.people]
