@@ -182,7 +182,7 @@ def view_footprint(
     if not np.isfinite(det) or det == 0.0:
         return None
     r0, r1, r2 = np.asarray(h, float) * np.sign(det)
-    planes = [r2 - 1e-9 * np.abs(r2), r0, w * r2 - r0, r1 - top * ht * r2, ht * r2 - r1]
+    planes = [r2, r0, w * r2 - r0, r1 - top * ht * r2, ht * r2 - r1]
     x, y = pitch.HALF_L + margin_m, pitch.HALF_W + margin_m
     poly = np.array([[-x, -y], [x, -y], [x, y], [-x, y]], float)
     for plane in planes:
