@@ -11,6 +11,7 @@ Each function takes the match's rows (`match.Rows`) and returns new ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -26,6 +27,12 @@ SLACK_M = 1.5
 MAX_FILL_S = 0.4  # gaps up to this long inside one track are filled by interpolation
 MIN_TRACK_S = 0.3  # a shorter track inside the run is a flicker, not a person followed
 OVERLAY_SHARE = 0.5  # a track that spends this share of its frames on a screen overlay is one
+# Or one that touches an overlay while fixed on the screen (`_screen_fixed`): its box centre
+# within SCREEN_STILL_PX for SCREEN_FIXED_ROWS rows or more while its pitch position moves
+# PITCH_MOVED_M (the camera panned under it).
+SCREEN_STILL_PX = 8.0
+SCREEN_FIXED_ROWS = 25
+PITCH_MOVED_M = 3.0
 # A goal's frame (post and net, which the net takes for a person when the camera is close): a
 # track that never moves more than STILL_M over at least STILL_S, standing on a goal line
 # between or just beside the posts. A person sways more, even a keeper waiting on his line:
@@ -36,25 +43,56 @@ GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom 
 POST_M = 1.5  # beyond the posts
 
 
-def drop_overlay_tracks(rows: Rows, overlay: np.ndarray) -> Rows:
+def drop_overlay_tracks(rows: Rows, overlays: Sequence[tuple[int, np.ndarray]]) -> Rows:
     """The rows without the tracks whose boxes sit on static screen overlays.
 
-    ``overlay`` (0/255, frame size) is where the picture kept still while the camera panned:
-    scorebugs and league logos, learnt by the camera-motion stage over the run. Overlays are
-    drawn over the pitch, so no visible player stands inside one; a logo the net takes for a
-    person does, frame after frame.
+    ``overlays`` holds, per shot, its first frame and where the picture kept still while the
+    camera panned (0/255, frame size): scorebugs and league logos, learnt by the camera-motion
+    stage. A track is tested against the overlay of the shot it starts in (tracks end at a
+    shot change): a graphic shown in one shot only — the LaLiga clip's big score graphic in
+    its first shot — is forgotten by the end of the run, and its crest was a player for 100
+    frames. Overlays are drawn over the pitch, so no visible player stands inside one; a logo
+    the net takes for a person does, frame after frame.
     """
-    if not overlay.any() or not len(rows):
+    if not len(rows) or not any(mask.any() for _, mask in overlays):
         return rows
-    h, w = overlay.shape
+    starts = np.array([first for first, _ in overlays])
     centres = rows.detections.centres
-    cx = np.clip(centres[:, 0].astype(int), 0, w - 1)
-    cy = np.clip(centres[:, 1].astype(int), 0, h - 1)
-    inside = overlay[cy, cx] > 0
-    drop = [k for k, idx in rows.tracks().items() if inside[idx].mean() >= OVERLAY_SHARE]
+    drop = []
+    for key, idx in rows.tracks().items():
+        shot = max(int(np.searchsorted(starts, rows.frame[idx[0]], "right")) - 1, 0)
+        overlay = overlays[shot][1]
+        h, w = overlay.shape
+        cx = np.clip(centres[idx, 0].astype(int), 0, w - 1)
+        cy = np.clip(centres[idx, 1].astype(int), 0, h - 1)
+        if (overlay[cy, cx] > 0).mean() >= OVERLAY_SHARE or _screen_fixed(rows, idx, overlay):
+            drop.append(key)
     if not drop:
         return rows
     return rows[~np.isin(rows.track_id, drop) | ~rows.people]
+
+
+def _screen_fixed(rows: Rows, idx: np.ndarray, overlay: np.ndarray) -> bool:
+    """A track that stays put on the screen while the pitch moves under it, touching an
+    overlay: part of a graphic whose middle the overlay mask missed. (The motion stage learns
+    an overlay from still corners outside people's boxes, so a crest the net takes for a person
+    is a hole in it: on the LaLiga clip the crest's box moved 2 px in 100 frames while its
+    pitch position moved 10 m.) A player the camera follows moves tens of pixels."""
+    d = rows.detections
+    xy = d.pitch_xy[idx]
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    if len(idx) < SCREEN_FIXED_ROWS or len(xy) < 2:
+        return False
+    if np.ptp(d.centres[idx], axis=0).max() > SCREEN_STILL_PX:
+        return False
+    if np.ptp(xy, axis=0).max() < PITCH_MOVED_M:
+        return False
+    h, w = overlay.shape
+    box = d.xyxy[idx].astype(int)
+    touched = [
+        overlay[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)].any() for x0, y0, x1, y1 in box
+    ]
+    return float(np.mean(touched)) >= OVERLAY_SHARE
 
 
 def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
