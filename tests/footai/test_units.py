@@ -609,8 +609,8 @@ def test_a_camera_that_sees_no_pitch_has_no_footprint():
 
 
 def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
-    """The real LaLiga clip's goal post was a 'player' standing 0.3 m still on the goal line
-    for 2 s; a keeper moves on his line, and a player may stand still anywhere else."""
+    """The real LaLiga clip's goal posts were 'players' standing still on the goal line for 2
+    and 3 s; a keeper moves on his line, and a player may stand still anywhere else."""
     from portfolio_ml_footai.track.stitch import drop_goal_frame_tracks
 
     fps = 25
@@ -620,6 +620,7 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
         2: (lambda f: (0.0, 0.0), 50),  # a player standing at the centre spot
         3: (lambda f: (52.0, 2.0 * np.sin(f / 10)), 50),  # the keeper moving on his line
         4: (lambda f: (-52.4, -3.0), 25),  # still on the other line, but for 1 s only
+        5: (lambda f: (52.1, -3.3) if f < 50 else (49.5, 1.0), 56),  # the post, then a player
     }
     obs, xy = [], []
     for tid, (where, n) in places.items():
@@ -627,4 +628,5 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
             obs.append((tid, f, [100.0 * tid, 100, 10, 30]))
             xy.append(np.add(where(f), rng.normal(0, 0.05, 2)))
     kept = drop_goal_frame_tracks(rows(obs, np.array(xy)), fps)
-    assert sorted(set(kept.track_id.tolist())) == [2, 3, 4]
+    assert sorted(set(kept.track_id.tolist())) == [2, 3, 4, 5]
+    assert (kept.track_id == 5).sum() == 6  # the post's rows gone, the player's kept

@@ -34,11 +34,12 @@ SCREEN_STILL_PX = 8.0
 SCREEN_FIXED_ROWS = 25
 PITCH_MOVED_M = 3.0
 # A goal's frame (post and net, which the net takes for a person when the camera is close): a
-# track that never moves more than STILL_M over at least STILL_S, standing on a goal line
+# track whose rows stay within STILL_M of one place for at least STILL_S, on a goal line
 # between or just beside the posts. A person sways more, even a keeper waiting on his line:
-# on the real LaLiga clip the post's track spanned 0.3 m over 54 frames, the keepers 2.5-5 m.
-STILL_M = 0.5
+# on the real LaLiga clip the posts stood within 0.3-0.7 m for 2-4 s, the keepers moved 2.5-5 m.
+STILL_M = 0.75
 STILL_S = 1.5
+STILL_SHARE = 0.8  # of a track's mapped rows
 GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom lies behind it)
 POST_M = 1.5  # beyond the posts
 
@@ -96,26 +97,32 @@ def _screen_fixed(rows: Rows, idx: np.ndarray, overlay: np.ndarray) -> bool:
 
 
 def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
-    """The rows without the tracks that are a goal's frame (see `STILL_M`)."""
+    """The rows without those of a goal's frame (see `STILL_M`): a track's rows within
+    `STILL_M` of its median place on a goal line, when they are most of its rows and span
+    `STILL_S`. The rest of such a track stays (a tracker that lost the post may have carried
+    its id on to a player: the LaLiga clip's post track ended on one for its last 4 rows)."""
     d = rows.detections
-    drop = []
-    for key, idx in rows.tracks().items():
-        mapped = np.isfinite(d.pitch_xy[idx]).all(axis=1)
-        xy, frames = d.pitch_xy[idx][mapped], rows.frame[idx][mapped]
-        if not len(xy) or (frames[-1] - frames[0]) / video_fps < STILL_S:
+    drop = np.zeros(len(rows), bool)
+    for idx in rows.tracks().values():
+        mapped = idx[np.isfinite(d.pitch_xy[idx]).all(axis=1)]
+        if not len(mapped):
             continue
-        if np.ptp(xy, axis=0).max() > STILL_M:
-            continue
+        xy = d.pitch_xy[mapped]
         x, y = np.median(xy, axis=0)
         beyond_line = abs(x) - pitch.HALF_L
-        if (
+        if not (
             -GOAL_LINE_M[0] <= beyond_line <= GOAL_LINE_M[1]
             and abs(y) <= pitch.GOAL_HALF_W + POST_M
         ):
-            drop.append(key)
-    if not drop:
+            continue
+        still = mapped[np.linalg.norm(xy - (x, y), axis=1) <= STILL_M]
+        if len(still) < STILL_SHARE * len(mapped) or not len(still):
+            continue
+        if (rows.frame[still[-1]] - rows.frame[still[0]]) / video_fps >= STILL_S:
+            drop[still] = True
+    if not drop.any():
         return rows
-    return rows[~np.isin(rows.track_id, drop) | ~rows.people]
+    return rows[~(drop & rows.people)]
 
 
 def keep_confirmed(rows: Rows, confirmed: dict[int, int]) -> Rows:
