@@ -630,3 +630,36 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
     kept = drop_goal_frame_tracks(rows(obs, np.array(xy)), fps)
     assert sorted(set(kept.track_id.tolist())) == [2, 3, 4, 5]
     assert (kept.track_id == 5).sum() == 6  # the post's rows gone, the player's kept
+
+
+def test_a_tall_player_boxed_as_two_halves_becomes_one_row_with_the_whole_box():
+    """The LaLiga clip's last seconds: the camera zoomed in, and the net boxed 70-90-px players
+    as an upper and a lower half, each with a track. Over the run, two tracks stacked in one
+    column in most of their common frames are one person; two who only cross are not."""
+    from portfolio_ml_footai.track.stitch import merge_split_halves
+
+    def box(x: float, top: float, h: float) -> list[float]:
+        return [x, top, 26.0, h]  # x y w h
+
+    obs = [(1, f, box(300, 335, 57)) for f in range(30)]  # upper half, the longer track
+    obs += [(2, f, box(301, 362, 58)) for f in range(5, 30)]  # lower half
+    # Two players passing one another: stacked in 12 of their 20 common frames only.
+    obs += [(3, f, box(600, 300, 60)) for f in range(20)]
+    obs += [(4, f, box(600 + (0 if 4 <= f < 16 else 80), 325, 60)) for f in range(20)]
+    # Far players (under 50 px) stacked all along: two people, one behind the other.
+    obs += [(5, f, box(900, 200, 30)) for f in range(20)]
+    obs += [(6, f, box(900, 214, 30)) for f in range(20)]
+    r = rows(obs, np.zeros((len(obs), 2)))
+
+    def locate(frames: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        return np.c_[xyxy[:, 2], xyxy[:, 3]]  # the box's corner stands in for the pitch
+
+    out = merge_split_halves(r, locate)
+    assert 2 not in set(out.track_id.tolist())
+    one = out.tracks()[1]
+    assert len(one) == 30
+    merged = out.detections.xyxy[one[5:]]
+    np.testing.assert_allclose(merged[:, 1], 335.0)  # the upper half's top
+    np.testing.assert_allclose(merged[:, 3], 362.0 + 58.0)  # the lower half's feet
+    np.testing.assert_allclose(out.detections.pitch_xy[one[5:], 1], 420.0)  # placed again
+    assert {3, 4, 5, 6} <= set(out.track_id.tolist()) and len(out) == 30 + 80
