@@ -331,6 +331,15 @@ def test_a_box_fixed_on_the_screen_while_the_pitch_moves_under_it_is_a_graphic()
     assert set(out.track_id.tolist()) == {2, 3}
 
 
+def test_the_larger_colour_group_leaves_the_number_out():
+    from portfolio_ml_footai.teams import _dominant
+
+    red, white = [60.0, 160, 150], [240.0, 128, 128]
+    lab = np.array([red] * 36 + [white] * 24, np.float32)
+    np.testing.assert_allclose(_dominant(lab), [red] * 36)
+    assert len(_dominant(lab[:20])) == 20  # too few pixels to split: all of them
+
+
 def test_stitching_joins_a_broken_track_of_one_kit_only():
     from portfolio_ml_footai.track.stitch import stitch
 
@@ -443,7 +452,10 @@ def test_a_player_cut_by_the_frame_bottom_is_coloured_by_his_shirt_not_his_head(
 
 def test_a_dark_shirt_seen_from_behind_is_coloured_by_the_shirt_not_its_white_number():
     """The real LaLiga clip: a red back with a large white "23" read as the white team when
-    the half of the kit pixels least like grass (mostly the number) made its colour."""
+    the half of the kit pixels least like grass (mostly the number) made its colour. (Here the
+    quarter cut by chroma does the work; `_dominant` has its own test, and the synthetic clips
+    measure it: team accuracy 0.971 / 0.976 on static 31 / pan 32 without it, 0.997 / 0.995
+    with it.)"""
     from portfolio_ml_footai.grass import learn_grass
     from portfolio_ml_footai.teams import shirt_colours
 
@@ -621,45 +633,17 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
         3: (lambda f: (52.0, 2.0 * np.sin(f / 10)), 50),  # the keeper moving on his line
         4: (lambda f: (-52.4, -3.0), 25),  # still on the other line, but for 1 s only
         5: (lambda f: (52.1, -3.3) if f < 50 else (49.5, 1.0), 56),  # the post, then a player
+        6: (lambda f: (-52.0, 2.4 if f % 7 == 3 else 1.2), 60),  # a post whose box jitters at times
     }
     obs, xy = [], []
     for tid, (where, n) in places.items():
         for f in range(n):
             obs.append((tid, f, [100.0 * tid, 100, 10, 30]))
             xy.append(np.add(where(f), rng.normal(0, 0.05, 2)))
-    kept = drop_goal_frame_tracks(rows(obs, np.array(xy)), fps)
-    assert sorted(set(kept.track_id.tolist())) == [2, 3, 4, 5]
+    r = rows(obs, np.array(xy))
+    kept = drop_goal_frame_tracks(r, fps)
+    assert {2, 3, 4, 5} <= set(kept.track_id.tolist()) and 1 not in set(kept.track_id.tolist())
     assert (kept.track_id == 5).sum() == 6  # the post's rows gone, the player's kept
-
-
-def test_a_tall_player_boxed_as_two_halves_becomes_one_row_with_the_whole_box():
-    """The LaLiga clip's last seconds: the camera zoomed in, and the net boxed 70-90-px players
-    as an upper and a lower half, each with a track. Over the run, two tracks stacked in one
-    column in most of their common frames are one person; two who only cross are not."""
-    from portfolio_ml_footai.track.stitch import merge_split_halves
-
-    def box(x: float, top: float, h: float) -> list[float]:
-        return [x, top, 26.0, h]  # x y w h
-
-    obs = [(1, f, box(300, 335, 57)) for f in range(30)]  # upper half, the longer track
-    obs += [(2, f, box(301, 362, 58)) for f in range(5, 30)]  # lower half
-    # Two players passing one another: stacked in 12 of their 20 common frames only.
-    obs += [(3, f, box(600, 300, 60)) for f in range(20)]
-    obs += [(4, f, box(600 + (0 if 4 <= f < 16 else 80), 325, 60)) for f in range(20)]
-    # Far players (under 50 px) stacked all along: two people, one behind the other.
-    obs += [(5, f, box(900, 200, 30)) for f in range(20)]
-    obs += [(6, f, box(900, 214, 30)) for f in range(20)]
-    r = rows(obs, np.zeros((len(obs), 2)))
-
-    def locate(frames: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-        return np.c_[xyxy[:, 2], xyxy[:, 3]]  # the box's corner stands in for the pitch
-
-    out = merge_split_halves(r, locate)
-    assert 2 not in set(out.track_id.tolist())
-    one = out.tracks()[1]
-    assert len(one) == 30
-    merged = out.detections.xyxy[one[5:]]
-    np.testing.assert_allclose(merged[:, 1], 335.0)  # the upper half's top
-    np.testing.assert_allclose(merged[:, 3], 362.0 + 58.0)  # the lower half's feet
-    np.testing.assert_allclose(out.detections.pitch_xy[one[5:], 1], 420.0)  # placed again
-    assert {3, 4, 5, 6} <= set(out.track_id.tolist()) and len(out) == 30 + 80
+    # The jittering post: every row of its still stretch, near ones or not (one after it may
+    # stay, a flicker the next step drops), so gap filling has nothing to draw it back from.
+    assert (kept.track_id == 6).sum() <= 1

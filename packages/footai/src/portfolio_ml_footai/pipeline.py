@@ -51,7 +51,6 @@ from .track.stitch import (
     drop_overlay_tracks,
     fill_gaps,
     keep_confirmed,
-    merge_split_halves,
     stitch,
 )
 from .track.tracker import ByteTracker, TrackerConfig
@@ -281,7 +280,6 @@ def finish(
     rows = drop_overlay_tracks(raw.rows(), overlays)
     rows = drop_goal_frame_tracks(rows, raw.video_fps)
     rows = keep_confirmed(rows, confirmed)
-    rows = merge_split_halves(rows, _locator(raw))
     # Every track votes, whatever role the net gave it: the kits are the two worn by two people
     # at once, so referees and keepers stay outliers, and a mislabelled player shows.
     rows, votes, kits = teams.vote_kits(rows)
@@ -297,24 +295,6 @@ def finish(
     rows, _ = reidentify(rows, views, raw.video_fps)
     colours = tuple(kits.bgr()) if kits is not None else ()
     return raw.with_rows(rows).with_(team_colours=colours)
-
-
-def _locator(raw: Match) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """Pitch positions of people's boxes (xyxy) in the given frames, through each frame's
-    homography (NaN without one), placed as the run places them (`with_pitch_positions`)."""
-    homography = dict(zip(raw.frames, raw.homographies, strict=True))
-
-    def locate(frames: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
-        feet = Detections(xyxy, np.zeros(len(xyxy), np.int64), np.ones(len(xyxy)))
-        feet_xy = feet.foot_points(FOOT_LIFT)
-        out = np.full((len(frames), 2), np.nan)
-        for k, frame in enumerate(frames):
-            h = homography.get(int(frame))
-            if h is not None:
-                out[k] = image_to_pitch(h, feet_xy[k : k + 1])[0]
-        return out
-
-    return locate
 
 
 def _bootstrap(

@@ -11,7 +11,7 @@ Each function takes the match's rows (`match.Rows`) and returns new ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -35,19 +35,14 @@ SCREEN_FIXED_ROWS = 25
 PITCH_MOVED_M = 3.0
 # A goal's frame (post and net, which the net takes for a person when the camera is close): a
 # track whose rows stay within STILL_M of one place for at least STILL_S, on a goal line
-# between or just beside the posts. A person sways more, even a keeper waiting on his line:
-# on the real LaLiga clip the posts stood within 0.3-0.7 m for 2-4 s, the keepers moved 2.5-5 m.
+# between or just beside the posts. A player sways more: on the real LaLiga clip the posts stood
+# within 0.3-0.7 m for 2-4 s, the keepers moved 2.5-5 m. (The net called the posts goalkeepers
+# as often as players, so the role cannot spare a keeper who stands as still on his line.)
 STILL_M = 0.75
 STILL_S = 1.5
 STILL_SHARE = 0.8  # of a track's mapped rows
 GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom lies behind it)
 POST_M = 1.5  # beyond the posts
-# A tall player boxed more than once, upper and lower half (`merge_split_halves`).
-SPLIT_MIN_PX = 50.0
-SPLIT_ACROSS = 0.7
-SPLIT_APART = 0.5
-SPLIT_SHARE = 0.8
-SPLIT_MIN_FRAMES = 10
 
 
 def drop_overlay_tracks(rows: Rows, overlays: Sequence[tuple[int, np.ndarray]]) -> Rows:
@@ -124,104 +119,13 @@ def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
         still = mapped[np.linalg.norm(xy - (x, y), axis=1) <= STILL_M]
         if len(still) < STILL_SHARE * len(mapped) or not len(still):
             continue
-        if (rows.frame[still[-1]] - rows.frame[still[0]]) / video_fps >= STILL_S:
-            drop[still] = True
+        first, last = rows.frame[still[0]], rows.frame[still[-1]]
+        if (last - first) / video_fps >= STILL_S:
+            # Every row of that stretch: a few jittering further would be drawn back in.
+            drop[idx[(rows.frame[idx] >= first) & (rows.frame[idx] <= last)]] = True
     if not drop.any():
         return rows
     return rows[~(drop & rows.people)]
-
-
-def merge_split_halves(rows: Rows, locate: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Rows:
-    """One row per person where the net boxed a tall player more than once (his upper and
-    lower halves, sometimes a third box between).
-
-    The net never saw players as tall as a zoomed-in broadcast shows them (70-90 px at 720p)
-    and boxes their halves, each of which keeps a track; an upper half's "feet" are his waist.
-    Online, two boxes in one column may be two people, one behind the other. Over the run, two
-    tracks whose boxes stand stacked in one column (`_stacked_pairs`) in SPLIT_SHARE of their
-    common frames, SPLIT_MIN_FRAMES or more, are one person: in those frames the rows stacked
-    together become one, the longer track's, with the union of their boxes (the whole player).
-    ``locate(frames, xyxy)`` places boxes on the pitch (NaN where a frame has no homography).
-    """
-    d = rows.detections
-    people = np.nonzero(rows.people)[0]
-    order = people[np.argsort(rows.frame[people], kind="stable")]
-    groups = np.split(order, np.flatnonzero(np.diff(rows.frame[order])) + 1) if len(order) else []
-    edges: list[tuple[int, int]] = []
-    stacked_frames: dict[tuple[int, int], int] = {}
-    for group in groups:
-        if len(group) < 2:
-            continue
-        i, j = np.triu_indices(len(group), 1)
-        hit = _stacked_pairs(d.xyxy[group[i]], d.xyxy[group[j]])
-        for ra, rb in zip(group[i][hit], group[j][hit], strict=True):
-            ta, tb = int(d.track_id[ra]), int(d.track_id[rb])
-            key = (min(ta, tb), max(ta, tb))
-            stacked_frames[key] = stacked_frames.get(key, 0) + 1
-            edges.append((int(ra), int(rb)))
-    if not edges:
-        return rows
-    tracks = rows.tracks()
-    split = set()
-    for (ta, tb), n in stacked_frames.items():
-        common = len(np.intersect1d(rows.frame[tracks[ta]], rows.frame[tracks[tb]]))
-        if n >= SPLIT_MIN_FRAMES and n >= SPLIT_SHARE * common:
-            split.add((ta, tb))
-    parent: dict[int, int] = {}
-
-    def root(r: int) -> int:
-        while parent.get(r, r) != r:
-            r = parent[r]
-        return r
-
-    joined = set()
-    for ra, rb in edges:
-        ta, tb = int(d.track_id[ra]), int(d.track_id[rb])
-        if (min(ta, tb), max(ta, tb)) in split:
-            parent[root(ra)] = root(rb)
-            joined |= {ra, rb}
-    members: dict[int, list[int]] = {}
-    for r in joined:
-        members.setdefault(root(r), []).append(r)
-    if not members:
-        return rows
-    xyxy, score = d.xyxy.copy(), d.score.copy()
-    drop = np.zeros(len(rows), bool)
-    kept = []
-    for group_rows in members.values():
-        rows_here = np.array(sorted(set(group_rows)))
-        # The row of the longest track stays (its track keeps the person), then the surest.
-        length = np.array([len(tracks[int(t)]) for t in d.track_id[rows_here]])
-        best = int(rows_here[np.lexsort((-d.score[rows_here], -length))[0]])
-        xyxy[best, :2] = d.xyxy[rows_here, :2].min(axis=0)
-        xyxy[best, 2:] = d.xyxy[rows_here, 2:].max(axis=0)
-        drop[rows_here[rows_here != best]] = True
-        kept.append(best)
-    # The shorter track gives up its whole stretch beside the longer one: left with holes,
-    # gap filling would draw its half back in.
-    for ta, tb in split:
-        weaker, other = (ta, tb) if len(tracks[ta]) < len(tracks[tb]) else (tb, ta)
-        span = rows.frame[tracks[other]]
-        mine = tracks[weaker]
-        drop[mine[(rows.frame[mine] >= span.min()) & (rows.frame[mine] <= span.max())]] = True
-    pitch_xy = d.pitch_xy.copy()
-    pitch_xy[kept] = locate(rows.frame[kept], xyxy[kept])
-    return rows.with_(xyxy=xyxy, score=score, pitch_xy=pitch_xy)[~drop]
-
-
-def _stacked_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Which row pairs of (N, 4) boxes ``a`` and ``b`` stand stacked in one column: both at
-    least SPLIT_MIN_PX tall, overlapping across by SPLIT_ACROSS of the narrower width, centres
-    under SPLIT_APART of the taller height apart up and down."""
-    ha, hb = a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]
-    narrow = np.minimum(a[:, 2] - a[:, 0], b[:, 2] - b[:, 0])
-    across = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-    apart = np.abs((a[:, 1] + a[:, 3]) - (b[:, 1] + b[:, 3])) / 2
-    return (
-        (np.minimum(ha, hb) >= SPLIT_MIN_PX)
-        & (across >= SPLIT_ACROSS * narrow)
-        & (apart < SPLIT_APART * np.maximum(ha, hb))
-    )
 
 
 def keep_confirmed(rows: Rows, confirmed: dict[int, int]) -> Rows:
