@@ -287,29 +287,32 @@ def test_fill_gaps_interpolates_short_gaps_inside_tracks():
 
 
 def test_tracks_on_a_screen_overlay_are_dropped_and_players_passing_it_kept():
-    from portfolio_ml_footai.track.stitch import drop_overlay_tracks
+    from portfolio_ml_footai.track.stitch import OverlaysByShot, drop_overlay_tracks
 
     overlay = np.zeros((720, 1280), np.uint8)
     overlay[580:660, 140:1140] = 255  # a scorebug
     logo = [(1, f, [500.0, 590.0, 20, 40]) for f in range(20)]
     passer = [(2, f, [1100.0 + 2 * f, 540.0 + 2 * f, 20, 40]) for f in range(20)]  # 4 inside
     before = rows(logo + passer)
-    out = drop_overlay_tracks(before, [(0, overlay)])
+    out = drop_overlay_tracks(before, OverlaysByShot([(0, overlay)]))
     assert set(out.track_id.tolist()) == {2} and len(out) == 20
-    assert drop_overlay_tracks(before, [(0, np.zeros_like(overlay))]) is before
+    assert drop_overlay_tracks(before, OverlaysByShot([(0, np.zeros_like(overlay))])) is before
+    # The run keeps one coarse mask per shot (8-px cells here): the same answer.
+    coarse = OverlaysByShot([(0, overlay[::8, ::8])], cell_px=8.0)
+    assert set(drop_overlay_tracks(before, coarse).track_id.tolist()) == {2}
 
 
 def test_a_graphic_of_one_shot_drops_that_shots_tracks_only():
     """The real LaLiga clip's big score graphic shows in its first shot only: by the run's
     end the overlay learnt from it had faded, and its crest stayed a player for 100 frames.
     Each shot's own overlay judges the tracks that start in it."""
-    from portfolio_ml_footai.track.stitch import drop_overlay_tracks
+    from portfolio_ml_footai.track.stitch import OverlaysByShot, drop_overlay_tracks
 
     graphic = np.zeros((720, 1280), np.uint8)
     graphic[540:660, 140:1140] = 255
     crest = [(1, f, [740.0, 590.0, 36, 56]) for f in range(30, 130)]  # first shot, on it
     player = [(2, f, [740.0, 590.0, 36, 56]) for f in range(200, 260)]  # second shot, same place
-    overlays = [(0, graphic), (130, np.zeros_like(graphic))]
+    overlays = OverlaysByShot([(0, graphic), (130, np.zeros_like(graphic))])
     out = drop_overlay_tracks(rows(crest + player), overlays)
     assert set(out.track_id.tolist()) == {2}
 
@@ -317,7 +320,7 @@ def test_a_graphic_of_one_shot_drops_that_shots_tracks_only():
 def test_a_box_fixed_on_the_screen_while_the_pitch_moves_under_it_is_a_graphic():
     """The LaLiga crest: the overlay mask missed its middle (no corners are tracked inside a
     'person' box), but its box stayed put while the camera panned 10 m of pitch under it."""
-    from portfolio_ml_footai.track.stitch import drop_overlay_tracks
+    from portfolio_ml_footai.track.stitch import OverlaysByShot, drop_overlay_tracks
 
     overlay = np.zeros((720, 1280), np.uint8)
     overlay[520:600, 600:840] = 255  # the graphic's pieces the mask found, above the crest
@@ -327,7 +330,7 @@ def test_a_box_fixed_on_the_screen_while_the_pitch_moves_under_it_is_a_graphic()
     followed = [(2, f, [700.0 + 1.5 * f, 590.0, 36, 56]) for f in range(n)]  # moves on screen
     standing = [(3, f, [650.0, 580.0, 36, 56]) for f in range(n)]  # still, and so is the pitch
     xy = np.r_[np.c_[pan, np.zeros(n)], np.c_[pan, np.ones(n)], np.zeros((n, 2))]
-    out = drop_overlay_tracks(rows(crest + followed + standing, xy), [(0, overlay)])
+    out = drop_overlay_tracks(rows(crest + followed + standing, xy), OverlaysByShot([(0, overlay)]))
     assert set(out.track_id.tolist()) == {2, 3}
 
 

@@ -17,7 +17,7 @@ here draws or writes files.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -46,6 +46,7 @@ from .track.appearance import appearance
 from .track.ball import BallTracker
 from .track.reid import Views, reidentify
 from .track.stitch import (
+    OverlaysByShot,
     drop_flickers,
     drop_goal_frame_tracks,
     drop_overlay_tracks,
@@ -121,13 +122,14 @@ class FrameAnalyser:
         self.ball = BallTracker(size[0])
         self.n = 0
         self.keypoint_fits = 0
-        # Each finished shot's first frame and screen overlays (`drop_overlay_tracks`).
+        # Each finished shot's first frame and screen overlays, as cells (`drop_overlay_tracks`).
         self.shot_start = -1
         self.finished_shots: list[tuple[int, np.ndarray]] = []
 
     def shot_overlays(self) -> tuple[tuple[int, np.ndarray], ...]:
-        """Per shot, its first frame and its screen overlays (the last shot's: as learnt so far)."""
-        return (*self.finished_shots, (self.shot_start, self.motion.overlay_mask(self.size)))
+        """Per shot, its first frame and its screen overlays in cells of `CameraMotion.cell_px`
+        frame pixels (the last shot's: as learnt so far)."""
+        return (*self.finished_shots, (self.shot_start, self.motion.overlay_cells()))
 
     def step(self, image: np.ndarray, found: Detected, frame: int = -1) -> FrameResult:
         """``frame``: the video frame index, recorded in the result's calibration."""
@@ -141,7 +143,7 @@ class FrameAnalyser:
         if self.n == 0:
             self.shot_start = frame
         if cut:  # a new shot: nothing carries over from the last one
-            self.finished_shots.append((self.shot_start, self.motion.overlay_mask(self.size)))
+            self.finished_shots.append((self.shot_start, self.motion.overlay_cells()))
             self.shot_start = frame
             self.tracker.reset()
             self.ball = BallTracker(self.size[0])
@@ -261,7 +263,8 @@ def analyse(
             segments=segments(calibration),
         )
         # A logo or crest the net takes for a person sits on the overlay the run has learnt.
-        match = finish(raw, analyser.shot_overlays(), analyser.tracker.confirmed)
+        overlays = OverlaysByShot(analyser.shot_overlays(), analyser.motion.cell_px)
+        match = finish(raw, overlays, analyser.tracker.confirmed)
         match = match.with_(processing_seconds=time.perf_counter() - start)
     _check_football(match, grass, video_path)
     fitted = f"pitch keypoints fitted in {match.keypoint_fits} of {len(match.frames)} frames"
@@ -272,9 +275,7 @@ def analyse(
     return match.with_(calibration_detail=detail, warnings=_warnings(match))
 
 
-def finish(
-    raw: Match, overlays: Sequence[tuple[int, np.ndarray]], confirmed: dict[int, int]
-) -> Match:
+def finish(raw: Match, overlays: OverlaysByShot, confirmed: dict[int, int]) -> Match:
     """The after-run steps, once per track: overlays, confirmation, kits, stitching, gaps,
     team and role, smoothing; then the tracks of one person joined (`track.reid`)."""
     rows = drop_overlay_tracks(raw.rows(), overlays)

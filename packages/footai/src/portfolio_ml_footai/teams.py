@@ -373,23 +373,25 @@ def _left_team(votes: dict[int, np.ndarray], pitch_x: dict[int, float]) -> int:
     return 0 if (np.mean(xs[0]) if xs[0] else 0) <= (np.mean(xs[1]) if xs[1] else 0) else 1
 
 
+def _kit_distances(model: TeamModel | None, colours: np.ndarray) -> np.ndarray | None:
+    """The track's median kit colour's distance to each team's kit (None: nothing to compare)."""
+    colours = colours[np.isfinite(colours).all(axis=1)]
+    if model is None or not len(colours):
+        return None
+    return np.linalg.norm(model.centres - _feature(np.median(colours, axis=0)), axis=1)
+
+
 def _nearest_kit(model: TeamModel | None, colours: np.ndarray) -> int:
     """The team whose kit is nearest the track's median kit colour: for a track the net calls a
     player whose kit reads as neither (small, shadowed, half hidden): a player has a team."""
-    colours = colours[np.isfinite(colours).all(axis=1)]
-    if model is None or not len(colours):
-        return -1
-    feat = _feature(np.median(colours, axis=0))
-    return int(np.argmin(np.linalg.norm(model.centres - feat, axis=1)))
+    dist = _kit_distances(model, colours)
+    return -1 if dist is None else int(np.argmin(dist))
 
 
 def _beyond_kits(model: TeamModel | None, colours: np.ndarray) -> bool:
     """Whether the track's median kit colour is outside both teams' kit radius."""
-    colours = colours[np.isfinite(colours).all(axis=1)]
-    if model is None or not len(colours):
-        return False
-    feat = _feature(np.median(colours, axis=0))
-    return bool((np.linalg.norm(model.centres - feat, axis=1) > model.radius).all())
+    dist = _kit_distances(model, colours)
+    return dist is not None and model is not None and bool((dist > model.radius).all())
 
 
 def label_tracks(

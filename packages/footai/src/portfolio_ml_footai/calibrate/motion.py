@@ -109,6 +109,18 @@ class CameraMotion:
             return MotionEstimate(eye, int(inl.sum()), True)
         return MotionEstimate(rescaled(m, 1.0 / self.scale), int(inl.sum()), True)
 
+    @property
+    def cell_px(self) -> float:
+        """Frame pixels per side of one `overlay_cells` cell."""
+        return 8 / self.scale
+
+    def overlay_cells(self) -> np.ndarray:
+        """`overlay_mask` at one value per 8-px cell of the working copy (0/255): a few KB,
+        small enough to keep one per shot (a frame-size mask is 1-2 MB)."""
+        still = (self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255
+        closed = cv2.morphologyEx(still, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        return cv2.dilate(closed, np.ones((3, 3), np.uint8))
+
     def overlay_mask(self, size: tuple[int, int]) -> np.ndarray:
         """Static overlays found so far (scorebug, logos) as a 0/255 mask of ``size`` (w, h).
 
@@ -117,9 +129,7 @@ class CameraMotion:
         person boxes, and the net may take a striped crest for a player). A closing over up to
         4 cells joins the pieces of one panel; the dilation then grows it by a cell.
         """
-        still = (self.static_votes > OVERLAY_VOTES).astype(np.uint8) * 255
-        closed = cv2.morphologyEx(still, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-        cells = cv2.dilate(closed, np.ones((3, 3), np.uint8))
+        cells = self.overlay_cells()
         full = cv2.resize(
             cells, (cells.shape[1] * 8, cells.shape[0] * 8), interpolation=cv2.INTER_NEAREST
         )

@@ -45,36 +45,55 @@ GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom 
 POST_M = 1.5  # beyond the posts
 
 
-def drop_overlay_tracks(rows: Rows, overlays: Sequence[tuple[int, np.ndarray]]) -> Rows:
+@dataclass(frozen=True)
+class OverlaysByShot:
+    """Per shot, its first frame and where the picture kept still while the camera panned
+    (0/255): scorebugs and league logos, learnt by the camera-motion stage. A mask may be
+    coarser than the frame: one mask pixel covers ``cell_px`` frame pixels."""
+
+    shots: Sequence[tuple[int, np.ndarray]]
+    cell_px: float = 1.0
+
+    def of(self, frame: int) -> np.ndarray:
+        """The overlay of the shot that holds ``frame``."""
+        starts = [first for first, _ in self.shots]
+        return self.shots[max(int(np.searchsorted(starts, frame, "right")) - 1, 0)][1]
+
+    def cells(self, points: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, rows) of frame ``points`` (N, 2) in ``mask``, clipped to it."""
+        h, w = mask.shape
+        cx = np.clip((points[:, 0] / self.cell_px).astype(int), 0, w - 1)
+        cy = np.clip((points[:, 1] / self.cell_px).astype(int), 0, h - 1)
+        return cx, cy
+
+
+def drop_overlay_tracks(rows: Rows, overlays: OverlaysByShot) -> Rows:
     """The rows without the tracks whose boxes sit on static screen overlays.
 
-    ``overlays`` holds, per shot, its first frame and where the picture kept still while the
-    camera panned (0/255, frame size): scorebugs and league logos, learnt by the camera-motion
-    stage. A track is tested against the overlay of the shot it starts in (tracks end at a
-    shot change): a graphic shown in one shot only — the LaLiga clip's big score graphic in
-    its first shot — is forgotten by the end of the run, and its crest was a player for 100
+    A track is tested against the overlay of the shot it starts in (tracks end at a shot
+    change): a graphic shown in one shot only — the LaLiga clip's big score graphic in its
+    first shot — is forgotten by the end of the run, and its crest was a player for 100
     frames. Overlays are drawn over the pitch, so no visible player stands inside one; a logo
     the net takes for a person does, frame after frame.
     """
-    if not len(rows) or not any(mask.any() for _, mask in overlays):
+    if not len(rows) or not any(mask.any() for _, mask in overlays.shots):
         return rows
-    starts = np.array([first for first, _ in overlays])
     centres = rows.detections.centres
     drop = []
     for key, idx in rows.tracks().items():
-        shot = max(int(np.searchsorted(starts, rows.frame[idx[0]], "right")) - 1, 0)
-        overlay = overlays[shot][1]
-        h, w = overlay.shape
-        cx = np.clip(centres[idx, 0].astype(int), 0, w - 1)
-        cy = np.clip(centres[idx, 1].astype(int), 0, h - 1)
-        if (overlay[cy, cx] > 0).mean() >= OVERLAY_SHARE or _screen_fixed(rows, idx, overlay):
+        overlay = overlays.of(int(rows.frame[idx[0]]))
+        cx, cy = overlays.cells(centres[idx], overlay)
+        inside = (overlay[cy, cx] > 0).mean() >= OVERLAY_SHARE
+        if inside or _screen_fixed(rows, idx, overlay, overlays):
             drop.append(key)
     if not drop:
         return rows
     return rows[~np.isin(rows.track_id, drop) | ~rows.people]
 
 
-def _screen_fixed(rows: Rows, idx: np.ndarray, overlay: np.ndarray) -> bool:
+def _screen_fixed(
+    rows: Rows, idx: np.ndarray, overlay: np.ndarray, overlays: OverlaysByShot
+) -> bool:
     """A track that stays put on the screen while the pitch moves under it, touching an
     overlay: part of a graphic whose middle the overlay mask missed. (The motion stage learns
     an overlay from still corners outside people's boxes, so a crest the net takes for a person
@@ -89,10 +108,10 @@ def _screen_fixed(rows: Rows, idx: np.ndarray, overlay: np.ndarray) -> bool:
         return False
     if np.ptp(xy, axis=0).max() < PITCH_MOVED_M:
         return False
-    h, w = overlay.shape
-    box = d.xyxy[idx].astype(int)
+    x0, y0 = overlays.cells(d.xyxy[idx, :2], overlay)
+    x1, y1 = overlays.cells(d.xyxy[idx, 2:], overlay)
     touched = [
-        overlay[max(y0, 0) : min(y1, h), max(x0, 0) : min(x1, w)].any() for x0, y0, x1, y1 in box
+        overlay[a : c + 1, b : e + 1].any() for b, a, e, c in zip(x0, y0, x1, y1, strict=True)
     ]
     return float(np.mean(touched)) >= OVERLAY_SHARE
 
@@ -117,7 +136,7 @@ def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
         ):
             continue
         still = mapped[np.linalg.norm(xy - (x, y), axis=1) <= STILL_M]
-        if len(still) < STILL_SHARE * len(mapped) or not len(still):
+        if len(still) < STILL_SHARE * len(mapped):
             continue
         first, last = rows.frame[still[0]], rows.frame[still[-1]]
         if (last - first) / video_fps >= STILL_S:
