@@ -625,7 +625,8 @@ def test_a_camera_that_sees_no_pitch_has_no_footprint():
 
 def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
     """The real LaLiga clip's goal posts were 'players' standing still on the goal line for 2
-    and 3 s; a keeper moves on his line, and a player may stand still anywhere else."""
+    and 3 s; a keeper moves on his line, or stands still in the goal's middle (a penalty), and a
+    player may stand still anywhere else."""
     from portfolio_ml_footai.track.stitch import drop_goal_frame_tracks
 
     fps = 25
@@ -636,7 +637,8 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
         3: (lambda f: (52.0, 2.0 * np.sin(f / 10)), 50),  # the keeper moving on his line
         4: (lambda f: (-52.4, -3.0), 25),  # still on the other line, but for 1 s only
         5: (lambda f: (52.1, -3.3) if f < 50 else (49.5, 1.0), 56),  # the post, then a player
-        6: (lambda f: (-52.0, 2.4 if f % 7 == 3 else 1.2), 60),  # a post whose box jitters at times
+        6: (lambda f: (-52.0, 4.6 if f % 7 == 3 else 3.4), 60),  # a post whose box jitters at times
+        7: (lambda f: (52.3, 0.4), 75),  # the keeper facing a penalty: still for 3 s, mid-goal
     }
     obs, xy = [], []
     for tid, (where, n) in places.items():
@@ -645,8 +647,9 @@ def test_a_still_track_on_a_goal_line_is_the_goal_frame_and_is_dropped():
             xy.append(np.add(where(f), rng.normal(0, 0.05, 2)))
     r = rows(obs, np.array(xy))
     kept = drop_goal_frame_tracks(r, fps)
-    assert {2, 3, 4, 5} <= set(kept.track_id.tolist()) and 1 not in set(kept.track_id.tolist())
+    assert {2, 3, 4, 5, 7} <= set(kept.track_id.tolist()) and 1 not in set(kept.track_id.tolist())
     assert (kept.track_id == 5).sum() == 6  # the post's rows gone, the player's kept
+    assert (kept.track_id == 7).sum() == 75
     # The jittering post: every row of its still stretch, near ones or not (one after it may
     # stay, a flicker the next step drops), so gap filling has nothing to draw it back from.
     assert (kept.track_id == 6).sum() <= 1

@@ -34,15 +34,16 @@ SCREEN_STILL_PX = 8.0
 SCREEN_FIXED_ROWS = 25
 PITCH_MOVED_M = 3.0
 # A goal's frame (post and net, which the net takes for a person when the camera is close): a
-# track whose rows stay within STILL_M of one place for at least STILL_S, on a goal line
-# between or just beside the posts. A player sways more: on the real LaLiga clip the posts stood
-# within 0.3-0.7 m for 2-4 s, the keepers moved 2.5-5 m. (The net called the posts goalkeepers
-# as often as players, so the role cannot spare a keeper who stands as still on his line.)
+# track whose rows stay within STILL_M of one place for at least STILL_S, on a goal line within
+# POST_M of a post. A player sways more: on the real LaLiga clip the posts stood within 0.3-0.7 m
+# for 2-4 s (3.2-4.2 m off the goal's centre), the keepers moved 2.5-5 m. (The net called the
+# posts goalkeepers as often as players, so the role cannot spare a keeper who stands as still
+# on his line; where he stands can: facing a penalty he is in the goal's middle, 2+ m off a post.)
 STILL_M = 0.75
 STILL_S = 1.5
 STILL_SHARE = 0.8  # of a track's mapped rows
 GOAL_LINE_M = (1.0, 2.5)  # in front of, behind the goal line (the net's bottom lies behind it)
-POST_M = 1.5  # beyond the posts
+POST_M = 1.5  # either side of a post
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def _screen_fixed(
 
 def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
     """The rows without those of a goal's frame (see `STILL_M`): a track's rows within
-    `STILL_M` of its median place on a goal line, when they are most of its rows and span
+    `STILL_M` of its median place on a goal line by a post, when they are most of its rows and span
     `STILL_S`. The rest of such a track stays (a tracker that lost the post may have carried
     its id on to a player: the LaLiga clip's post track ended on one for its last 4 rows)."""
     d = rows.detections
@@ -132,7 +133,7 @@ def drop_goal_frame_tracks(rows: Rows, video_fps: float) -> Rows:
         beyond_line = abs(x) - pitch.HALF_L
         if not (
             -GOAL_LINE_M[0] <= beyond_line <= GOAL_LINE_M[1]
-            and abs(y) <= pitch.GOAL_HALF_W + POST_M
+            and abs(abs(y) - pitch.GOAL_HALF_W) <= POST_M
         ):
             continue
         still = mapped[np.linalg.norm(xy - (x, y), axis=1) <= STILL_M]
