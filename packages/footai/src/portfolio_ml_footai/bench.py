@@ -267,6 +267,14 @@ def _views_pitch(ctx: BenchContext) -> list[Metric]:
             "",
         )
     )
+    metrics.append(
+        Metric(
+            "views calibrated by the lines alone",
+            sum(s.by_lines for s in by_kind.values()) / max(1, len(everything)),
+            "",
+            note="no keypoint fit held; the line search found them (`calibrate/line_search.py`)",
+        )
+    )
     # A wrong homography is worse than none: it puts players metres away on the tactical map.
     metrics.append(
         Metric(

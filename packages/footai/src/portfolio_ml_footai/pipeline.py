@@ -32,6 +32,7 @@ from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
+from .calibrate.line_search import search_lines
 from .calibrate.lines import FrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
@@ -87,6 +88,11 @@ COLOUR_EVERY = 2  # kit colours on every 2nd frame: votes over a track need no m
 # much for no better joins (five 20-s synthetic clips: 4 right joins with every 2nd, 5 with 4th).
 APPEARANCE_EVERY = 4
 MOTION_WIDTH = 320  # camera motion on a 320-px grey copy (Lucas–Kanade needs no more)
+# A shot without a homography searches the painted lines alone (`line_search`, ~0.2 s) on its
+# SEARCH_AFTER-th frame without one (keypoint fits often come within a few frames of a cut),
+# then once a second: a clip no view covers costs ~9 ms a frame, not 0.2 s.
+SEARCH_AFTER = 5
+SEARCH_EVERY = 25
 # The ground point under a player sits this share of the box height above the box's bottom edge
 # (boxes drawn like the annotators', a margin below the feet; the nearer foot lower than the
 # body): the median over synthetic clips that neither training nor the benchmarks use (static
@@ -122,6 +128,8 @@ class FrameAnalyser:
         self.ball = BallTracker(size[0])
         self.n = 0
         self.keypoint_fits = 0
+        self.found_by_lines = 0  # frames whose homography the line search found
+        self.uncalibrated = 0  # frames in a row of this shot without a homography
         # Each finished shot's first frame and screen overlays, as cells (`drop_overlay_tracks`).
         self.shot_start = -1
         self.finished_shots: list[tuple[int, np.ndarray]] = []
@@ -151,9 +159,17 @@ class FrameAnalyser:
         fit = None
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy, self.kits.grass))
+        lines = FrameLines(image, people.xyxy, self.kits.grass)
+        h = self.pitch.update(fit, motion, lines)
         rejected = self.pitch.rejected
         fit = None if rejected else fit
+        by_lines = False
+        self.uncalibrated = 0 if h is not None or cut else self.uncalibrated + 1
+        if self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
+            searched = search_lines(lines)
+            if searched is not None:
+                h, by_lines = self.pitch.found_by_lines(searched.homography), True
+                self.uncalibrated = 0
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))
@@ -162,6 +178,7 @@ class FrameAnalyser:
         tracked, ball = with_pitch_positions(tracked, h), with_pitch_positions(ball, h)
         self.n += 1
         self.keypoint_fits += fit is not None
+        self.found_by_lines += by_lines
         how = FrameCalibration(
             frame,
             cut,
@@ -169,6 +186,7 @@ class FrameAnalyser:
             h is not None,
             h is not None and self.pitch.trusted,
             rejected,
+            by_lines,
         )
         return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how, motion)
 
@@ -268,6 +286,8 @@ def analyse(
         match = match.with_(processing_seconds=time.perf_counter() - start)
     _check_football(match, grass, video_path)
     fitted = f"pitch keypoints fitted in {match.keypoint_fits} of {len(match.frames)} frames"
+    if analyser.found_by_lines:
+        fitted += f", the painted lines alone found the pitch in {analyser.found_by_lines}"
     if opts.calibration is None:
         detail = f"{fitted}, carried by camera motion in between"
     else:

@@ -135,6 +135,13 @@ class HomographyTracker:
         self.current = homography / homography[2, 2]
         self.variance, self.trusted, self.pending = 0.0, True, None
 
+    def found_by_lines(self, homography: np.ndarray) -> np.ndarray:
+        """Start from a homography the painted lines alone gave (`line_search`): weighed like
+        one fit, carried and kept on the lines like any, and given up when they stop agreeing."""
+        self.current, self.variance, self.trusted = homography / homography[2, 2], 1.0, False
+        self.pending, self.agreeing, self.frames_since_fit, self.carried_for = None, 0, 0, 0
+        return self.current
+
     def reset(self) -> None:
         """A new shot: nothing carries over."""
         self.current, self.pending, self.trusted = None, None, False

@@ -112,54 +112,25 @@ class FrameLines:
         return a is None or b is None or a + PREFER_MARGIN >= b
 
     def refine(self, homography: np.ndarray, iterations: int = 3) -> np.ndarray:
-        """The homography moved onto the frame's painted lines, or as it was.
-
-        ICP: each model line sample is matched to its nearest line pixel, and the homography is
-        solved for the distances along the projected line's normal, so samples slide freely
-        along their line (point-to-point matching would pin them to the wrong place on it).
-        Kept only when more of the model then lands on lines and the pitch moved little.
-        """
-        from scipy.optimize import least_squares
-
+        """The homography moved onto the frame's painted lines (`onto_lines`), or as it was:
+        kept only when more of the model then lands on lines and the pitch moved little."""
         lines = self.pixels(homography)
         if np.count_nonzero(lines) < 50:
             return homography
-        dist, labels = cv2.distanceTransformWithLabels(
-            cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
-        )
-        # Each line pixel's x, y, in the order the labels number them (1, 2, …); a sample's
-        # nearest line pixel is looked up for the samples only, not for the whole image.
-        line_xy = np.argwhere(lines > 0)[:, ::-1].astype(np.float64)
+        found = line_map(lines)
         scale = self._work().scale
         to_work = np.diag([scale, scale, 1.0])
         current = to_work @ homography
         current = current / current[2, 2]
-        near = dist < NEAR_LINE_PX
+        near = found.distance < NEAR_LINE_PX
         before = _share_on_lines(near, current)
         if before is None:
             return homography
-        for it in range(iterations):
-            seen, px = _in_view(current, lines.shape)
-            close = dist[px[:, 1], px[:, 0]] < 8.0 - 4.0 * it / max(1, iterations - 1)
-            world = LINE_SAMPLES[seen][close]
-            if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
-                return homography
-            target = line_xy[labels[px[close, 1], px[close, 0]] - 1]
-            step = LINE_DIRECTIONS[seen][close] * 0.5
-            ahead = apply_h(current, world + step) - apply_h(current, world)
-            ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
-            normal = np.stack([-ahead[:, 1], ahead[:, 0]], axis=1)
-
-            residuals, jacobian = _point_to_line(world, target, normal)
-            solved = least_squares(
-                residuals,
-                current.ravel()[:8],
-                jac=jacobian,
-                loss="huber",
-                f_scale=1.5,
-                max_nfev=30,
-            )
-            current = np.append(solved.x, 1.0).reshape(3, 3)
+        captures = [8.0 - 4.0 * it / max(1, iterations - 1) for it in range(iterations)]
+        moved = onto_lines(current, found, captures)
+        if moved is None:
+            return homography
+        current = moved
         after = _share_on_lines(near, current)
         if after is None or after <= before or not homography_is_plausible(current):
             return homography
@@ -167,7 +138,7 @@ class FrameLines:
         out = out / out[2, 2]
         # Drift is slow; a jump is the model snapping onto other lines (on the real clip: 11 m,
         # to the next set of markings, with as much support as the right place).
-        if _moved_m(homography, out, self.image.shape) > MAX_REFINE_STEP_M:
+        if pitch_shift_m(homography, out, self.image.shape) > MAX_REFINE_STEP_M:
             return homography
         return np.asarray(out)
 
@@ -193,25 +164,21 @@ class FrameLines:
         """Painted-line pixels of the work copy: bright ridges on grass, inside the pitch the
         homography implies, outside people's boxes, in long (not compact) blobs."""
         copy = self._work()
-        hh, ww = copy.ridges.shape
         field = copy.on_grass & _pitch_area(
-            np.diag([copy.scale, copy.scale, 1.0]) @ homography, (hh, ww)
+            np.diag([copy.scale, copy.scale, 1.0]) @ homography, copy.ridges.shape
         )
-        if not field.any():
-            return np.zeros((hh, ww), np.uint8)
-        threshold = max(15.0, float(np.percentile(copy.ridges[field][::4], 94)))  # a sample will do
-        lines = ((copy.ridges > threshold) & field & ~copy.people).astype(np.uint8) * 255
-        # Lines are long; shirts, the ball and lettering are compact blobs.
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
-        if n > 1:
-            extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
-            fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
-                stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1
-            )
-            keep = np.zeros(n, bool)
-            keep[1:] = (extent >= max(10, ww // 40)) & ((fill < 0.4) | (extent >= ww // 8))
-            lines = np.where(keep[labels], lines, 0).astype(np.uint8)
-        return lines
+        return _long_lines(copy, field)
+
+    def painted_pixels(self) -> np.ndarray:
+        """Painted-line pixels of the work copy anywhere on the grass: what `pixels` finds when
+        no homography says where the pitch is (`line_search`)."""
+        copy = self._work()
+        return _long_lines(copy, copy.on_grass)
+
+    @property
+    def scale(self) -> float:
+        """Work copy pixels per frame pixel."""
+        return self._work().scale
 
     def _work(self) -> _WorkCopy:
         if self._copy is None:
@@ -251,6 +218,84 @@ def fit_frame(
     if FrameLines(image, people_xyxy).confirm(fit):
         return fit, False
     return None, True
+
+
+def _long_lines(copy: _WorkCopy, field: np.ndarray) -> np.ndarray:
+    """Bright ridges inside ``field`` and outside people's boxes, in long (not compact) blobs."""
+    hh, ww = copy.ridges.shape
+    if not field.any():
+        return np.zeros((hh, ww), np.uint8)
+    threshold = max(15.0, float(np.percentile(copy.ridges[field][::4], 94)))  # a sample will do
+    lines = ((copy.ridges > threshold) & field & ~copy.people).astype(np.uint8) * 255
+    # Lines are long; shirts, the ball and lettering are compact blobs.
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    if n > 1:
+        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+        fill = stats[1:, cv2.CC_STAT_AREA] / np.maximum(
+            stats[1:, cv2.CC_STAT_WIDTH] * stats[1:, cv2.CC_STAT_HEIGHT], 1
+        )
+        keep = np.zeros(n, bool)
+        keep[1:] = (extent >= max(10, ww // 40)) & ((fill < 0.4) | (extent >= ww // 8))
+        lines = np.where(keep[labels], lines, 0).astype(np.uint8)
+    return lines
+
+
+@dataclass(frozen=True)
+class LineMap:
+    """A work copy's line pixels and, for every pixel, the distance to and the label of the
+    nearest one (what moving a homography onto the lines reads)."""
+
+    lines: np.ndarray  # uint8, 255 on a line pixel
+    distance: np.ndarray  # float32
+    labels: np.ndarray  # int32: the nearest line pixel's number (1, 2, …)
+    line_xy: np.ndarray  # (n, 2): x, y of line pixel number i + 1
+
+
+def line_map(lines: np.ndarray) -> LineMap:
+    dist, labels = cv2.distanceTransformWithLabels(
+        cv2.bitwise_not(lines), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # Each line pixel's x, y, in the order the labels number them (1, 2, …); a sample's
+    # nearest line pixel is looked up for the samples only, not for the whole image.
+    return LineMap(lines, dist, labels, np.argwhere(lines > 0)[:, ::-1].astype(np.float64))
+
+
+def onto_lines(
+    h_work: np.ndarray, found: LineMap, captures: list[float] | tuple[float, ...]
+) -> np.ndarray | None:
+    """ICP: the homography (pitch metres → work-copy pixels) moved onto the line pixels, one
+    least-squares solve per capture radius (model samples further from a line are left out);
+    None when too few samples, or samples spread too little, are near lines to solve.
+
+    Each model line sample is matched to its nearest line pixel and the homography is solved
+    for the distances along the projected line's normal, so samples slide freely along their
+    line (point-to-point matching would pin them to the wrong place on it)."""
+    from scipy.optimize import least_squares
+
+    current = h_work / h_work[2, 2]
+    for capture in captures:
+        seen, px = _in_view(current, found.lines.shape)
+        close = found.distance[px[:, 1], px[:, 0]] < capture
+        world = LINE_SAMPLES[seen][close]
+        if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
+            return None
+        target = found.line_xy[found.labels[px[close, 1], px[close, 0]] - 1]
+        step = LINE_DIRECTIONS[seen][close] * 0.5
+        ahead = apply_h(current, world + step) - apply_h(current, world)
+        ahead /= np.maximum(np.linalg.norm(ahead, axis=1, keepdims=True), 1e-9)
+        normal = np.stack([-ahead[:, 1], ahead[:, 0]], axis=1)
+
+        residuals, jacobian = _point_to_line(world, target, normal)
+        solved = least_squares(
+            residuals,
+            current.ravel()[:8],
+            jac=jacobian,
+            loss="huber",
+            f_scale=1.5,
+            max_nfev=30,
+        )
+        current = np.append(solved.x, 1.0).reshape(3, 3)
+    return current
 
 
 def _pitch_area(h_work: np.ndarray, shape: tuple[int, int], cell: int = 8) -> np.ndarray:
@@ -316,7 +361,7 @@ def _share_on_lines(near: np.ndarray, h_work: np.ndarray) -> float | None:
     return float(np.mean(near[px[:, 1], px[:, 0]]))
 
 
-def _moved_m(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
+def pitch_shift_m(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
     """Median distance (m) between where two homographies put a grid of the frame's pixels."""
     hh, ww = shape[:2]
     grid = np.array([[x * ww, y * hh] for x in (0.2, 0.5, 0.8) for y in (0.5, 0.8)])

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 NO_KEYPOINTS = (
-    "no pitch keypoints could be fitted in this shot: too few pitch markings in view "
-    "(a close-up, a replay, the crowd) or a camera view the net does not cover"
+    "no pitch keypoints could be fitted in this shot, nor its painted lines matched: too few "
+    "pitch markings in view (a close-up, a replay, the crowd) or a camera view the net does "
+    "not cover"
 )
 LINES_REJECTED = (
     "the pitch keypoints found in this shot fitted {n} frames, but the painted lines in view "
@@ -28,9 +29,10 @@ class CalibrationSegment:
     frames: int  # analysed frames in the shot
     calibrated: int  # of them, frames with a homography
     keypoint_fits: int  # frames whose pitch keypoints gave a homography fit
-    method: str  # file+keypoints | file | keypoints | none
+    method: str  # file+keypoints | file | keypoints | keypoints+lines | lines | none
     reason: str = ""  # why some frames have no homography ("" when all have one)
     line_rejected: int = 0  # frames whose weak keypoint fit the painted lines contradicted
+    found_by_lines: int = 0  # frames where the painted lines alone found the pitch (no fit)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,6 +48,7 @@ class CalibrationSegment:
             str(data["method"]),
             str(data.get("reason", "")),
             int(data.get("line_rejected", 0)),
+            int(data.get("found_by_lines", 0)),
         )
 
 
@@ -59,6 +62,7 @@ class FrameCalibration:
     calibrated: bool  # it has a homography
     from_file: bool  # the homography descends from the user's calibration file
     rejected: bool = False  # its keypoints gave a weak fit that the painted lines contradicted
+    by_lines: bool = False  # the line search found its homography (`line_search`)
 
 
 def segments(frames: list[FrameCalibration]) -> tuple[CalibrationSegment, ...]:
@@ -73,25 +77,34 @@ def segments(frames: list[FrameCalibration]) -> tuple[CalibrationSegment, ...]:
 
 def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
     fits = sum(f.fitted for f in shot)
+    by_lines = sum(f.by_lines for f in shot)
     rejected = sum(f.rejected for f in shot)
     calibrated = sum(f.calibrated for f in shot)
     from_file = any(f.from_file for f in shot)
     if from_file:
         method = "file+keypoints" if fits else "file"
     else:
-        method = "keypoints" if fits else "none"
+        method = "+".join(m for m, n in (("keypoints", fits), ("lines", by_lines)) if n) or "none"
     reason = ""
     missing = len(shot) - calibrated
-    if missing and not fits and not from_file:
+    if missing and not fits and not by_lines and not from_file:
         reason = LINES_REJECTED.format(n=rejected) if rejected else NO_KEYPOINTS
     elif missing:
         reason = (
-            f"{missing} frames more than 2 s before the first keypoint fit or after the last "
-            "one where the painted lines no longer confirmed the homography (camera motion "
-            "alone drifts)"
+            f"{missing} frames more than 2 s before the first fit (keypoints or the painted "
+            "lines) or after the last one where the painted lines no longer confirmed the "
+            "homography (camera motion alone drifts)"
         )
     return CalibrationSegment(
-        shot[0].frame, shot[-1].frame, len(shot), calibrated, fits, method, reason, rejected
+        shot[0].frame,
+        shot[-1].frame,
+        len(shot),
+        calibrated,
+        fits,
+        method,
+        reason,
+        rejected,
+        by_lines,
     )
 
 

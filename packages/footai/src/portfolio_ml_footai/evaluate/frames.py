@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import pitch
 from ..calibrate.keypoints import image_to_pitch
-from ..calibrate.lines import fit_frame
+from ..calibrate.line_search import frame_homography
 from ..detections import Detected, Detections, box_iou
 from ..model.data import LabelledFrame
 from ..model.spec import BALL, CLASSES, PERSON_CLASSES
@@ -239,17 +239,19 @@ def coco_map50(
 @dataclass(frozen=True)
 class PitchScores:
     frames: int
-    calibrated: int  # frames with a homography from the keypoints
+    calibrated: int  # frames with a homography (keypoints, or the painted lines alone)
     keypoint_error_px: float  # median over matched keypoints (predicted and labelled)
     keypoints_found: float  # share of labelled keypoints the net also reports
     median_error_m: list[float]  # per frame (inf when uncalibrated)
     within_1m: float  # share of frames whose median keypoint error ≤ 1 m
+    by_lines: int = 0  # of the calibrated frames, those the line search found (no keypoint fit)
 
     def to_json(self) -> dict:
         finite = [e for e in self.median_error_m if np.isfinite(e)]
         return {
             "frames": self.frames,
             "calibrated": self.calibrated,
+            "calibrated_by_lines": self.by_lines,
             "keypoint_error_px_median": round(self.keypoint_error_px, 2),
             "keypoints_found": round(self.keypoints_found, 4),
             "frame_error_m_median": round(float(np.median(finite)), 3) if finite else None,
@@ -278,11 +280,12 @@ def frame_error_m(h: np.ndarray | None, frame: LabelledFrame) -> float:
 def score_pitch(
     frames: Iterable[LabelledFrame], detect: Callable[[np.ndarray], Detected]
 ) -> PitchScores:
-    """``detect`` sees a frame; its keypoints are fitted as a run fits them (`fit_frame`: a
-    weak fit must be confirmed by the painted lines, the people's boxes masked out). A detector
-    that sees no pitch (keypoints None) counts as nothing found."""
+    """``detect`` sees a frame; it is calibrated as a run calibrates a shot
+    (`line_search.frame_homography`: a weak keypoint fit must be confirmed by the painted lines,
+    the people's boxes masked out; without a fit the lines alone are searched). A detector that
+    sees no pitch (keypoints None) counts as nothing found."""
     errors_px: list[float] = []
-    found = labelled = calibrated = 0
+    found = labelled = calibrated = by_lines = 0
     per_frame: list[float] = []
     for frame in frames:
         seen_here = detect(frame.image)
@@ -296,9 +299,10 @@ def score_pitch(
         errors_px += list(np.linalg.norm(kp.xy[both] - frame.keypoints[both], axis=1))
         found += int(both.sum())
         labelled += int(frame.visible.sum())
-        fit, _ = fit_frame(kp, frame.image, seen_here.detections.persons.xyxy)
-        calibrated += fit is not None
-        per_frame.append(frame_error_m(fit.homography if fit else None, frame))
+        h, how = frame_homography(kp, frame.image, seen_here.detections.persons.xyxy)
+        calibrated += h is not None
+        by_lines += how == "lines"
+        per_frame.append(frame_error_m(h, frame))
     n = len(per_frame)
     return PitchScores(
         n,
@@ -307,4 +311,5 @@ def score_pitch(
         found / labelled if labelled else 0.0,
         per_frame,
         float(np.mean([e <= PITCH_OK_M for e in per_frame])) if n else 0.0,
+        by_lines,
     )

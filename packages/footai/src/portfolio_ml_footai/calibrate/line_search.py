@@ -1,0 +1,279 @@
+"""The pitch from its painted lines alone, where no keypoint fit holds (`search_lines`).
+
+The net's keypoints fix the main camera. From a gantry, a zoomed-in or a tactical camera they
+are often too few or in the wrong places (on the real test frames redrawn as other cameras the
+net finds 42–59 % of the labelled ones, and on *high* views most of what it finds lies where
+no keypoint is). The painted lines are there in every view. So:
+
+1. a dictionary of broadcast camera poses — anywhere on the near side, 6–45 m up, 12–80° wide,
+   aimed at any point of the pitch — is drawn once per process as coarse line maps;
+2. the frame's painted-line pixels are matched against every pose by chamfer distance (both
+   ways, truncated), and the closest few poses are moved onto the lines (`lines.onto_lines`,
+   from a wide capture radius down to a few pixels);
+3. a result is kept only when the lines agree with it both ways — most of the model's lines in
+   view lie on painted lines (support) and most painted lines lie on the model's (coverage) —
+   and no other result nearly as good puts the pitch elsewhere in the picture. A wrong
+   homography is worse than none (players drawn metres away).
+
+Measured (shipped net, `bench footai.views_pitch`): on the 206 views redrawn from the real test
+frames, views within 1.5 m 0.413 → 0.485 (high 0.24 → 0.44, wide 0.67 → 0.74, zoomed 0.04 →
+0.17), views more than 3 m off 0.087 → 0.097; on the 266 redrawn from the valid frames (the bars
+were not chosen on them) 0.410 → 0.451 and 0.079 → 0.083. On real main-camera frames, lines
+alone, it calibrates 5 of 23 test frames (none more than 2.4 m off) and 4 of 29 valid ones:
+broadcast pictures hold many white pixels that are no marking (boards, shirts, graphics), so
+the bars leave most of them uncalibrated rather than risk a wrong pitch.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from portfolio_ml_core.geometry import apply_homography
+
+from .. import pitch
+from ..detections import PitchKeypoints
+from .geometry import homography_is_plausible
+from .keypoints import image_to_pitch
+from .lines import (
+    NEAR_LINE_PX,
+    FrameLines,
+    LineMap,
+    fit_frame,
+    line_map,
+    onto_lines,
+)
+
+MAP_SIZE = (80, 45)  # the dictionary's line maps (w, h): coarse, so neighbours overlap
+POSES = 20_000
+POSE_SEED = 0
+TRUNCATE_PX = 8.0  # chamfer distances are truncated here (map pixels): one stray line counts once
+DISTANCE_SCALE = 16  # map distances stored as uint8 sixteenths of a pixel
+MIN_MAP_PIXELS = 30  # a pose showing fewer line pixels than this is no view of the pitch
+CANDIDATES = (
+    10  # closest poses refined onto the lines (20 found 1 more view of 206, at twice the time)
+)
+# Capture radii (work-copy pixels, 640 wide): a dictionary pose is a few metres off, so the first
+# match reaches far; the last ones are the refinement's own.
+CAPTURES = (24.0, 16.0, 10.0, 6.0, 4.0, 3.0)
+MIN_LINE_PIXELS = 50  # fewer painted-line pixels in the work copy: nothing to search with
+# Both ways (`_agreement`). Right results measured support 0.4-0.95 and coverage 0.7-1.0; below
+# either bar wrong ones (3+ m off) were as common as right ones.
+MIN_FOUND_SUPPORT = 0.4
+MIN_COVERAGE = 0.7
+# Two results that both pass, nearly as good (F1 of support and coverage within this much) and
+# apart (the pitch's pixels put AMBIGUOUS_SHARE of the frame width apart): the lines fit two
+# places (a zoomed view of a box's corner), so neither is kept.
+AMBIGUOUS_SCORE = 0.1
+AMBIGUOUS_SHARE = 0.04
+COVER_PX = 3  # a painted-line pixel this close to the model's projected lines is explained
+SAMPLE_STEP_M = 0.25  # model line samples for the dictionary and for coverage
+NEAR_M = 1.0  # model points closer to the camera plane than this are not drawn
+
+
+@dataclass(frozen=True)
+class LineSearch:
+    """What the search kept: the homography (pitch metres → frame pixels) and how the lines
+    agree with it."""
+
+    homography: np.ndarray
+    support: float  # share of the model's line samples in view on painted lines
+    coverage: float  # share of painted-line pixels on the model's lines
+
+
+def _dense_samples(step_m: float = SAMPLE_STEP_M) -> np.ndarray:
+    points = []
+    for line in pitch.pitch_lines():
+        for a, b in zip(line.points[:-1], line.points[1:], strict=True):
+            n = max(1, int(np.ceil(float(np.linalg.norm(b - a)) / step_m)))
+            t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
+            points.append(a + t * (b - a))
+    return np.concatenate(points)
+
+
+DENSE_SAMPLES = _dense_samples()
+
+
+def camera_homographies(
+    position: np.ndarray, target: np.ndarray, fov_deg: np.ndarray, size: tuple[int, int]
+) -> np.ndarray:
+    """(n, 3, 3) pitch metres → pixels of a ``size`` picture, for cameras at ``position``
+    (n, 3) aimed at the pitch points ``target`` (n, 2), no roll: `synth.camera.BroadcastCamera`
+    vectorised, scaled so that the third coordinate is the depth in metres."""
+    w, h = size
+    dx = target[:, 0] - position[:, 0]
+    dy = position[:, 1] - target[:, 1]
+    pan = np.arctan2(dx, dy)
+    tilt = np.arctan2(position[:, 2], np.hypot(dx, dy))
+    cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
+    forward = np.stack([sp * ct, -cp * ct, -st], axis=1)
+    right = np.stack([cp, sp, np.zeros_like(cp)], axis=1)
+    down = np.cross(right, forward)
+    r = np.stack([right, down, forward], axis=1)  # (n, 3, 3): rows right, down, forward
+    t = -np.einsum("nij,nj->ni", r, position)
+    focal = w / 2 / np.tan(np.radians(fov_deg) / 2)
+    k = np.zeros((len(position), 3, 3))
+    k[:, 0, 0], k[:, 1, 1], k[:, 0, 2], k[:, 1, 2], k[:, 2, 2] = focal, focal, w / 2, h / 2, 1.0
+    return np.asarray(k @ np.stack([r[:, :, 0], r[:, :, 1], t], axis=2))
+
+
+def _random_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    position = np.stack(
+        [rng.uniform(-65, 65, n), pitch.HALF_W + rng.uniform(5, 50, n), rng.uniform(6, 45, n)],
+        axis=1,
+    )
+    target = np.stack(
+        [rng.uniform(-pitch.HALF_L, pitch.HALF_L, n), rng.uniform(-pitch.HALF_W, pitch.HALF_W, n)],
+        axis=1,
+    )
+    fov = np.exp(rng.uniform(math.log(12.0), math.log(80.0), n))
+    return position, target, fov
+
+
+def _truncated_distance(binary: np.ndarray) -> np.ndarray:
+    """Distance (map pixels) to the nearest set pixel, truncated at `TRUNCATE_PX`."""
+    dist = cv2.distanceTransform(np.where(binary, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.minimum(dist, TRUNCATE_PX)
+
+
+@dataclass(frozen=True)
+class PoseDictionary:
+    homographies: np.ndarray  # (n, 3, 3) pitch metres → map pixels
+    distance: np.ndarray  # (n, map pixels) uint8: distance to the pose's lines, sixteenths
+    lines: object  # scipy CSR (n, map pixels): 1 where the pose's lines are
+    line_pixels: np.ndarray  # (n,) line pixels per pose
+
+    @staticmethod
+    def build(n: int = POSES, seed: int = POSE_SEED, chunk: int = 1000) -> PoseDictionary:
+        from scipy import sparse
+
+        w, h = MAP_SIZE
+        rng = np.random.default_rng(seed)
+        world_t = np.c_[DENSE_SAMPLES, np.ones(len(DENSE_SAMPLES))].T
+        kept_h, kept_maps = [], []
+        count = 0
+        while count < n:
+            hs = camera_homographies(*_random_poses(chunk, rng), MAP_SIZE)
+            q = hs @ world_t  # (chunk, 3, samples)
+            front = q[:, 2] > NEAR_M
+            depth = np.where(front, q[:, 2], 1.0)
+            u, v = q[:, 0] / depth, q[:, 1] / depth
+            inside = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+            maps = np.zeros((chunk, h * w), bool)
+            rows, cols = np.nonzero(inside)
+            maps[rows, v[rows, cols].astype(int) * w + u[rows, cols].astype(int)] = True
+            keep = np.nonzero(maps.sum(axis=1) >= MIN_MAP_PIXELS)[0][: n - count]
+            kept_h.append(hs[keep])
+            kept_maps.append(maps[keep])
+            count += len(keep)
+        homographies, lit = np.concatenate(kept_h), np.concatenate(kept_maps)
+        distance = np.empty(lit.shape, np.uint8)
+        for i, one in enumerate(lit):
+            dist = _truncated_distance(one.reshape(h, w))
+            distance[i] = np.round(dist.ravel() * DISTANCE_SCALE)
+        rows, cols = np.nonzero(lit)
+        lines = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=lit.shape)
+        return PoseDictionary(homographies, distance, lines, lit.sum(axis=1))
+
+    def closest(self, query: np.ndarray, k: int = CANDIDATES) -> np.ndarray:
+        """Indices of the ``k`` poses nearest a binary line map of `MAP_SIZE` (chamfer)."""
+        flat = query.ravel()
+        on = np.nonzero(flat)[0]
+        to_pose = self.distance[:, on].mean(axis=1, dtype=np.float32) / DISTANCE_SCALE
+        q_dist = _truncated_distance(query).ravel().astype(np.float32)
+        to_query = (self.lines @ q_dist) / np.maximum(self.line_pixels, 1)  # type: ignore[operator]
+        score = to_pose + np.asarray(to_query).ravel()
+        k = min(k, len(score))
+        best = np.argpartition(score, k - 1)[:k]
+        return best[np.argsort(score[best])]
+
+
+@functools.cache
+def pose_dictionary() -> PoseDictionary:
+    """Built on first use (a few seconds), then kept for the process."""
+    return PoseDictionary.build()
+
+
+def _agreement(h_work: np.ndarray, found: LineMap) -> tuple[float, float] | None:
+    """(support, coverage) of a work-copy homography; None when too little of it is in view."""
+    hh, ww = found.lines.shape
+    q = np.c_[DENSE_SAMPLES, np.ones(len(DENSE_SAMPLES))] @ h_work.T
+    front = q[:, 2] > 1e-9
+    uv = q[front, :2] / q[front, 2:3]
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
+    px = uv[inside].round().astype(int)
+    if len(px) < 40:
+        return None
+    support = float(np.mean(found.distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
+    drawn = np.zeros((hh, ww), np.uint8)
+    drawn[px[:, 1], px[:, 0]] = 255
+    near_model = cv2.dilate(drawn, np.ones((2 * COVER_PX + 1, 2 * COVER_PX + 1), np.uint8)) > 0
+    coverage = float(np.mean(near_model[found.lines > 0]))
+    return support, coverage
+
+
+def _apart(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether two homographies put a grid of the frame's pixels' pitch points more than
+    `AMBIGUOUS_SHARE` of the width apart in the picture."""
+    w, h = size
+    grid = np.array([[x * w, y * h] for x in (0.2, 0.5, 0.8) for y in (0.4, 0.8)])
+    try:
+        back = apply_homography(b, image_to_pitch(a, grid))
+    except np.linalg.LinAlgError:
+        return True
+    return bool(np.median(np.linalg.norm(back - grid, axis=1)) > AMBIGUOUS_SHARE * w)
+
+
+def search_lines(frame_lines: FrameLines) -> LineSearch | None:
+    """The pitch found from the frame's painted lines alone (see the module's docstring), or
+    None when none of the candidates agrees with them well enough."""
+    lines = frame_lines.painted_pixels()
+    if np.count_nonzero(lines) < MIN_LINE_PIXELS:
+        return None
+    hh, ww = lines.shape
+    query = cv2.resize(lines, MAP_SIZE, interpolation=cv2.INTER_AREA) > 20
+    if query.sum() < 5:
+        return None
+    poses = pose_dictionary()
+    to_work_from_map = np.diag([ww / MAP_SIZE[0], hh / MAP_SIZE[1], 1.0])
+    starts = [to_work_from_map @ poses.homographies[i] for i in poses.closest(query)]
+    scale = frame_lines.scale
+    found = line_map(lines)
+    kept: list[tuple[float, np.ndarray, float, float]] = []
+    for start in starts:
+        moved = onto_lines(start, found, CAPTURES)
+        if moved is None or not homography_is_plausible(moved):
+            continue
+        agreement = _agreement(moved, found)
+        if agreement is None:
+            continue
+        support, coverage = agreement
+        if support >= MIN_FOUND_SUPPORT and coverage >= MIN_COVERAGE:
+            h = np.diag([1 / scale, 1 / scale, 1.0]) @ moved
+            score = 2 * support * coverage / (support + coverage)
+            kept.append((score, h / h[2, 2], support, coverage))
+    if not kept:
+        return None
+    kept.sort(key=lambda k: -k[0])
+    score, best, support, coverage = kept[0]
+    hh, ww = frame_lines.image.shape[:2]
+    for other in kept[1:]:
+        if other[0] >= score - AMBIGUOUS_SCORE and _apart(best, other[1], (ww, hh)):
+            return None
+    return LineSearch(best, support, coverage)
+
+
+def frame_homography(
+    keypoints: PitchKeypoints, image: np.ndarray, people_xyxy: np.ndarray | None = None
+) -> tuple[np.ndarray | None, str]:
+    """One frame on its own, calibrated as a run calibrates a shot: the keypoint fit when the
+    painted lines confirm it, else the line search. (homography, "keypoints" | "lines" | "none")
+    """
+    fit, _ = fit_frame(keypoints, image, people_xyxy)
+    if fit is not None:
+        return fit.homography, "keypoints"
+    found = search_lines(FrameLines(image, people_xyxy))
+    return (found.homography, "lines") if found is not None else (None, "none")
