@@ -3,7 +3,8 @@
 A high tactical camera, a zoomed or behind-the-goal view: the net fits the pitch in few frames.
 This replays a synthetic clip (as `portfolio-ml bench footai.accuracy_*` renders it, with its
 ground truth) with the keypoints blanked in every frame but some — the first N (`firstN`), every
-N-th (`everyN`), or all from frame N on (`fromN`) — and scores the run as `footai eval` does. The figures are in
+N-th (`everyN`), or all from frame N on (`fromN`); `first0`: none at all, the painted lines
+alone (`calibrate/line_search.py`) — and scores the run as `footai eval` does. The figures are in
 docs/footai.md (pipeline, step 4). Not part of the product: it swaps the detector for a wrapper.
 
     uv run python docs/experiments/footai_sparse_keypoints.py CLIP_DIR first25
@@ -37,8 +38,8 @@ def main(clip: Path, scenario: str, use_lines: bool) -> dict[str, object]:
     after = int(scenario.removeprefix("from")) if scenario.startswith("from") else None
     make = pipeline.create_detector
 
-    def sparse(name: str, model: Path | None) -> pipeline.Detector:
-        net, count = make(name, model), [0]
+    def sparse(name: str, model: Path | None, **options: object) -> pipeline.Detector:
+        net, count = make(name, model, **options), [0]  # type: ignore[arg-type]
 
         def detect(image: np.ndarray) -> Detected:
             found, i = net(image), count[0]

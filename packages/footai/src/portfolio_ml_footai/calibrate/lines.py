@@ -75,6 +75,7 @@ class _WorkCopy:
     scale: float  # work copy / frame
     ridges: np.ndarray  # white top-hat of the grey work copy: thin bright lines stand out
     on_grass: np.ndarray  # bool: grass, or a line lying on it
+    green: np.ndarray  # uint8 255/0: the grass colour itself
     people: np.ndarray  # bool: inside a person's box (no line is counted there)
 
 
@@ -170,10 +171,15 @@ class FrameLines:
         return _long_lines(copy, field)
 
     def painted_pixels(self) -> np.ndarray:
-        """Painted-line pixels of the work copy anywhere on the grass: what `pixels` finds when
-        no homography says where the pitch is (`line_search`)."""
+        """Painted-line pixels of the work copy on the grass: what `pixels` finds when no
+        homography says where the pitch is (`line_search`). Grass here is where most of the
+        neighbourhood is grass-coloured: a crowd's speckle of colours has green pixels too, and
+        its contrast would set the line threshold (a synthetic tactical frame lost all but its
+        nearest lines to it)."""
         copy = self._work()
-        return _long_lines(copy, copy.on_grass)
+        k = max(9, copy.green.shape[0] // 12) | 1
+        share = cv2.blur(copy.green, (k, k))
+        return _long_lines(copy, copy.on_grass & (share >= 128))
 
     @property
     def scale(self) -> float:
@@ -203,7 +209,7 @@ class FrameLines:
                     cv2.rectangle(
                         people, (int(x1) - 2, int(y1) - 2), (int(x2) + 2, int(y2) + 2), 1, -1
                     )
-            self._copy = _WorkCopy(scale, ridges, on_grass, people > 0)
+            self._copy = _WorkCopy(scale, ridges, on_grass, green, people > 0)
         return self._copy
 
 
