@@ -149,3 +149,29 @@ def test_on_real_broadcast_frames_the_lines_alone_are_right_or_silent(pitch_data
         if found is not None:
             errors.append(frame_error_m(found.homography, frame))
     assert len(errors) >= 8 and np.mean(np.array(errors) <= 1.5) >= 0.8, errors
+
+
+def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    from portfolio_ml_footai.calibrate import line_search
+
+    small = line_search.PoseDictionary.build(n=300)
+    small.save(tmp_path / "poses.npz")
+    back = line_search.PoseDictionary.load(tmp_path / "poses.npz")
+    for name in ("poses", "homographies", "distance", "line_pixels"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(small, name))
+    query = np.zeros(MAP_SIZE[::-1], bool)
+    query[30, 5:75] = True
+    query[10:45, 40] = True
+    np.testing.assert_array_equal(back.closest(query), small.closest(query))
+    # A damaged cache file is built again (and replaced), never a crash.
+    monkeypatch.setenv("PORTFOLIO_ML_CACHE_DIR", str(tmp_path))
+    cached = line_search._dictionary_file()
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"half a file")
+    monkeypatch.setattr(line_search.PoseDictionary, "build", staticmethod(lambda: small))
+    line_search.pose_dictionary.cache_clear()
+    try:
+        assert line_search.pose_dictionary() is small
+        np.testing.assert_array_equal(line_search.PoseDictionary.load(cached).poses, small.poses)
+    finally:
+        line_search.pose_dictionary.cache_clear()

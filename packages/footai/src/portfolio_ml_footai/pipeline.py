@@ -32,8 +32,8 @@ from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
-from .calibrate.line_search import search_lines
-from .calibrate.lines import FrameLines
+from .calibrate.line_search import replaces, search_lines
+from .calibrate.lines import CHECK_BELOW_INLIERS, FrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -160,14 +160,19 @@ class FrameAnalyser:
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
         lines = FrameLines(image, people.xyxy, self.kits.grass)
+        starting = self.pitch.current is None
         h = self.pitch.update(fit, motion, lines)
         rejected = self.pitch.rejected
         fit = None if rejected else fit
         by_lines = False
         self.uncalibrated = 0 if h is not None or cut else self.uncalibrated + 1
-        if self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
+        # Search the lines where no homography is (now and then), and where one would start
+        # from a weak fit (4-7 keypoints fix a homography whatever their identities: on the
+        # redrawn views of other cameras the search's result was the better one).
+        weak_start = starting and fit is not None and fit.n_inliers < CHECK_BELOW_INLIERS
+        if weak_start or self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
             searched = search_lines(lines)
-            if searched is not None:
+            if searched is not None and replaces(searched, fit, lines):
                 h, by_lines = self.pitch.found_by_lines(searched.homography), True
                 self.uncalibrated = 0
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
