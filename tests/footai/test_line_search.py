@@ -175,3 +175,37 @@ def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, 
         np.testing.assert_array_equal(line_search.PoseDictionary.load(cached).poses, small.poses)
     finally:
         line_search.pose_dictionary.cache_clear()
+
+
+def test_calibrate_auto_falls_back_on_the_lines(tmp_path, monkeypatch):
+    """`footai calibrate --auto` on a camera whose keypoints the net does not find: the file
+    comes from the painted lines, and it places the pitch where it is."""
+    import json
+
+    from portfolio_ml_core.video import VideoSink
+    from portfolio_ml_footai.calibrate.geometry import (
+        homography_from_calibration,
+        load_calibration,
+    )
+    from portfolio_ml_footai.detect.net import NetDetector
+
+    from .conftest import invoke
+
+    truth = plane_homography(TACTICAL)
+    video = tmp_path / "tactical.mp4"
+    with VideoSink(video, 25.0, SIZE) as sink:
+        for _ in range(3):
+            sink.write(_pitch_frame(truth))
+    seen = NetDetector.__call__
+
+    def blind(self, image):  # the net's boxes, but no keypoint: a view it does not cover
+        found = seen(self, image)
+        return Detected(found.detections, PitchKeypoints(np.zeros((32, 2)), np.zeros(32)))
+
+    monkeypatch.setattr(NetDetector, "__call__", blind)
+    out = tmp_path / "cal.json"
+    res = invoke("calibrate", video, "--out", out, "--auto")
+    assert res.exit_code == 0, res.output
+    assert "painted lines" in json.loads(out.read_text())["note"]
+    h = homography_from_calibration(load_calibration(out))
+    assert _error_m(h, truth) < 0.5

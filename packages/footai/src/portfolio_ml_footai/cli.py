@@ -323,7 +323,11 @@ def calibrate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Calibration JSON to write.")],
     frame: Annotated[int, typer.Option("--frame", help="Frame to calibrate on.")] = 0,
     auto: Annotated[
-        bool, typer.Option("--auto", help="Use the net's pitch keypoints, no window.")
+        bool,
+        typer.Option(
+            "--auto",
+            help="No window: the net's pitch keypoints, or the painted lines where they fail.",
+        ),
     ] = False,
     model: ModelOption = None,
 ) -> None:

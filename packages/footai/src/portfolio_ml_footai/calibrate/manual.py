@@ -14,7 +14,8 @@ from portfolio_ml_core.video import VideoSource
 
 from .. import pitch
 from ..render import tactical
-from .geometry import Calibration, homography_from_calibration
+from .geometry import Calibration, CalibrationError, general_position, homography_from_calibration
+from .keypoints import image_to_pitch
 
 
 def read_frame(video: str | Path, frame: int) -> np.ndarray:
@@ -25,27 +26,37 @@ def read_frame(video: str | Path, frame: int) -> np.ndarray:
 
 
 def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -> dict[str, Any]:
-    """Point pairs from the net's pitch keypoints (the RANSAC inliers; never fewer than 4)."""
+    """Point pairs for the frame, found as a run finds a shot's pitch: the net's pitch
+    keypoints (the RANSAC inliers; never fewer than 4), or where they are too few or weak, the
+    painted lines alone (`line_search`: the pitch keypoints in view, placed by what it found)."""
     from ..detect.net import NetDetector
     from .keypoints import MIN_INLIERS
-    from .lines import fit_frame
+    from .line_search import replaces, search_lines
+    from .lines import CHECK_BELOW_INLIERS, FrameLines, fit_frame
 
     image = read_frame(video, frame)
     seen = NetDetector(model)(image)
     found = seen.keypoints
     assert found is not None  # the shipped net always gives its 32 keypoints
-    fit, rejected = fit_frame(found, image, seen.detections.persons.xyxy)
+    people = seen.detections.persons.xyxy
+    fit, rejected = fit_frame(found, image, people)
+    if fit is None or fit.n_inliers < CHECK_BELOW_INLIERS:
+        lines = FrameLines(image, people)
+        searched = search_lines(lines)
+        if searched is not None and replaces(searched, fit, lines):
+            return _pairs_from_lines(frame, searched.homography, image.shape, searched.support)
     if rejected:
         raise PortfolioError(
             f"{video}: frame {frame}: the {int(found.visible().sum())} pitch keypoints found "
-            "give a fit that the painted lines in view contradict; pick another --frame or "
-            "calibrate by hand (without --auto)"
+            "give a fit that the painted lines in view contradict, and the lines alone match "
+            "no camera view; pick another --frame or calibrate by hand (without --auto)"
         )
     if fit is None or fit.n_inliers < MIN_INLIERS:
         raise PortfolioError(
             f"{video}: frame {frame} shows too few pitch markings for a calibration "
-            f"({int(found.visible().sum())} keypoints found, {MIN_INLIERS} consistent ones needed); "
-            "pick another --frame or calibrate by hand (without --auto)"
+            f"({int(found.visible().sum())} keypoints found, {MIN_INLIERS} consistent ones needed; "
+            "the painted lines alone match no camera view); pick another --frame or calibrate "
+            "by hand (without --auto)"
         )
     ok = fit.inliers
     return {
@@ -55,6 +66,40 @@ def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -
         "note": f"automatic: {fit.n_inliers} pitch keypoints found by the net "
         f"(median reprojection error {fit.error_px:.1f} px)",
     }
+
+
+def _pairs_from_lines(
+    frame: int, h: np.ndarray, shape: tuple[int, ...], support: float
+) -> dict[str, Any]:
+    """Point pairs for the homography the lines gave: the pitch keypoints it puts inside the
+    frame, or where fewer than 4 spread ones are (a zoomed view), a grid of the frame's pixels
+    that it puts on the pitch."""
+    hh, ww = shape[:2]
+    q = np.c_[pitch.KEYPOINTS, np.ones(len(pitch.KEYPOINTS))] @ h.T
+    front = q[:, 2] > 1e-9
+    xy = q[:, :2] / np.where(front, q[:, 2], 1.0)[:, None]
+    inside = front & (xy[:, 0] >= 0) & (xy[:, 0] < ww) & (xy[:, 1] >= 0) & (xy[:, 1] < hh)
+    image, world = xy[inside], pitch.KEYPOINTS[inside]
+    what = f"{int(inside.sum())} pitch keypoints placed by them"
+    if len(world) < 4 or not general_position(world):
+        us, vs = np.meshgrid(np.linspace(0.1, 0.9, 4) * ww, np.linspace(0.45, 0.95, 3) * hh)
+        grid = np.c_[us.ravel(), vs.ravel()]
+        on_pitch = image_to_pitch(h, grid)
+        keep = (np.abs(on_pitch[:, 0]) <= pitch.HALF_L) & (np.abs(on_pitch[:, 1]) <= pitch.HALF_W)
+        image, world, what = grid[keep], on_pitch[keep], f"{int(keep.sum())} pixels of the frame"
+    data = {
+        "frame": frame,
+        "image_points": np.round(image, 2).tolist(),
+        "pitch_points": np.round(world, 3).tolist(),
+        "note": f"automatic: from the painted lines (support {support:.2f}), {what}",
+    }
+    try:  # what a run will check when it reads the file
+        homography_from_calibration(Calibration(frame, np.asarray(image), np.asarray(world)))
+    except CalibrationError as exc:
+        raise PortfolioError(
+            f"frame {frame}: the painted lines gave no usable points ({exc})"
+        ) from None
+    return data
 
 
 def interactive_calibration(video: str | Path, frame: int) -> dict[str, Any]:
