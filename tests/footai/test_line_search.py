@@ -9,6 +9,7 @@ from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.keypoints import image_to_pitch
 from portfolio_ml_footai.calibrate.line_search import (
     MAP_SIZE,
+    _pose_homography,
     camera_homographies,
     frame_homography,
     pose_dictionary,
@@ -70,6 +71,9 @@ def test_the_dictionary_draws_its_poses_as_the_camera_model_does():
         (h,) = camera_homographies(np.array([[cam.x, cam.y, cam.z]]), target, np.array([fov]), SIZE)
         aimed = cam.looking_at(*target[0])
         np.testing.assert_allclose(h / h[2, 2], aimed.homography(), rtol=1e-9, atol=1e-9)
+        # And the one-pose version `refine_pose` runs a thousand times a search.
+        pose = np.array([cam.x, cam.y, cam.z, *target[0], fov])
+        np.testing.assert_allclose(_pose_homography(pose, SIZE), h, rtol=1e-10, atol=1e-9)
     poses = pose_dictionary()
     assert poses.distance.shape[1] == MAP_SIZE[0] * MAP_SIZE[1]
     assert (poses.line_pixels >= 30).all()
@@ -167,12 +171,17 @@ def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, 
     monkeypatch.setenv("PORTFOLIO_ML_CACHE_DIR", str(tmp_path))
     cached = line_search._dictionary_file()
     cached.parent.mkdir(parents=True)
-    cached.write_bytes(b"half a file")
     monkeypatch.setattr(line_search.PoseDictionary, "build", staticmethod(lambda: small))
-    line_search.pose_dictionary.cache_clear()
+    small.save(tmp_path / "whole.npz")
+    whole = (tmp_path / "whole.npz").read_bytes()
     try:
-        assert line_search.pose_dictionary() is small
-        np.testing.assert_array_equal(line_search.PoseDictionary.load(cached).poses, small.poses)
+        for damaged in (b"half a file", b"", whole[: len(whole) // 2]):
+            cached.write_bytes(damaged)
+            line_search.pose_dictionary.cache_clear()
+            assert line_search.pose_dictionary() is small
+            np.testing.assert_array_equal(
+                line_search.PoseDictionary.load(cached).poses, small.poses
+            )
     finally:
         line_search.pose_dictionary.cache_clear()
 
@@ -209,3 +218,40 @@ def test_calibrate_auto_falls_back_on_the_lines(tmp_path, monkeypatch):
     assert "painted lines" in json.loads(out.read_text())["note"]
     h = homography_from_calibration(load_calibration(out))
     assert _error_m(h, truth) < 0.5
+
+
+def test_the_search_schedule_restarts_with_each_shot():
+    """Each shot is searched on its SEARCH_AFTER-th frame without a homography, the first and
+    the ones after a cut alike."""
+    nothing = Detected(Detections.empty(), PitchKeypoints(np.zeros((32, 2)), np.zeros(32)))
+    shots = [
+        _pitch_frame(plane_homography(TACTICAL)),
+        _pitch_frame(plane_homography(GANTRY), grass=(70, 190, 90)),  # brighter grass: a cut
+    ]
+    analyser = FrameAnalyser(SIZE, None, None)
+    results = [analyser.step(shots[i // 10], nothing, i) for i in range(20)]
+    assert [i for i, r in enumerate(results) if r.calibration.cut] == [10]
+    found = [r.homography is not None for r in results]
+    first = SEARCH_AFTER - 1
+    assert found == [i % 10 >= first for i in range(20)]
+    assert [r.calibration.by_lines for r in results].count(True) == 2
+
+
+def test_a_weak_fit_gives_way_to_what_the_lines_find():
+    """5 keypoints fix a homography whatever their identities: a shot that would start from a
+    weak fit the lines only half like starts from the search's result, and the frame is not
+    counted as a keypoint fit."""
+    truth = plane_homography(TACTICAL)
+    image = _pitch_frame(truth)
+    off = plane_homography(_camera(-5.0, 70.0, 32.0, 62.0, -20.0, 3.0))  # 2 m off
+    xy = cv2.perspectiveTransform(pitch.KEYPOINTS.reshape(-1, 1, 2), off).reshape(-1, 2)
+    inside = (xy[:, 0] > 50) & (xy[:, 0] < SIZE[0] - 50) & (xy[:, 1] > 250) & (xy[:, 1] < 700)
+    five = np.nonzero(inside)[0][:5]
+    confidence = np.zeros(32)
+    confidence[five] = 0.9
+    weak = Detected(Detections.empty(), PitchKeypoints(xy, confidence))
+    result = FrameAnalyser(SIZE, None, None).step(image, weak, 0)
+    assert result.calibration.by_lines and not result.calibration.fitted
+    assert not result.keypoint_fit and _error_m(result.homography, truth) < 0.5
+    (shot,) = segments([result.calibration])
+    assert shot.method == "lines" and shot.keypoint_fits == 0

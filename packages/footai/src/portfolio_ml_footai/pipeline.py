@@ -165,7 +165,7 @@ class FrameAnalyser:
         rejected = self.pitch.rejected
         fit = None if rejected else fit
         by_lines = False
-        self.uncalibrated = 0 if h is not None or cut else self.uncalibrated + 1
+        self.uncalibrated = 0 if h is not None else 1 if cut else self.uncalibrated + 1
         # Search the lines where no homography is (now and then), and where one would start
         # from a weak fit (4-7 keypoints fix a homography whatever their identities: on the
         # redrawn views of other cameras the search's result was the better one).
@@ -174,7 +174,7 @@ class FrameAnalyser:
             searched = search_lines(lines)
             if searched is not None and replaces(searched, fit, lines):
                 h, by_lines = self.pitch.found_by_lines(searched.homography), True
-                self.uncalibrated = 0
+                fit, self.uncalibrated = None, 0  # a weak fit given way is no fit
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))

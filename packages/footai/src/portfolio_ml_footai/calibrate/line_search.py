@@ -139,16 +139,33 @@ def camera_homographies(
     return np.asarray(k @ np.stack([r[:, :, 0], r[:, :, 1], t], axis=2))
 
 
+# Where the dictionary's cameras are: anywhere along the near side (a little beyond the goal
+# lines), 5-50 m back from the touchline, 6-45 m up, 12-80° wide (log-uniform), aimed anywhere
+# on the pitch. `refine_pose` may leave these ranges a little, not the near side.
+POSE_X = (-65.0, 65.0)
+POSE_BACK = (5.0, 50.0)
+POSE_Z = (6.0, 45.0)
+POSE_FOV = (12.0, 80.0)
+# A refined pose outside these is no broadcast camera: a field of view near 0 or past 180°
+# breaks the projection, and a negative one turns the camera upside down (the far side).
+FOV_LIMITS = (5.0, 120.0)
+MIN_HEIGHT_M = 1.0
+
+
 def _random_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     position = np.stack(
-        [rng.uniform(-65, 65, n), pitch.HALF_W + rng.uniform(5, 50, n), rng.uniform(6, 45, n)],
+        [
+            rng.uniform(*POSE_X, n),
+            pitch.HALF_W + rng.uniform(*POSE_BACK, n),
+            rng.uniform(*POSE_Z, n),
+        ],
         axis=1,
     )
     target = np.stack(
         [rng.uniform(-pitch.HALF_L, pitch.HALF_L, n), rng.uniform(-pitch.HALF_W, pitch.HALF_W, n)],
         axis=1,
     )
-    fov = np.exp(rng.uniform(math.log(12.0), math.log(80.0), n))
+    fov = np.exp(rng.uniform(math.log(POSE_FOV[0]), math.log(POSE_FOV[1]), n))
     return position, target, fov
 
 
@@ -228,20 +245,34 @@ class PoseDictionary:
 
     @staticmethod
     def load(path: Path) -> PoseDictionary:
+        """Raises ValueError when the file's arrays do not fit together (a damaged file)."""
         from scipy import sparse
 
         with np.load(path) as z:
+            poses, homographies = z["poses"], z["homographies"]
             distance, indices, indptr = z["distance"], z["indices"], z["indptr"]
-            data = np.ones(len(indices), np.float32)  # every stored pixel is a line pixel
-            lines = sparse.csr_matrix((data, indices, indptr), shape=distance.shape)
-            return PoseDictionary(z["poses"], z["homographies"], distance, lines, z["line_pixels"])
+            line_pixels = z["line_pixels"]
+        n = len(poses)
+        if (
+            poses.shape != (n, 6)
+            or homographies.shape != (n, 3, 3)
+            or distance.shape != (n, MAP_SIZE[0] * MAP_SIZE[1])
+            or line_pixels.shape != (n,)
+            or indptr.shape != (n + 1,)
+            or indptr[-1] != len(indices)
+        ):
+            raise ValueError(f"{path}: the pose dictionary's arrays do not fit together")
+        data = np.ones(len(indices), np.float32)  # every stored pixel is a line pixel
+        lines = sparse.csr_matrix((data, indices, indptr), shape=distance.shape)
+        return PoseDictionary(poses, homographies, distance, lines, line_pixels)
 
 
 def _dictionary_file() -> Path:
     """The cache file for this dictionary: named by everything that shapes it."""
     shape = (POSES, POSE_SEED, MAP_SIZE, TRUNCATE_PX, DISTANCE_SCALE, MIN_MAP_PIXELS, NEAR_M)
+    cameras = (POSE_X, POSE_BACK, POSE_Z, POSE_FOV)
     samples = (SAMPLE_STEP_M, DENSE_SAMPLES.shape, round(float(DENSE_SAMPLES.sum()), 6))
-    recipe = repr((*shape, *samples, 1))
+    recipe = repr((*shape, *cameras, *samples, 1))  # 1: the drawing code's version
     key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     return cache_dir() / "footai" / f"line-poses-{key}.npz"
 
@@ -253,7 +284,7 @@ def pose_dictionary() -> PoseDictionary:
     path = _dictionary_file()
     try:
         return PoseDictionary.load(path)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
         pass  # not built yet, or a damaged file: build it again
     poses = PoseDictionary.build()
     with contextlib.suppress(OSError):  # a read-only cache folder: build again next time
@@ -282,6 +313,8 @@ def _pose_homography(pose: np.ndarray, size: tuple[int, int] = MAP_SIZE) -> np.n
 def _pose_cost(pose: np.ndarray, query_distance: np.ndarray, query_on: np.ndarray) -> float:
     """Chamfer distance both ways between a pose's line map and the frame's (map pixels)."""
     w, h = MAP_SIZE
+    if not FOV_LIMITS[0] <= pose[5] <= FOV_LIMITS[1] or pose[2] < MIN_HEIGHT_M:
+        return 2 * TRUNCATE_PX
     q = _pose_homography(pose) @ DENSE_WORLD_T
     front = q[2] > NEAR_M
     u, v = q[0, front] / q[2, front], q[1, front] / q[2, front]
