@@ -14,6 +14,7 @@ by the source's path, size and modification time, so the 60 000 JPEGs are decode
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -26,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 from portfolio_ml_core.errors import InputFileError, PortfolioError
-from portfolio_ml_core.fsutil import atomic_path
+from portfolio_ml_core.fsutil import write_npz_atomic
 
 from portfolio_ml_cifar.model import CLASS_NAMES
 
@@ -319,17 +320,14 @@ def _cache_key(path: Path) -> str:
 
 
 def _write_cache(cache_file: Path, data: CifarData) -> None:
-    try:
-        with atomic_path(cache_file) as tmp, tmp.open("wb") as f:
-            np.savez(
-                f,
-                x_train=data.x_train,
-                y_train=data.y_train,
-                x_test=data.x_test,
-                y_test=data.y_test,
-            )
-    except OSError:
-        pass  # an unwritable cache only costs time
+    with contextlib.suppress(OSError):  # an unwritable cache only costs time
+        write_npz_atomic(
+            cache_file,
+            x_train=data.x_train,
+            y_train=data.y_train,
+            x_test=data.x_test,
+            y_test=data.y_test,
+        )
 
 
 def _read_cache(cache_file: Path, source: str) -> CifarData:

@@ -49,6 +49,16 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     return write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
+def write_npz_atomic(path: str | os.PathLike[str], compressed: bool = False, **arrays: Any) -> Path:
+    """NumPy arrays by name in one .npz file (``compressed``: zip-deflated)."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        save(fh, **arrays)
+    return Path(path)
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars and arrays show up in results; JSON has no idea what they are.
     if hasattr(value, "tolist"):

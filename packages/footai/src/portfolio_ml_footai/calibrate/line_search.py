@@ -40,7 +40,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from portfolio_ml_core.fsutil import atomic_path
+from portfolio_ml_core.fsutil import write_npz_atomic
 from portfolio_ml_core.geometry import apply_homography
 from portfolio_ml_core.models import cache_dir
 
@@ -232,16 +232,15 @@ class PoseDictionary:
 
     def save(self, path: Path) -> None:
         lines: Any = self.lines
-        with atomic_path(path) as tmp, tmp.open("wb") as f:
-            np.savez(
-                f,
-                poses=self.poses,
-                homographies=self.homographies,
-                distance=self.distance,
-                indices=lines.indices,
-                indptr=lines.indptr,
-                line_pixels=self.line_pixels,
-            )
+        write_npz_atomic(
+            path,
+            poses=self.poses,
+            homographies=self.homographies,
+            distance=self.distance,
+            indices=lines.indices,
+            indptr=lines.indptr,
+            line_pixels=self.line_pixels,
+        )
 
     @staticmethod
     def load(path: Path) -> PoseDictionary:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from portfolio_ml_core.errors import InputFileError
-from portfolio_ml_core.fsutil import atomic_path
+from portfolio_ml_core.fsutil import write_npz_atomic
 
 from ..calibrate.segments import CalibrationSegment
 from ..detections import Detections
@@ -26,8 +26,9 @@ def write_homographies(path: Path, match: Match) -> None:
     for i, h in enumerate(match.homographies):
         if h is not None:
             stack[i] = h
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        np.savez_compressed(fh, frames=np.array(match.frames, np.int64), homographies=stack)
+    write_npz_atomic(
+        path, compressed=True, frames=np.array(match.frames, np.int64), homographies=stack
+    )
 
 
 def read_match(run_dir: Path) -> Match:
