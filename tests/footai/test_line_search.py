@@ -255,3 +255,21 @@ def test_a_weak_fit_gives_way_to_what_the_lines_find():
     assert not result.keypoint_fit and _error_m(result.homography, truth) < 0.5
     (shot,) = segments([result.calibration])
     assert shot.method == "lines" and shot.keypoint_fits == 0
+
+
+def test_a_homography_the_lines_reject_is_replaced_by_what_they_find():
+    """Fits that agree with one another can hold a wrong homography; every SUPPORT_CHECK-th
+    frame its line support is checked, and under the carry bar the lines search for a better
+    one."""
+    from portfolio_ml_footai.pipeline import SUPPORT_CHECK
+
+    truth = plane_homography(TACTICAL)
+    image = _pitch_frame(truth)
+    wrong = plane_homography(_camera(-5.0, 70.0, 32.0, 62.0, -12.0, 8.0))  # 10 m off
+    nothing = Detected(Detections.empty(), PitchKeypoints(np.zeros((32, 2)), np.zeros(32)))
+    analyser = FrameAnalyser(SIZE, None, None)
+    analyser.step(image, nothing, 0)
+    analyser.pitch.found_by_lines(wrong)  # as if wrong fits had put it there
+    results = [analyser.step(image, nothing, i) for i in range(1, SUPPORT_CHECK + 1)]
+    assert all(_error_m(r.homography, truth) > 5 for r in results[:-1])
+    assert results[-1].calibration.by_lines and _error_m(results[-1].homography, truth) < 0.5

@@ -444,10 +444,14 @@ def frame_homography(
     return (fit.homography, "keypoints") if fit is not None else (None, "none")
 
 
-def replaces(found: LineSearch, fit: KeypointFit | None, lines: FrameLines) -> bool:
-    """Whether the line search's result should stand instead of a weak keypoint fit (or of
-    none): the lines must clearly like it better."""
-    if fit is None:
+def replaces(
+    found: LineSearch, current: KeypointFit | np.ndarray | None, lines: FrameLines
+) -> bool:
+    """Whether the line search's result should stand instead of ``current`` (a weak keypoint
+    fit, or a homography the lines reject; None: nothing): the lines must clearly like it
+    better (support higher by `PREFER_MARGIN`)."""
+    if current is None:
         return True
-    mine, theirs = lines.support(found.homography), lines.support(fit.homography)
+    old = current.homography if isinstance(current, KeypointFit) else current
+    mine, theirs = lines.support(found.homography), lines.support(old)
     return mine is not None and (theirs is None or mine > theirs + PREFER_MARGIN)

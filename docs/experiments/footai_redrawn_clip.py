@@ -1,0 +1,119 @@
+"""The real LaLiga clip redrawn as a camera the net never saw, and how well a run calibrates it.
+
+A run on the real clip gives each frame's homography (pitch → pixels, checked on its painted
+lines). A virtual camera placed in the world and aimed, smoothly, at the pitch point the real
+camera looks at gives another; each real frame is warped through ``H_new · H_frame⁻¹`` into what
+that camera would see (real pixels, players and boards lean; what the real frame did not show is
+black). ``H_new`` is then the clip's ground truth, as good as the real run's homographies
+(~0.3–0.7 m). The redrawn clip is run through `footai run --no-video` and scored: per frame,
+the median distance between where the run's homography and the truth put the covered pixels
+on the pitch. The figures are in docs/footai.md (pipeline, step 4). Not part of the product.
+
+    uv run portfolio-ml footai run ../shared/videos/football_broadcast_laliga.mp4 -o /tmp/laliga --no-video
+    uv run python docs/experiments/footai_redrawn_clip.py /tmp/laliga /tmp/redrawn high
+
+Kinds: ``high`` (a gantry 28 m back, 32 m up, 40° wide) and ``tactical`` (35 m back, 38 m up,
+62° wide). Frames 200–449 (the live shot).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from portfolio_ml_core.video import VideoSink, VideoSource
+from portfolio_ml_footai.calibrate.keypoints import image_to_pitch
+from portfolio_ml_footai.synth.camera import BroadcastCamera
+from portfolio_ml_footai.synth.views import plane_homography
+
+CLIP = Path(__file__).parents[2].parent / "shared" / "videos" / "football_broadcast_laliga.mp4"
+KINDS = {"high": ((0.0, 62.0, 32.0), 40.0), "tactical": ((0.0, 69.0, 38.0), 62.0)}
+FIRST, LAST = 200, 450
+SIZE = (1280, 720)
+
+
+def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
+    saved = np.load(run / "homographies.npz")
+    index = {int(f): h for f, h in zip(saved["frames"], saved["homographies"], strict=True)}
+    (x, y, z), fov = KINDS[kind]
+    w, h = SIZE
+    focal = w / 2 / math.tan(math.radians(fov) / 2)
+    aim, truth = None, []
+    with VideoSource(CLIP) as src, VideoSink(out / f"{kind}.mp4", src.fps, SIZE) as sink:
+        for frame in src.frames():
+            if frame.index < FIRST:
+                continue
+            if frame.index >= LAST:
+                break
+            sx, sy = w / frame.image.shape[1], h / frame.image.shape[0]
+            h_frame = np.diag([sx, sy, 1.0]) @ index[frame.index]
+            centre = image_to_pitch(h_frame, np.array([[w / 2, h * 0.6]]))[0]
+            aim = centre if aim is None else aim + 0.1 * (centre - aim)  # a smooth follow
+            camera = BroadcastCamera(x, y, z, 0.0, 0.0, focal, w, h).looking_at(*map(float, aim))
+            h_new = plane_homography(camera)
+            warp = h_new @ np.linalg.inv(h_frame)
+            image = cv2.resize(frame.image, SIZE)
+            sink.write(cv2.warpPerspective(image, warp / warp[2, 2], SIZE))
+            truth.append(h_new / h_new[2, 2])
+    return np.array(truth)
+
+
+def score(run: Path, video: Path, truth: np.ndarray) -> dict[str, float]:
+    found = np.load(run / "homographies.npz")["homographies"]
+    w, h = SIZE
+    us, vs = np.meshgrid(np.linspace(20, w - 20, 25), np.linspace(20, h - 20, 15))
+    grid = np.c_[us.ravel(), vs.ravel()]
+    errors = []
+    with VideoSource(video) as src:
+        for frame, t, f in zip(src.frames(), truth, found, strict=False):
+            shown = frame.image.max(axis=2)[grid[:, 1].astype(int), grid[:, 0].astype(int)] > 10
+            if not np.isfinite(f).all():
+                errors.append(np.inf)
+                continue
+            a, b = image_to_pitch(t, grid), image_to_pitch(f, grid)
+            on_pitch = shown & (np.abs(a[:, 0]) <= 52.5) & (np.abs(a[:, 1]) <= 34)
+            errors.append(float(np.median(np.linalg.norm(a - b, axis=1)[on_pitch])))
+    e = np.array(errors)
+    finite = e[np.isfinite(e)]
+    return {
+        "frames": len(e),
+        "calibrated": len(finite),
+        "median_m": round(float(np.median(finite)), 3) if len(finite) else float("nan"),
+        "within_1.5m": round(float(np.mean(e <= 1.5)), 3),
+        "over_3m": round(float(np.mean(np.isfinite(e) & (e > 3))), 3),
+    }
+
+
+def main(run: Path, out: Path, kind: str) -> dict[str, object]:
+    out.mkdir(parents=True, exist_ok=True)
+    truth = redraw(run, out, kind)
+    result = out / f"run-{kind}"
+    subprocess.run(
+        [
+            "portfolio-ml",
+            "footai",
+            "run",
+            str(out / f"{kind}.mp4"),
+            "-o",
+            str(result),
+            "--no-video",
+        ],
+        check=True,
+    )
+    summary = json.loads((result / "summary.json").read_text())
+    return {"kind": kind, **score(result, out / f"{kind}.mp4", truth)} | {
+        "detail": summary["calibration"]["detail"]
+    }
+
+
+if __name__ == "__main__":
+    print(
+        json.dumps(
+            main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else "high")
+        )
+    )
