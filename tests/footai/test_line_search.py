@@ -9,10 +9,9 @@ from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.keypoints import image_to_pitch
 from portfolio_ml_footai.calibrate.line_search import (
     MAP_SIZE,
-    _pose_homography,
-    camera_homographies,
-    frame_homography,
+    calibrate_frame,
     pose_dictionary,
+    pose_homography,
     search_lines,
 )
 from portfolio_ml_footai.calibrate.lines import FrameLines
@@ -64,18 +63,14 @@ def _error_m(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def test_the_dictionary_draws_its_poses_as_the_camera_model_does():
-    """`camera_homographies` is `BroadcastCamera` vectorised: same pose, same pitch → pixels."""
+    """`pose_homography` is `BroadcastCamera` written out: same pose, same pitch → pixels."""
     for cam in (TACTICAL, GANTRY, ZOOMED):
-        target = np.array([[cam.x + np.tan(cam.pan) * 10, cam.y - 10.0]])  # along its heading
+        target = (cam.x + np.tan(cam.pan) * 10, cam.y - 10.0)  # a point along its heading
         fov = np.degrees(2 * np.arctan(SIZE[0] / 2 / cam.focal))
-        (h,) = camera_homographies(np.array([[cam.x, cam.y, cam.z]]), target, np.array([fov]), SIZE)
-        aimed = cam.looking_at(*target[0])
-        np.testing.assert_allclose(h / h[2, 2], aimed.homography(), rtol=1e-9, atol=1e-9)
-        # And the one-pose version `refine_pose` runs a thousand times a search.
-        pose = np.array([cam.x, cam.y, cam.z, *target[0], fov])
-        np.testing.assert_allclose(_pose_homography(pose, SIZE), h, rtol=1e-10, atol=1e-9)
+        h = pose_homography(np.array([cam.x, cam.y, cam.z, *target, fov]), SIZE)
+        np.testing.assert_allclose(h / h[2, 2], cam.looking_at(*target).homography(), atol=1e-9)
     poses = pose_dictionary()
-    assert poses.distance.shape[1] == MAP_SIZE[0] * MAP_SIZE[1]
+    assert poses.distance.shape == (len(poses.poses), MAP_SIZE[0] * MAP_SIZE[1])
     assert (poses.line_pixels >= 30).all()
 
 
@@ -104,10 +99,12 @@ def test_a_lone_frame_falls_back_on_the_lines_when_no_keypoint_fits():
     truth = plane_homography(TACTICAL)
     image = _pitch_frame(truth)
     nothing = PitchKeypoints(np.zeros((32, 2)), np.zeros(32))
-    h, how = frame_homography(nothing, image)
-    assert how == "lines" and h is not None and _error_m(h, truth) < 0.5
+    calibration = calibrate_frame(nothing, image)
+    h = calibration.homography
+    assert calibration.method == "lines" and h is not None and _error_m(h, truth) < 0.5
     grass = np.full_like(image, (40, 125, 45))
-    assert frame_homography(nothing, grass) == (None, "none")
+    nothing_found = calibrate_frame(nothing, grass)
+    assert nothing_found.homography is None and nothing_found.method == "none"
 
 
 def test_a_shot_whose_keypoints_never_fit_is_calibrated_from_its_lines():
@@ -161,7 +158,7 @@ def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, 
     small = line_search.PoseDictionary.build(n=300)
     small.save(tmp_path / "poses.npz")
     back = line_search.PoseDictionary.load(tmp_path / "poses.npz")
-    for name in ("poses", "homographies", "distance", "line_pixels"):
+    for name in ("poses", "distance", "line_pixels"):
         np.testing.assert_array_equal(getattr(back, name), getattr(small, name))
     query = np.zeros(MAP_SIZE[::-1], bool)
     query[30, 5:75] = True
@@ -171,6 +168,8 @@ def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, 
     monkeypatch.setenv("PORTFOLIO_ML_CACHE_DIR", str(tmp_path))
     cached = line_search._dictionary_file()
     cached.parent.mkdir(parents=True)
+    older = cached.parent / "line-poses-an-older-recipe.npz"  # removed when it is rebuilt
+    older.write_bytes(b"old")
     monkeypatch.setattr(line_search.PoseDictionary, "build", staticmethod(lambda: small))
     small.save(tmp_path / "whole.npz")
     whole = (tmp_path / "whole.npz").read_bytes()
@@ -182,6 +181,7 @@ def test_the_pose_dictionary_is_kept_on_disk_and_rebuilt_when_damaged(tmp_path, 
             np.testing.assert_array_equal(
                 line_search.PoseDictionary.load(cached).poses, small.poses
             )
+        assert not older.exists()
     finally:
         line_search.pose_dictionary.cache_clear()
 

@@ -137,9 +137,10 @@ class HomographyTracker:
 
     def found_by_lines(self, homography: np.ndarray) -> np.ndarray:
         """Start from a homography the painted lines alone gave (`line_search`): weighed like
-        one fit, carried and kept on the lines like any, and given up when they stop agreeing."""
-        self.current, self.variance, self.trusted = homography / homography[2, 2], 1.0, False
-        self.pending, self.agreeing, self.frames_since_fit, self.carried_for = None, 0, 0, 0
+        one fit, carried and kept on the lines like any, and given up when they stop agreeing:
+        the shot's state afresh (`reset`), from this homography."""
+        self.reset()
+        self.current = homography / homography[2, 2]
         return self.current
 
     def reset(self) -> None:

@@ -47,14 +47,16 @@ from portfolio_ml_core.models import cache_dir
 from .. import pitch
 from ..detections import PitchKeypoints
 from .geometry import homography_is_plausible
-from .keypoints import KeypointFit, fit_keypoints, image_to_pitch
+from .keypoints import KeypointFit, image_to_pitch
 from .lines import (
     CHECK_BELOW_INLIERS,
     NEAR_LINE_PX,
     PREFER_MARGIN,
     FrameLines,
     LineMap,
+    fit_frame,
     line_map,
+    line_samples,
     onto_lines,
 )
 
@@ -102,41 +104,8 @@ class LineSearch:
     coverage: float  # share of painted-line pixels on the model's lines
 
 
-def _dense_samples(step_m: float = SAMPLE_STEP_M) -> np.ndarray:
-    points = []
-    for line in pitch.pitch_lines():
-        for a, b in zip(line.points[:-1], line.points[1:], strict=True):
-            n = max(1, int(np.ceil(float(np.linalg.norm(b - a)) / step_m)))
-            t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-            points.append(a + t * (b - a))
-    return np.concatenate(points)
-
-
-DENSE_SAMPLES = _dense_samples()
+DENSE_SAMPLES, _ = line_samples(SAMPLE_STEP_M)
 DENSE_WORLD_T = np.c_[DENSE_SAMPLES, np.ones(len(DENSE_SAMPLES))].T  # (3, samples)
-
-
-def camera_homographies(
-    position: np.ndarray, target: np.ndarray, fov_deg: np.ndarray, size: tuple[int, int]
-) -> np.ndarray:
-    """(n, 3, 3) pitch metres → pixels of a ``size`` picture, for cameras at ``position``
-    (n, 3) aimed at the pitch points ``target`` (n, 2), no roll: `synth.camera.BroadcastCamera`
-    vectorised, scaled so that the third coordinate is the depth in metres."""
-    w, h = size
-    dx = target[:, 0] - position[:, 0]
-    dy = position[:, 1] - target[:, 1]
-    pan = np.arctan2(dx, dy)
-    tilt = np.arctan2(position[:, 2], np.hypot(dx, dy))
-    cp, sp, ct, st = np.cos(pan), np.sin(pan), np.cos(tilt), np.sin(tilt)
-    forward = np.stack([sp * ct, -cp * ct, -st], axis=1)
-    right = np.stack([cp, sp, np.zeros_like(cp)], axis=1)
-    down = np.cross(right, forward)
-    r = np.stack([right, down, forward], axis=1)  # (n, 3, 3): rows right, down, forward
-    t = -np.einsum("nij,nj->ni", r, position)
-    focal = w / 2 / np.tan(np.radians(fov_deg) / 2)
-    k = np.zeros((len(position), 3, 3))
-    k[:, 0, 0], k[:, 1, 1], k[:, 0, 2], k[:, 1, 2], k[:, 2, 2] = focal, focal, w / 2, h / 2, 1.0
-    return np.asarray(k @ np.stack([r[:, :, 0], r[:, :, 1], t], axis=2))
 
 
 # Where the dictionary's cameras are: anywhere along the near side (a little beyond the goal
@@ -152,147 +121,10 @@ FOV_LIMITS = (5.0, 120.0)
 MIN_HEIGHT_M = 1.0
 
 
-def _random_poses(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    position = np.stack(
-        [
-            rng.uniform(*POSE_X, n),
-            pitch.HALF_W + rng.uniform(*POSE_BACK, n),
-            rng.uniform(*POSE_Z, n),
-        ],
-        axis=1,
-    )
-    target = np.stack(
-        [rng.uniform(-pitch.HALF_L, pitch.HALF_L, n), rng.uniform(-pitch.HALF_W, pitch.HALF_W, n)],
-        axis=1,
-    )
-    fov = np.exp(rng.uniform(math.log(POSE_FOV[0]), math.log(POSE_FOV[1]), n))
-    return position, target, fov
-
-
-def _truncated_distance(binary: np.ndarray) -> np.ndarray:
-    """Distance (map pixels) to the nearest set pixel, truncated at `TRUNCATE_PX`."""
-    dist = cv2.distanceTransform(np.where(binary, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.minimum(dist, TRUNCATE_PX)
-
-
-@dataclass(frozen=True)
-class PoseDictionary:
-    poses: np.ndarray  # (n, 6): camera x, y, z, aimed-at x, y (metres), field of view (degrees)
-    homographies: np.ndarray  # (n, 3, 3) pitch metres → map pixels
-    distance: np.ndarray  # (n, map pixels) uint8: distance to the pose's lines, sixteenths
-    lines: object  # scipy CSR (n, map pixels): 1 where the pose's lines are
-    line_pixels: np.ndarray  # (n,) line pixels per pose
-
-    @staticmethod
-    def build(n: int = POSES, seed: int = POSE_SEED, chunk: int = 1000) -> PoseDictionary:
-        from scipy import sparse
-
-        w, h = MAP_SIZE
-        rng = np.random.default_rng(seed)
-        kept_p, kept_h, kept_maps = [], [], []
-        count = 0
-        while count < n:
-            position, target, fov = _random_poses(chunk, rng)
-            hs = camera_homographies(position, target, fov, MAP_SIZE)
-            q = hs @ DENSE_WORLD_T  # (chunk, 3, samples)
-            front = q[:, 2] > NEAR_M
-            depth = np.where(front, q[:, 2], 1.0)
-            u, v = q[:, 0] / depth, q[:, 1] / depth
-            inside = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-            maps = np.zeros((chunk, h * w), bool)
-            rows, cols = np.nonzero(inside)
-            maps[rows, v[rows, cols].astype(int) * w + u[rows, cols].astype(int)] = True
-            keep = np.nonzero(maps.sum(axis=1) >= MIN_MAP_PIXELS)[0][: n - count]
-            kept_p.append(np.c_[position, target, fov][keep])
-            kept_h.append(hs[keep])
-            kept_maps.append(maps[keep])
-            count += len(keep)
-        homographies, lit = np.concatenate(kept_h), np.concatenate(kept_maps)
-        distance = np.empty(lit.shape, np.uint8)
-        for i, one in enumerate(lit):
-            dist = _truncated_distance(one.reshape(h, w))
-            distance[i] = np.round(dist.ravel() * DISTANCE_SCALE)
-        rows, cols = np.nonzero(lit)
-        lines = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=lit.shape)
-        return PoseDictionary(
-            np.concatenate(kept_p), homographies, distance, lines, lit.sum(axis=1)
-        )
-
-    def closest(self, query: np.ndarray, k: int = CANDIDATES) -> np.ndarray:
-        """Indices of the ``k`` poses nearest a binary line map of `MAP_SIZE` (chamfer)."""
-        flat = query.ravel()
-        on = np.nonzero(flat)[0]
-        to_pose = self.distance[:, on].mean(axis=1, dtype=np.float32) / DISTANCE_SCALE
-        q_dist = _truncated_distance(query).ravel().astype(np.float32)
-        to_query = (self.lines @ q_dist) / np.maximum(self.line_pixels, 1)  # type: ignore[operator]
-        score = to_pose + np.asarray(to_query).ravel()
-        k = min(k, len(score))
-        best = np.argpartition(score, k - 1)[:k]
-        return best[np.argsort(score[best])]
-
-    def save(self, path: Path) -> None:
-        lines: Any = self.lines
-        write_npz_atomic(
-            path,
-            poses=self.poses,
-            homographies=self.homographies,
-            distance=self.distance,
-            indices=lines.indices,
-            indptr=lines.indptr,
-            line_pixels=self.line_pixels,
-        )
-
-    @staticmethod
-    def load(path: Path) -> PoseDictionary:
-        """Raises ValueError when the file's arrays do not fit together (a damaged file)."""
-        from scipy import sparse
-
-        with np.load(path) as z:
-            poses, homographies = z["poses"], z["homographies"]
-            distance, indices, indptr = z["distance"], z["indices"], z["indptr"]
-            line_pixels = z["line_pixels"]
-        n = len(poses)
-        if (
-            poses.shape != (n, 6)
-            or homographies.shape != (n, 3, 3)
-            or distance.shape != (n, MAP_SIZE[0] * MAP_SIZE[1])
-            or line_pixels.shape != (n,)
-            or indptr.shape != (n + 1,)
-            or indptr[-1] != len(indices)
-        ):
-            raise ValueError(f"{path}: the pose dictionary's arrays do not fit together")
-        data = np.ones(len(indices), np.float32)  # every stored pixel is a line pixel
-        lines = sparse.csr_matrix((data, indices, indptr), shape=distance.shape)
-        return PoseDictionary(poses, homographies, distance, lines, line_pixels)
-
-
-def _dictionary_file() -> Path:
-    """The cache file for this dictionary: named by everything that shapes it."""
-    shape = (POSES, POSE_SEED, MAP_SIZE, TRUNCATE_PX, DISTANCE_SCALE, MIN_MAP_PIXELS, NEAR_M)
-    cameras = (POSE_X, POSE_BACK, POSE_Z, POSE_FOV)
-    samples = (SAMPLE_STEP_M, DENSE_SAMPLES.shape, round(float(DENSE_SAMPLES.sum()), 6))
-    recipe = repr((*shape, *cameras, *samples, 1))  # 1: the drawing code's version
-    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
-    return cache_dir() / "footai" / f"line-poses-{key}.npz"
-
-
-@functools.cache
-def pose_dictionary() -> PoseDictionary:
-    """Built on a machine's first use (~4 s) and kept in the cache folder (93 MB, loaded in
-    ~0.1 s; `PORTFOLIO_ML_CACHE_DIR` moves it), then kept for the process."""
-    path = _dictionary_file()
-    try:
-        return PoseDictionary.load(path)
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
-        pass  # not built yet, or a damaged file: build it again
-    poses = PoseDictionary.build()
-    with contextlib.suppress(OSError):  # a read-only cache folder: build again next time
-        poses.save(path)
-    return poses
-
-
-def _pose_homography(pose: np.ndarray, size: tuple[int, int] = MAP_SIZE) -> np.ndarray:
-    """`camera_homographies` for one pose, written out: it runs ~1000 times a search."""
+def pose_homography(pose: np.ndarray, size: tuple[int, int] = MAP_SIZE) -> np.ndarray:
+    """Pitch metres → pixels of a ``size`` picture for a pose (camera x, y, z, aimed-at x, y,
+    field of view in degrees; no roll): `synth.camera.BroadcastCamera` written out with floats
+    (it runs ~1000 times a search), scaled so that the third coordinate is the depth in metres."""
     x, y, z, tx, ty, fov = (float(v) for v in pose)
     w, h = size
     dx, dy = tx - x, y - ty
@@ -309,12 +141,148 @@ def _pose_homography(pose: np.ndarray, size: tuple[int, int] = MAP_SIZE) -> np.n
     return np.asarray(k @ np.c_[r[:, :2], t])
 
 
+def _random_poses(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 6) poses, as `pose_homography` reads them."""
+    position = np.stack(
+        [
+            rng.uniform(*POSE_X, n),
+            pitch.HALF_W + rng.uniform(*POSE_BACK, n),
+            rng.uniform(*POSE_Z, n),
+        ],
+        axis=1,
+    )
+    target = np.stack(
+        [rng.uniform(-pitch.HALF_L, pitch.HALF_L, n), rng.uniform(-pitch.HALF_W, pitch.HALF_W, n)],
+        axis=1,
+    )
+    fov = np.exp(rng.uniform(math.log(POSE_FOV[0]), math.log(POSE_FOV[1]), n))
+    return np.c_[position, target, fov]
+
+
+def _truncated_distance(binary: np.ndarray) -> np.ndarray:
+    """Distance (map pixels) to the nearest set pixel, truncated at `TRUNCATE_PX`."""
+    dist = cv2.distanceTransform(np.where(binary, 0, 255).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.minimum(dist, TRUNCATE_PX)
+
+
+@dataclass(frozen=True)
+class PoseDictionary:
+    poses: np.ndarray  # (n, 6): camera x, y, z, aimed-at x, y (metres), field of view (degrees)
+    distance: np.ndarray  # (n, map pixels) uint8: distance to the pose's lines, sixteenths
+    lines: Any  # scipy CSR (n, map pixels): 1 where the pose's lines are
+
+    @property
+    def line_pixels(self) -> np.ndarray:
+        """Line pixels per pose."""
+        return np.diff(self.lines.indptr)
+
+    @staticmethod
+    def build(n: int = POSES, seed: int = POSE_SEED, chunk: int = 1000) -> PoseDictionary:
+        from scipy import sparse
+
+        w, h = MAP_SIZE
+        rng = np.random.default_rng(seed)
+        kept_p, kept_maps = [], []
+        count = 0
+        while count < n:
+            chunk_poses = _random_poses(chunk, rng)
+            hs = np.array([pose_homography(p) for p in chunk_poses])
+            q = hs @ DENSE_WORLD_T  # (chunk, 3, samples)
+            front = q[:, 2] > NEAR_M
+            depth = np.where(front, q[:, 2], 1.0)
+            u, v = q[:, 0] / depth, q[:, 1] / depth
+            inside = front & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+            maps = np.zeros((chunk, h * w), bool)
+            rows, cols = np.nonzero(inside)
+            maps[rows, v[rows, cols].astype(int) * w + u[rows, cols].astype(int)] = True
+            keep = np.nonzero(maps.sum(axis=1) >= MIN_MAP_PIXELS)[0][: n - count]
+            kept_p.append(chunk_poses[keep])
+            kept_maps.append(maps[keep])
+            count += len(keep)
+        lit = np.concatenate(kept_maps)
+        distance = np.empty(lit.shape, np.uint8)
+        for i, one in enumerate(lit):
+            dist = _truncated_distance(one.reshape(h, w))
+            distance[i] = np.round(dist.ravel() * DISTANCE_SCALE)
+        rows, cols = np.nonzero(lit)
+        lines = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=lit.shape)
+        return PoseDictionary(np.concatenate(kept_p), distance, lines)
+
+    def closest(self, query: np.ndarray, k: int = CANDIDATES) -> np.ndarray:
+        """Indices of the ``k`` poses nearest a binary line map of `MAP_SIZE` (chamfer)."""
+        flat = query.ravel()
+        on = np.nonzero(flat)[0]
+        to_pose = self.distance[:, on].mean(axis=1, dtype=np.float32) / DISTANCE_SCALE
+        q_dist = _truncated_distance(query).ravel().astype(np.float32)
+        to_query = (self.lines @ q_dist) / np.maximum(self.line_pixels, 1)
+        score = to_pose + np.asarray(to_query).ravel()
+        k = min(k, len(score))
+        best = np.argpartition(score, k - 1)[:k]
+        return best[np.argsort(score[best])]
+
+    def save(self, path: Path) -> None:
+        write_npz_atomic(
+            path,
+            poses=self.poses,
+            distance=self.distance,
+            indices=self.lines.indices,
+            indptr=self.lines.indptr,
+        )
+
+    @staticmethod
+    def load(path: Path) -> PoseDictionary:
+        """Raises ValueError when the file's arrays do not fit together (a damaged file)."""
+        from scipy import sparse
+
+        with np.load(path) as z:
+            poses, distance, indices, indptr = z["poses"], z["distance"], z["indices"], z["indptr"]
+        n = len(poses)
+        if (
+            poses.shape != (n, 6)
+            or distance.shape != (n, MAP_SIZE[0] * MAP_SIZE[1])
+            or indptr.shape != (n + 1,)
+            or indptr[-1] != len(indices)
+        ):
+            raise ValueError(f"{path}: the pose dictionary's arrays do not fit together")
+        data = np.ones(len(indices), np.float32)  # every stored pixel is a line pixel
+        lines = sparse.csr_matrix((data, indices, indptr), shape=distance.shape)
+        return PoseDictionary(poses, distance, lines)
+
+
+def _dictionary_file() -> Path:
+    """The cache file for this dictionary: named by everything that shapes it."""
+    shape = (POSES, POSE_SEED, MAP_SIZE, TRUNCATE_PX, DISTANCE_SCALE, MIN_MAP_PIXELS, NEAR_M)
+    cameras = (POSE_X, POSE_BACK, POSE_Z, POSE_FOV)
+    samples = (SAMPLE_STEP_M, DENSE_SAMPLES.shape, round(float(DENSE_SAMPLES.sum()), 6))
+    recipe = repr((*shape, *cameras, *samples, 2))  # 2: the file's layout and drawing code
+    key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    return cache_dir() / "footai" / f"line-poses-{key}.npz"
+
+
+@functools.cache
+def pose_dictionary() -> PoseDictionary:
+    """Built on a machine's first use (~4 s) and kept in the cache folder (91 MB, loaded in
+    ~0.1 s; `PORTFOLIO_ML_CACHE_DIR` moves it), then kept for the process."""
+    path = _dictionary_file()
+    try:
+        return PoseDictionary.load(path)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        pass  # not built yet, or a damaged file: build it again
+    poses = PoseDictionary.build()
+    with contextlib.suppress(OSError):  # a read-only cache folder: build again next time
+        poses.save(path)
+        for stale in path.parent.glob("line-poses-*.npz"):  # an older recipe's: ~90 MB each
+            if stale != path:
+                stale.unlink()
+    return poses
+
+
 def _pose_cost(pose: np.ndarray, query_distance: np.ndarray, query_on: np.ndarray) -> float:
     """Chamfer distance both ways between a pose's line map and the frame's (map pixels)."""
     w, h = MAP_SIZE
     if not FOV_LIMITS[0] <= pose[5] <= FOV_LIMITS[1] or pose[2] < MIN_HEIGHT_M:
         return 2 * TRUNCATE_PX
-    q = _pose_homography(pose) @ DENSE_WORLD_T
+    q = pose_homography(pose) @ DENSE_WORLD_T
     front = q[2] > NEAR_M
     u, v = q[0, front] / q[2, front], q[1, front] / q[2, front]
     inside = (u >= 0) & (u < w) & (v >= 0) & (v < h)
@@ -350,9 +318,9 @@ def refine_pose(pose: np.ndarray, query: np.ndarray) -> np.ndarray:
 def _agreement(h_work: np.ndarray, found: LineMap) -> tuple[float, float] | None:
     """(support, coverage) of a work-copy homography; None when too little of it is in view."""
     hh, ww = found.lines.shape
-    q = np.c_[DENSE_SAMPLES, np.ones(len(DENSE_SAMPLES))] @ h_work.T
-    front = q[:, 2] > 1e-9
-    uv = q[front, :2] / q[front, 2:3]
+    q = h_work @ DENSE_WORLD_T
+    front = q[2] > 1e-9
+    uv = (q[:2, front] / q[2, front]).T
     inside = (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
     px = uv[inside].round().astype(int)
     if len(px) < 40:
@@ -399,7 +367,7 @@ def search_lines(frame_lines: FrameLines) -> LineSearch | None:
         if any(np.abs(pose - other).max() < SAME_POSE for other in refined):
             continue
         refined.append(pose)
-        moved = onto_lines(to_work_from_map @ _pose_homography(pose), found, CAPTURES)
+        moved = onto_lines(to_work_from_map @ pose_homography(pose), found, CAPTURES)
         if moved is None or not homography_is_plausible(moved):
             continue
         agreement = _agreement(moved, found)
@@ -423,25 +391,42 @@ def search_lines(frame_lines: FrameLines) -> LineSearch | None:
     return LineSearch(best, support, coverage)
 
 
-def frame_homography(
+@dataclass(frozen=True)
+class FrameFit:
+    """How one frame on its own is calibrated (`calibrate_frame`)."""
+
+    fit: KeypointFit | None  # the keypoint fit that stands
+    found: LineSearch | None  # or what the line search found instead
+    rejected: bool  # a weak keypoint fit the painted lines contradicted
+
+    @property
+    def homography(self) -> np.ndarray | None:
+        if self.found is not None:
+            return self.found.homography
+        return self.fit.homography if self.fit is not None else None
+
+    @property
+    def method(self) -> str:
+        return "lines" if self.found else "keypoints" if self.fit else "none"
+
+
+def calibrate_frame(
     keypoints: PitchKeypoints, image: np.ndarray, people_xyxy: np.ndarray | None = None
-) -> tuple[np.ndarray | None, str]:
-    """One frame on its own, calibrated as a run calibrates a shot's start: a keypoint fit on
-    `CHECK_BELOW_INLIERS` or more stands; a weaker one (4–7 keypoints fix a homography whatever
-    their identities) must be confirmed by the lines, and gives way to what the line search
-    finds when the lines clearly like that better (support higher by `PREFER_MARGIN`: on the
-    real test frames the one weak fit whose search result was 25 m off had the same support).
-    (homography, "keypoints" | "lines" | "none")"""
+) -> FrameFit:
+    """One frame on its own (eval-pitch, the views bench, `calibrate --auto`), calibrated as a
+    run calibrates a shot's start: a keypoint fit on `CHECK_BELOW_INLIERS` or more stands; a
+    weaker one (4–7 keypoints fix a homography whatever their identities) must be confirmed by
+    the lines, and gives way to what the line search finds when the lines clearly like that
+    better (`replaces`: on the real test frames the one weak fit whose search result was 25 m
+    off had the same support)."""
     lines = FrameLines(image, people_xyxy)
-    fit = fit_keypoints(keypoints, image.shape[1])
-    if fit is not None and not lines.confirm(fit):
-        fit = None
+    fit, rejected = fit_frame(keypoints, image, lines=lines)
     if fit is not None and fit.n_inliers >= CHECK_BELOW_INLIERS:
-        return fit.homography, "keypoints"
+        return FrameFit(fit, None, False)
     found = search_lines(lines)
     if found is not None and replaces(found, fit, lines):
-        return found.homography, "lines"
-    return (fit.homography, "keypoints") if fit is not None else (None, "none")
+        return FrameFit(None, found, rejected)
+    return FrameFit(fit, None, rejected)
 
 
 def replaces(

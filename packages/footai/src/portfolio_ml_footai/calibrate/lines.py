@@ -51,7 +51,7 @@ MIN_LINE_SAMPLES = 20  # fewer model samples in view than this: the lines cannot
 MAX_REFINE_STEP_M = 1.5  # a refinement onto the lines that moves the pitch further is refused
 
 
-def _line_samples(step_m: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def line_samples(step_m: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Points every ``step_m`` metres along every painted line of the pitch model, and the
     line's unit direction at each."""
     points, directions = [], []
@@ -65,7 +65,7 @@ def _line_samples(step_m: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(points), np.concatenate(directions)
 
 
-LINE_SAMPLES, LINE_DIRECTIONS = _line_samples()
+LINE_SAMPLES, LINE_DIRECTIONS = line_samples()
 
 
 @dataclass(frozen=True)
@@ -214,14 +214,18 @@ class FrameLines:
 
 
 def fit_frame(
-    keypoints: PitchKeypoints, image: np.ndarray, people_xyxy: np.ndarray | None = None
+    keypoints: PitchKeypoints,
+    image: np.ndarray,
+    people_xyxy: np.ndarray | None = None,
+    lines: FrameLines | None = None,
 ) -> tuple[KeypointFit | None, bool]:
-    """One frame on its own (eval-pitch, `calibrate --auto`): the keypoint fit if the lines
-    confirm it, and whether they rejected one — what a run does with a shot's first fit."""
+    """One frame on its own (`line_search.calibrate_frame`): the keypoint fit if the lines
+    confirm it, and whether they rejected one — what a run does with a shot's first fit.
+    ``lines``: the frame's, when the caller has them already."""
     fit = fit_keypoints(keypoints, image.shape[1])
     if fit is None:
         return None, False
-    if FrameLines(image, people_xyxy).confirm(fit):
+    if (lines or FrameLines(image, people_xyxy)).confirm(fit):
         return fit, False
     return None, True
 

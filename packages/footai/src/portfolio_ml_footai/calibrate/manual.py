@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -16,6 +16,9 @@ from .. import pitch
 from ..render import tactical
 from .geometry import Calibration, CalibrationError, general_position, homography_from_calibration
 from .keypoints import image_to_pitch
+
+if TYPE_CHECKING:
+    from .line_search import LineSearch
 
 
 def read_frame(video: str | Path, frame: int) -> np.ndarray:
@@ -31,20 +34,16 @@ def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -
     painted lines alone (`line_search`: the pitch keypoints in view, placed by what it found)."""
     from ..detect.net import NetDetector
     from .keypoints import MIN_INLIERS
-    from .line_search import replaces, search_lines
-    from .lines import CHECK_BELOW_INLIERS, FrameLines, fit_frame
+    from .line_search import calibrate_frame
 
     image = read_frame(video, frame)
     seen = NetDetector(model)(image)
     found = seen.keypoints
     assert found is not None  # the shipped net always gives its 32 keypoints
-    people = seen.detections.persons.xyxy
-    fit, rejected = fit_frame(found, image, people)
-    if fit is None or fit.n_inliers < CHECK_BELOW_INLIERS:
-        lines = FrameLines(image, people)
-        searched = search_lines(lines)
-        if searched is not None and replaces(searched, fit, lines):
-            return _pairs_from_lines(frame, searched.homography, image.shape, searched.support)
+    calibration = calibrate_frame(found, image, seen.detections.persons.xyxy)
+    if calibration.found is not None:
+        return _pairs_from_lines(frame, calibration.found, image.shape)
+    fit, rejected = calibration.fit, calibration.rejected
     if rejected:
         raise PortfolioError(
             f"{video}: frame {frame}: the {int(found.visible().sum())} pitch keypoints found "
@@ -68,13 +67,11 @@ def auto_calibration(video: str | Path, frame: int, model: Path | None = None) -
     }
 
 
-def _pairs_from_lines(
-    frame: int, h: np.ndarray, shape: tuple[int, ...], support: float
-) -> dict[str, Any]:
+def _pairs_from_lines(frame: int, found: LineSearch, shape: tuple[int, ...]) -> dict[str, Any]:
     """Point pairs for the homography the lines gave: the pitch keypoints it puts inside the
     frame, or where fewer than 4 spread ones are (a zoomed view), a grid of the frame's pixels
     that it puts on the pitch."""
-    hh, ww = shape[:2]
+    h, hh, ww = found.homography, *shape[:2]
     q = np.c_[pitch.KEYPOINTS, np.ones(len(pitch.KEYPOINTS))] @ h.T
     front = q[:, 2] > 1e-9
     xy = q[:, :2] / np.where(front, q[:, 2], 1.0)[:, None]
@@ -91,7 +88,7 @@ def _pairs_from_lines(
         "frame": frame,
         "image_points": np.round(image, 2).tolist(),
         "pitch_points": np.round(world, 3).tolist(),
-        "note": f"automatic: from the painted lines (support {support:.2f}), {what}",
+        "note": f"automatic: from the painted lines (support {found.support:.2f}), {what}",
     }
     try:  # what a run will check when it reads the file
         homography_from_calibration(Calibration(frame, np.asarray(image), np.asarray(world)))

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import pitch
 from ..calibrate.keypoints import image_to_pitch
-from ..calibrate.line_search import frame_homography
+from ..calibrate.line_search import calibrate_frame
 from ..detections import Detected, Detections, box_iou
 from ..model.data import LabelledFrame
 from ..model.spec import BALL, CLASSES, PERSON_CLASSES
@@ -281,7 +281,7 @@ def score_pitch(
     frames: Iterable[LabelledFrame], detect: Callable[[np.ndarray], Detected]
 ) -> PitchScores:
     """``detect`` sees a frame; it is calibrated as a run calibrates a shot
-    (`line_search.frame_homography`: a weak keypoint fit must be confirmed by the painted lines,
+    (`line_search.calibrate_frame`: a weak keypoint fit must be confirmed by the painted lines,
     the people's boxes masked out; without a fit the lines alone are searched). A detector that
     sees no pitch (keypoints None) counts as nothing found."""
     errors_px: list[float] = []
@@ -299,10 +299,10 @@ def score_pitch(
         errors_px += list(np.linalg.norm(kp.xy[both] - frame.keypoints[both], axis=1))
         found += int(both.sum())
         labelled += int(frame.visible.sum())
-        h, how = frame_homography(kp, frame.image, seen_here.detections.persons.xyxy)
-        calibrated += h is not None
-        by_lines += how == "lines"
-        per_frame.append(frame_error_m(h, frame))
+        calibration = calibrate_frame(kp, frame.image, seen_here.detections.persons.xyxy)
+        calibrated += calibration.homography is not None
+        by_lines += calibration.method == "lines"
+        per_frame.append(frame_error_m(calibration.homography, frame))
     n = len(per_frame)
     return PitchScores(
         n,
