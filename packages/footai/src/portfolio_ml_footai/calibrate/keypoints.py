@@ -35,6 +35,7 @@ CARRY_FRAMES = 50
 LINE_RECHECK = 10
 # Frames before a shot's first homography get the one of this many frames later, carried back.
 BACK_ANCHOR = 25
+DISAGREE_SHARE = 0.04  # two homographies this share of the frame width apart disagree
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,9 @@ class HomographyTracker:
         if motion is None or moving:
             self.variance = min(self.variance + self.drift, self.most)
         disagrees = (
-            fit is not None and carried is not None and self._disagree(carried, fit.homography)
+            fit is not None
+            and carried is not None
+            and homographies_disagree(carried, fit.homography, self.size)
         )
         self.rejected = False
         if fit is not None and lines is not None:
@@ -228,7 +231,9 @@ class HomographyTracker:
             self.current = carried
             if fit.n_inliers < MIN_SWITCH_INLIERS:
                 return self.current
-            if pending is not None and not self._disagree(pending, fit.homography):
+            if pending is not None and not homographies_disagree(
+                pending, fit.homography, self.size
+            ):
                 self.agreeing += 1
             else:
                 self.agreeing = 1
@@ -256,16 +261,17 @@ class HomographyTracker:
         self.current, self.variance, self.trusted = fit.homography, 1.0, False
         return self.current
 
-    def _disagree(self, a: np.ndarray, b: np.ndarray) -> bool:
-        """More than 4 % of the frame width apart on a grid over the picture."""
-        w, h = self.size
-        grid = np.array([[x, y] for x in (0.2 * w, 0.5 * w, 0.8 * w) for y in (0.4 * h, 0.8 * h)])
-        try:
-            pa = image_to_pitch(a, grid)
-            back = apply_h(b, pa)
-        except np.linalg.LinAlgError:
-            return True
-        return bool(np.median(np.linalg.norm(back - grid, axis=1)) > 0.04 * w)
+
+def homographies_disagree(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> bool:
+    """Whether two homographies (pitch → pixels of a ``size`` frame) put the pitch more than
+    `DISAGREE_SHARE` of the frame width apart, on a grid over the picture."""
+    w, h = size
+    grid = np.array([[x, y] for x in (0.2 * w, 0.5 * w, 0.8 * w) for y in (0.4 * h, 0.8 * h)])
+    try:
+        back = apply_h(b, image_to_pitch(a, grid))
+    except np.linalg.LinAlgError:
+        return True
+    return bool(np.median(np.linalg.norm(back - grid, axis=1)) > DISAGREE_SHARE * w)
 
 
 def _moved(h: np.ndarray, motion: np.ndarray) -> np.ndarray:

@@ -41,13 +41,12 @@ from typing import Any
 import cv2
 import numpy as np
 from portfolio_ml_core.fsutil import write_npz_atomic
-from portfolio_ml_core.geometry import apply_homography
 from portfolio_ml_core.models import cache_dir
 
 from .. import pitch
 from ..detections import PitchKeypoints
 from .geometry import homography_is_plausible
-from .keypoints import KeypointFit, image_to_pitch
+from .keypoints import KeypointFit, homographies_disagree
 from .lines import (
     CHECK_BELOW_INLIERS,
     NEAR_LINE_PX,
@@ -76,10 +75,9 @@ MIN_LINE_PIXELS = 50  # fewer painted-line pixels in the work copy: nothing to s
 MIN_FOUND_SUPPORT = 0.4
 MIN_COVERAGE = 0.7
 # Two results that both pass, nearly as good (F1 of support and coverage within this much) and
-# apart (the pitch's pixels put AMBIGUOUS_SHARE of the frame width apart): the lines fit two
-# places (a zoomed view of a box's corner), so neither is kept.
+# apart (`keypoints.homographies_disagree`, as the tracker tells a cut from a fit): the lines fit
+# two places (a zoomed view of a box's corner), so neither is kept.
 AMBIGUOUS_SCORE = 0.1
-AMBIGUOUS_SHARE = 0.04
 COVER_PX = 3  # a painted-line pixel this close to the model's projected lines is explained
 SAMPLE_STEP_M = 0.25  # model line samples for the dictionary and for coverage
 # `refine_pose`: first steps (metres for position and aim, degrees for the field of view) and
@@ -333,18 +331,6 @@ def _agreement(h_work: np.ndarray, found: LineMap) -> tuple[float, float] | None
     return support, coverage
 
 
-def _apart(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> bool:
-    """Whether two homographies put a grid of the frame's pixels' pitch points more than
-    `AMBIGUOUS_SHARE` of the width apart in the picture."""
-    w, h = size
-    grid = np.array([[x * w, y * h] for x in (0.2, 0.5, 0.8) for y in (0.4, 0.8)])
-    try:
-        back = apply_homography(b, image_to_pitch(a, grid))
-    except np.linalg.LinAlgError:
-        return True
-    return bool(np.median(np.linalg.norm(back - grid, axis=1)) > AMBIGUOUS_SHARE * w)
-
-
 def search_lines(frame_lines: FrameLines) -> LineSearch | None:
     """The pitch found from the frame's painted lines alone (see the module's docstring), or
     None when none of the candidates agrees with them well enough."""
@@ -386,7 +372,7 @@ def search_lines(frame_lines: FrameLines) -> LineSearch | None:
     score, best, support, coverage = kept[0]
     hh, ww = frame_lines.image.shape[:2]
     for other in kept[1:]:
-        if other[0] >= score - AMBIGUOUS_SCORE and _apart(best, other[1], (ww, hh)):
+        if other[0] >= score - AMBIGUOUS_SCORE and homographies_disagree(best, other[1], (ww, hh)):
             return None
     return LineSearch(best, support, coverage)
 
