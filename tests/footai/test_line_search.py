@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from portfolio_ml_footai import pitch
-from portfolio_ml_footai.calibrate.keypoints import image_to_pitch
+from portfolio_ml_footai.calibrate.keypoints import SEARCH_AFTER, image_to_pitch
 from portfolio_ml_footai.calibrate.line_search import (
     MAP_SIZE,
     calibrate_frame,
@@ -17,7 +17,7 @@ from portfolio_ml_footai.calibrate.line_search import (
 from portfolio_ml_footai.calibrate.lines import FrameLines
 from portfolio_ml_footai.calibrate.segments import FrameCalibration, segments
 from portfolio_ml_footai.detections import Detected, Detections, PitchKeypoints
-from portfolio_ml_footai.pipeline import SEARCH_AFTER, FrameAnalyser
+from portfolio_ml_footai.pipeline import FrameAnalyser
 from portfolio_ml_footai.synth.camera import BroadcastCamera
 from portfolio_ml_footai.synth.views import plane_homography
 
@@ -261,7 +261,7 @@ def test_a_homography_the_lines_reject_is_replaced_by_what_they_find():
     """Fits that agree with one another can hold a wrong homography; every SUPPORT_CHECK-th
     frame its line support is checked, and under the carry bar the lines search for a better
     one."""
-    from portfolio_ml_footai.pipeline import SUPPORT_CHECK
+    from portfolio_ml_footai.calibrate.keypoints import SUPPORT_CHECK
 
     truth = plane_homography(TACTICAL)
     image = _pitch_frame(truth)

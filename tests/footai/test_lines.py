@@ -8,6 +8,9 @@ from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.keypoints import (
     CARRY_FRAMES,
     LINE_RECHECK,
+    SEARCH_AFTER,
+    SEARCH_EVERY,
+    SUPPORT_CHECK,
     HomographyTracker,
     carry_back,
     fit_keypoints,
@@ -122,7 +125,8 @@ def test_lines_keep_a_carried_homography_while_they_confirm_it():
     assert fit is not None
 
     def run(lines, frames=CARRY_FRAMES + 3 * LINE_RECHECK):
-        tracker = HomographyTracker(SIZE)
+        # Without the line search, which would find where the camera went (test_line_search).
+        tracker = HomographyTracker(SIZE, search=False)
         tracker.update(fit, None)
         return [tracker.update(None, np.eye(3), lines) for _ in range(frames)]
 
@@ -168,8 +172,22 @@ def test_the_lines_pull_a_drifting_carried_homography_back_long_before_it_is_dro
 class _Lines:
     """Painted lines that answer as told and count the questions."""
 
-    def __init__(self, confirm: bool, prefer: bool = True) -> None:
+    def __init__(
+        self,
+        confirm: bool,
+        prefer: bool = True,
+        rejects: bool = False,
+        finds: np.ndarray | None = None,
+    ) -> None:
         self.answer, self.asked, self.prefers = confirm, 0, prefer
+        self.rejecting, self.finds, self.searched = rejects, finds, []
+
+    def rejects(self, homography):
+        return self.rejecting
+
+    def search(self, current):
+        self.searched.append(current)
+        return self.finds
 
     def prefer(self, new, old):
         return self.prefers
@@ -199,6 +217,89 @@ def test_the_tracker_asks_the_lines_only_about_fits_that_would_change_the_homogr
     again = _Lines(confirm=False)
     assert tracker.update(weak, np.eye(3), again) is not None
     assert again.asked == 0 and not tracker.rejected
+
+
+def test_the_tracker_searches_the_lines_once_a_second_in_a_shot_without_a_homography():
+    """Its `SEARCH_AFTER`-th frame without one first, then every `SEARCH_EVERY`-th; a new shot
+    starts the count again, and what the search finds starts the homography like a fit."""
+    tracker, nothing = HomographyTracker(SIZE), _Lines(confirm=True)
+    searched_at = []
+    for i in range(1, 2 * SEARCH_EVERY + SEARCH_AFTER + 1):
+        assert tracker.update(None, None, nothing) is None
+        if len(nothing.searched) > len(searched_at):
+            searched_at.append(i)
+    assert searched_at == [
+        SEARCH_AFTER,
+        SEARCH_AFTER + SEARCH_EVERY,
+        SEARCH_AFTER + 2 * SEARCH_EVERY,
+    ]
+    assert nothing.searched == [None] * 3  # nothing held to compare with
+    tracker.reset()
+    h = CAMERA.homography()
+    finds = _Lines(confirm=True, finds=2 * h)
+    out = [tracker.update(None, np.eye(3), finds) for _ in range(SEARCH_AFTER + 2)]
+    assert all(x is None for x in out[: SEARCH_AFTER - 1])
+    np.testing.assert_allclose(out[SEARCH_AFTER - 1], h / h[2, 2])
+    assert len(finds.searched) == 1 and all(x is not None for x in out[SEARCH_AFTER - 1 :])
+    assert tracker.fitted is False  # the frame's homography came from the lines
+    searched = HomographyTracker(SIZE)
+    searched.update(None, None, finds)
+    assert not searched.by_lines
+    # Without the search (`search=False`) the lines are never asked to find the pitch.
+    quiet, lines = HomographyTracker(SIZE, search=False), _Lines(confirm=True, finds=h)
+    assert all(quiet.update(None, None, lines) is None for _ in range(2 * SEARCH_EVERY))
+    assert lines.searched == []
+
+
+def test_a_weak_start_gives_way_to_what_the_lines_find_and_a_strong_one_is_not_searched():
+    h = CAMERA.homography()
+    weak = fit_keypoints(_keypoints(h, _in_view(h)[[0, 2, 4, 6, 8]]), SIZE[0])
+    strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
+    assert weak is not None and strong is not None and strong.n_inliers >= CHECK_BELOW_INLIERS
+    other = CAMERA.looking_at(-8.0, 6.0).homography()
+    tracker, lines = HomographyTracker(SIZE), _Lines(confirm=True, finds=other)
+    out = tracker.update(weak, None, lines)
+    np.testing.assert_allclose(out, other / other[2, 2])
+    assert tracker.by_lines and not tracker.fitted
+    np.testing.assert_allclose(lines.searched[0], weak.homography)  # compared with the weak fit
+    # The search found nothing better: the weak fit (confirmed by the lines) stands.
+    tracker, empty = HomographyTracker(SIZE), _Lines(confirm=True)
+    np.testing.assert_allclose(tracker.update(weak, None, empty), weak.homography)
+    assert tracker.fitted and not tracker.by_lines and len(empty.searched) == 1
+    # A strong fit has checked itself.
+    tracker, lines = HomographyTracker(SIZE), _Lines(confirm=True, finds=other)
+    np.testing.assert_allclose(tracker.update(strong, None, lines), strong.homography)
+    assert lines.searched == [] and tracker.fitted
+
+
+def test_a_held_homography_the_lines_reject_is_searched_again_with_a_back_off():
+    """Every `SUPPORT_CHECK`-th frame the lines may reject the held homography: a search then
+    runs, and when it finds nothing better the check rests for `SEARCH_EVERY` frames. A user's
+    calibration is not second-guessed."""
+    h = CAMERA.homography()
+    strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
+    assert strong is not None
+    tracker, rejecting = HomographyTracker(SIZE), _Lines(confirm=True, rejects=True)
+    checked_at = []
+    for i in range(60):
+        assert tracker.update(strong, np.eye(3), rejecting) is not None
+        if len(rejecting.searched) > len(checked_at):
+            checked_at.append(i)
+    # Checked on the first frame, then (nothing better found) not before SEARCH_EVERY frames on.
+    rest = SUPPORT_CHECK * -(-SEARCH_EVERY // SUPPORT_CHECK)
+    assert checked_at == [0, rest]
+    other = CAMERA.looking_at(-8.0, 6.0).homography()
+    tracker, finds = HomographyTracker(SIZE), _Lines(confirm=True, rejects=True, finds=other)
+    tracker.update(strong, None)
+    out = [tracker.update(None, np.eye(3), finds) for _ in range(SUPPORT_CHECK)]
+    assert all(x is not None for x in out) and not finds.searched[:-1]
+    np.testing.assert_allclose(out[-1], other / other[2, 2])
+    assert tracker.by_lines and len(finds.searched) == 1
+    trusted = HomographyTracker(SIZE)
+    trusted.start_from(h)
+    for _ in range(3 * SUPPORT_CHECK):
+        trusted.update(None, np.eye(3), finds)
+    assert len(finds.searched) == 1 and not trusted.by_lines
 
 
 def test_frames_before_a_shots_first_homography_get_it_carried_back():

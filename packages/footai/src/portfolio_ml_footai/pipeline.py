@@ -32,8 +32,7 @@ from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
-from .calibrate.line_search import replaces, search_lines
-from .calibrate.lines import CARRY_SUPPORT, CHECK_BELOW_INLIERS, FrameLines
+from .calibrate.lines import FrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -88,14 +87,6 @@ COLOUR_EVERY = 2  # kit colours on every 2nd frame: votes over a track need no m
 # much for no better joins (five 20-s synthetic clips: 4 right joins with every 2nd, 5 with 4th).
 APPEARANCE_EVERY = 4
 MOTION_WIDTH = 320  # camera motion on a 320-px grey copy (Lucas–Kanade needs no more)
-# A shot without a homography searches the painted lines alone (`line_search`, ~0.2 s) on its
-# SEARCH_AFTER-th frame without one (keypoint fits often come within a few frames of a cut),
-# then once a second: a clip no view covers costs ~9 ms a frame, not 0.2 s.
-SEARCH_AFTER = 5
-SEARCH_EVERY = 25
-# A homography's support is checked this often; under `lines.CARRY_SUPPORT` the lines are
-# searched for a better one.
-SUPPORT_CHECK = 10
 # The ground point under a player sits this share of the box height above the box's bottom edge
 # (boxes drawn like the annotators', a margin below the feet; the nearer foot lower than the
 # body): the median over synthetic clips that neither training nor the benchmarks use (static
@@ -132,20 +123,9 @@ class FrameAnalyser:
         self.n = 0
         self.keypoint_fits = 0
         self.found_by_lines = 0  # frames whose homography the line search found
-        self.uncalibrated = 0  # frames in a row of this shot without a homography
-        self.next_support_check = 0  # no line search for a rejected homography before this frame
         # Each finished shot's first frame and screen overlays, as cells (`drop_overlay_tracks`).
         self.shot_start = -1
         self.finished_shots: list[tuple[int, np.ndarray]] = []
-
-    def _rejected_by_lines(self, h: np.ndarray, lines: FrameLines) -> bool:
-        """Every `SUPPORT_CHECK`-th frame: whether the painted lines reject the homography (a
-        user's calibration is not second-guessed; after a search that found nothing better,
-        not again for `SEARCH_EVERY` frames)."""
-        if self.pitch.trusted or self.n % SUPPORT_CHECK or self.n < self.next_support_check:
-            return False
-        support = lines.support(h)
-        return support is not None and support < CARRY_SUPPORT
 
     def shot_overlays(self) -> tuple[tuple[int, np.ndarray], ...]:
         """Per shot, its first frame and its screen overlays in cells of `CameraMotion.cell_px`
@@ -172,32 +152,9 @@ class FrameAnalyser:
         fit = None
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        lines = FrameLines(image, people.xyxy, self.kits.grass)
-        starting = self.pitch.current is None
-        h = self.pitch.update(fit, motion, lines)
-        rejected = self.pitch.rejected
-        fit = None if rejected else fit
-        by_lines = False
-        self.uncalibrated = 0 if h is not None else 1 if cut else self.uncalibrated + 1
-        # Search the lines where no homography is (now and then), and where one would start
-        # from a weak fit (4-7 keypoints fix a homography whatever their identities: on the
-        # redrawn views of other cameras the search's result was the better one).
-        weak_start = starting and fit is not None and fit.n_inliers < CHECK_BELOW_INLIERS
-        if weak_start or self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
-            searched = search_lines(lines)
-            if searched is not None and replaces(searched, fit, lines):
-                h, by_lines = self.pitch.found_by_lines(searched.homography), True
-                fit, self.uncalibrated = None, 0  # a weak fit given way is no fit
-        elif h is not None and self._rejected_by_lines(h, lines):
-            # Fits that agree with one another can hold a homography the lines reject (a real
-            # clip redrawn as a gantry camera: 9 m off for 2 s, support 0.06-0.12 where the
-            # right one had 0.52): the lines look for a better one.
-            searched = search_lines(lines)
-            if searched is not None and replaces(searched, h, lines):
-                h, by_lines = self.pitch.found_by_lines(searched.homography), True
-                fit = None
-            else:
-                self.next_support_check = self.n + SEARCH_EVERY
+        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy, self.kits.grass))
+        # The fit counts only where it stands: not rejected by the lines, not given way to them.
+        fitted, by_lines = self.pitch.fitted, self.pitch.by_lines
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)
         if self.n % APPEARANCE_EVERY == 1:
             people = people.with_(appearance=appearance(image, self.kits.grass, people.xywh))
@@ -205,18 +162,18 @@ class FrameAnalyser:
         ball = self.ball.update(balls, motion)
         tracked, ball = with_pitch_positions(tracked, h), with_pitch_positions(ball, h)
         self.n += 1
-        self.keypoint_fits += fit is not None
+        self.keypoint_fits += fitted
         self.found_by_lines += by_lines
         how = FrameCalibration(
             frame,
             cut,
-            fit is not None,
+            fitted,
             h is not None,
             h is not None and self.pitch.trusted,
-            rejected,
+            self.pitch.rejected,
             by_lines,
         )
-        return FrameResult(Detections.concat([tracked, ball]), h, fit is not None, how, motion)
+        return FrameResult(Detections.concat([tracked, ball]), h, fitted, how, motion)
 
 
 def with_pitch_positions(found: Detections, homography: np.ndarray | None) -> Detections:

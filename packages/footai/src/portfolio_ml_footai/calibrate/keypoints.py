@@ -3,7 +3,9 @@
 One frame: RANSAC over the confident keypoints (`fit_keypoints`). Over a video
 (`HomographyTracker`): between good fits the last homography is carried by the measured camera
 motion, and fits are smoothed so the tactical map does not shiver; a fit that disagrees with
-the carried one by a lot is treated as a cut (taken as is) once two frames agree.
+the carried one by a lot is treated as a cut (taken as is) once two frames agree. Where the
+keypoints give nothing, only a weak start, or a homography the painted lines reject, the lines
+are searched for the pitch on their own (`FrameLinesLike.search`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,17 @@ LINE_RECHECK = 10
 # Frames before a shot's first homography get the one of this many frames later, carried back.
 BACK_ANCHOR = 25
 DISAGREE_SHARE = 0.04  # two homographies this share of the frame width apart disagree
+# A fit on fewer inliers than this must be supported by the lines; one on more has checked
+# itself (8 consistent keypoints are rarely all wrong).
+CHECK_BELOW_INLIERS = 8
+# A shot without a homography searches the painted lines alone (`line_search`, ~0.3 s) on its
+# SEARCH_AFTER-th frame without one (keypoint fits often come within a few frames of a cut),
+# then once a second: a clip no view covers costs ~12 ms a frame, not 0.3 s.
+SEARCH_AFTER = 5
+SEARCH_EVERY = 25
+# A held homography's line support is checked this often; under `lines.CARRY_SUPPORT` the lines
+# are searched for a better one (and, finding none, not asked again for SEARCH_EVERY frames).
+SUPPORT_CHECK = 10
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,10 @@ class FrameLinesLike(Protocol):
 
     def refine(self, homography: np.ndarray) -> np.ndarray: ...
 
+    def rejects(self, homography: np.ndarray) -> bool: ...
+
+    def search(self, current: np.ndarray | None) -> np.ndarray | None: ...
+
 
 class HomographyTracker:
     """A homography for every frame: keypoint fits, carried by camera motion between them.
@@ -111,10 +128,20 @@ class HomographyTracker:
     correcting it as the camera moves (motion alone drifts), fits that contradict it are
     ignored unless `TRUSTED_SWITCH` checked ones in a row agree with each other, and it is
     carried however long no fit comes, until the shot ends (`reset`).
+
+    With ``search`` (what a run does) the painted lines are also searched for the pitch on their
+    own: in a shot without a homography (its `SEARCH_AFTER`-th frame without one, then every
+    `SEARCH_EVERY`-th), where it would start from a weak fit (under `CHECK_BELOW_INLIERS`
+    keypoints fix a homography whatever their identities), and where the lines reject the one
+    it holds (checked every `SUPPORT_CHECK`-th frame). What they find starts the homography like
+    one fit (`found_by_lines`).
     """
 
-    def __init__(self, frame_size: tuple[int, int], smoothing: float = 0.5) -> None:
+    def __init__(
+        self, frame_size: tuple[int, int], smoothing: float = 0.5, search: bool = True
+    ) -> None:
         self.size = frame_size
+        self.search = search
         self.current: np.ndarray | None = None
         self.frames_since_fit = 0
         self.pending: np.ndarray | None = None  # a disagreeing fit waiting for confirmation
@@ -129,6 +156,12 @@ class HomographyTracker:
         self.agreeing = 0  # consecutive checked fits that agree with `pending`
         self.rejected = False  # the last update's fit was dropped: the lines contradicted it
         self.carried_for = 0  # frames in a row whose homography was carried, not fitted
+        # What the last update did: its homography stands on a keypoint fit, or the lines found it.
+        self.fitted = False
+        self.by_lines = False
+        self.updates = 0
+        self.uncalibrated = 0  # updates in a row of this shot without a homography
+        self.next_support_check = 0  # no search for a rejected homography before this update
 
     def start_from(self, homography: np.ndarray) -> None:
         """Start from a user's calibration: exact for its frame, so no fit moves it until the
@@ -148,7 +181,7 @@ class HomographyTracker:
         """A new shot: nothing carries over."""
         self.current, self.pending, self.trusted = None, None, False
         self.variance, self.frames_since_fit = 1.0, 0
-        self.carried_for, self.agreeing = 0, 0
+        self.carried_for, self.agreeing, self.uncalibrated = 0, 0, 0
 
     def update(
         self,
@@ -160,7 +193,58 @@ class HomographyTracker:
         ``lines`` (the frame's painted lines) must confirm a weak fit that would start the
         homography, and like a fit that would switch it about as well as the carried one (a fit
         that agrees with the carried homography is only blended in: no need to look); they
-        also keep, and correct, a homography carried without fits."""
+        also keep, and correct, a homography carried without fits, and are searched for the
+        pitch where the keypoints leave it unknown, weak or rejected by them. Afterwards
+        `fitted`, `by_lines` and `rejected` say how this frame's homography came about."""
+        starting = self.current is None
+        h = self._follow(fit, motion, lines)
+        if self.rejected:
+            fit = None
+        self.by_lines = False
+        if lines is not None and self.search:
+            h, fit = self._search_lines(h, fit, starting, lines)
+        self.fitted = fit is not None
+        self.updates += 1
+        return h
+
+    def _search_lines(
+        self,
+        h: np.ndarray | None,
+        fit: KeypointFit | None,
+        starting: bool,
+        lines: FrameLinesLike,
+    ) -> tuple[np.ndarray | None, KeypointFit | None]:
+        """The frame's homography and the fit it stands on, after the lines had their say."""
+        self.uncalibrated = 0 if h is not None else self.uncalibrated + 1
+        weak_start = starting and fit is not None and fit.n_inliers < CHECK_BELOW_INLIERS
+        if weak_start or self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
+            found = lines.search(None if fit is None else fit.homography)
+        elif h is not None and self._support_due() and lines.rejects(h):
+            # Fits that agree with one another can hold a homography the lines reject (a real
+            # clip redrawn as a gantry camera: 9 m off for 2 s, support 0.06-0.12 where the
+            # right one had 0.52): the lines look for a better one.
+            found = lines.search(h)
+            if found is None:
+                self.next_support_check = self.updates + SEARCH_EVERY
+        else:
+            return h, fit
+        if found is None:
+            return h, fit
+        self.by_lines = True
+        return self.found_by_lines(found), None  # a weak fit given way is no fit
+
+    def _support_due(self) -> bool:
+        """Whether the held homography's line support is due a check (a user's calibration is
+        not second-guessed)."""
+        return not (
+            self.trusted or self.updates % SUPPORT_CHECK or self.updates < self.next_support_check
+        )
+
+    def _follow(
+        self, fit: KeypointFit | None, motion: np.ndarray | None, lines: FrameLinesLike | None
+    ) -> np.ndarray | None:
+        """The homography from the keypoint fit and the camera motion (`update` without the
+        line search)."""
         if motion is None and self.trusted:
             motion = np.eye(3)  # a user's calibration stays put when the motion is unknown
         carried = self.carried(motion)

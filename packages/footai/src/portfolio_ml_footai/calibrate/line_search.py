@@ -403,26 +403,25 @@ def calibrate_frame(
     run calibrates a shot's start: a keypoint fit on `CHECK_BELOW_INLIERS` or more stands; a
     weaker one (4–7 keypoints fix a homography whatever their identities) must be confirmed by
     the lines, and gives way to what the line search finds when the lines clearly like that
-    better (`replaces`: on the real test frames the one weak fit whose search result was 25 m
-    off had the same support)."""
+    better (`better_pitch`: on the real test frames the one weak fit whose search result was
+    25 m off had the same support)."""
     lines = FrameLines(image, people_xyxy)
     fit, rejected = fit_frame(keypoints, image, lines=lines)
     if fit is not None and fit.n_inliers >= CHECK_BELOW_INLIERS:
         return FrameFit(fit, None, False)
-    found = search_lines(lines)
-    if found is not None and replaces(found, fit, lines):
+    found = better_pitch(lines, None if fit is None else fit.homography)
+    if found is not None:
         return FrameFit(None, found, rejected)
     return FrameFit(fit, None, rejected)
 
 
-def replaces(
-    found: LineSearch, current: KeypointFit | np.ndarray | None, lines: FrameLines
-) -> bool:
-    """Whether the line search's result should stand instead of ``current`` (a weak keypoint
-    fit, or a homography the lines reject; None: nothing): the lines must clearly like it
-    better (support higher by `PREFER_MARGIN`)."""
-    if current is None:
-        return True
-    old = current.homography if isinstance(current, KeypointFit) else current
-    mine, theirs = lines.support(found.homography), lines.support(old)
-    return mine is not None and (theirs is None or mine > theirs + PREFER_MARGIN)
+def better_pitch(lines: FrameLines, current: np.ndarray | None) -> LineSearch | None:
+    """What the line search finds, when it should stand instead of ``current`` (a weak keypoint
+    fit's homography, or one the lines reject; None: there is none): the lines must clearly like
+    it better (support higher by `PREFER_MARGIN`)."""
+    found = search_lines(lines)
+    if found is None or current is None:
+        return found
+    mine, theirs = lines.support(found.homography), lines.support(current)
+    better = mine is not None and (theirs is None or mine > theirs + PREFER_MARGIN)
+    return found if better else None

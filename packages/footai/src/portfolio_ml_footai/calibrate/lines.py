@@ -26,7 +26,7 @@ from .. import pitch
 from ..detections import PitchKeypoints
 from ..grass import DEFAULT_GRASS, GrassModel
 from .geometry import homography_is_plausible
-from .keypoints import KeypointFit, fit_keypoints, image_to_pitch
+from .keypoints import CHECK_BELOW_INLIERS, KeypointFit, fit_keypoints, image_to_pitch
 
 WORK_WIDTH = 640  # lines are found on a copy this wide (a 1280-px frame's lines are 2–4 px here)
 NEAR_LINE_PX = 3.0  # a projected model point this close to a line pixel is on a line
@@ -35,9 +35,6 @@ NEAR_LINE_PX = 3.0  # a projected model point this close to a line pixel is on a
 # of a distance transform (~2.5 ms; `support` runs ~500 times in a 630-frame run).
 NEAR_SQUARE = np.ones((5, 5), np.uint8)
 FIELD_MARGIN_M = 3.0  # line pixels are looked for this far beyond the touchlines and no further
-# A fit on fewer inliers than this must be supported by the lines; one on more has checked
-# itself (8 consistent keypoints are rarely all wrong).
-CHECK_BELOW_INLIERS = 8
 # The share of the model's visible line samples that must lie on painted lines. Right fits
 # measured 0.14–0.87 (median ~0.6), wrong ones mostly under 0.12.
 MIN_SUPPORT = 0.12
@@ -111,6 +108,20 @@ class FrameLines:
         cannot judge either)."""
         a, b = self.support(new), self.support(old)
         return a is None or b is None or a + PREFER_MARGIN >= b
+
+    def rejects(self, homography: np.ndarray) -> bool:
+        """Whether the lines clearly say the homography is wrong: too little of the model in
+        view lies on them (a `CARRY_SUPPORT` a carried homography would be dropped for)."""
+        support = self.support(homography)
+        return support is not None and support < CARRY_SUPPORT
+
+    def search(self, current: np.ndarray | None) -> np.ndarray | None:
+        """The pitch the lines alone find (`line_search.better_pitch`), when it should stand
+        instead of ``current`` (None: there is no homography)."""
+        from .line_search import better_pitch  # it builds on this module
+
+        found = better_pitch(self, current)
+        return None if found is None else found.homography
 
     def refine(self, homography: np.ndarray, iterations: int = 3) -> np.ndarray:
         """The homography moved onto the frame's painted lines (`onto_lines`), or as it was:
