@@ -17,7 +17,9 @@ from portfolio_ml_footai.calibrate.keypoints import (
 )
 from portfolio_ml_footai.calibrate.lines import (
     CHECK_BELOW_INLIERS,
+    FEW_INLIERS,
     MIN_SUPPORT,
+    MIN_SUPPORT_FEW,
     FrameLines,
     fit_frame,
 )
@@ -94,6 +96,33 @@ def test_a_weak_fit_stands_only_where_the_lines_confirm_it():
     assert fit is None and rejected
     # Without keypoints enough for a fit, nothing is rejected: there was nothing to check.
     assert fit_frame(_keypoints(h, five[:3]), image) == (None, False)
+
+
+def test_the_weakest_fits_need_more_of_the_lines():
+    """Four keypoints fix a homography whatever their identities and a fifth checks it once: a
+    fit on `FEW_INLIERS` or fewer that would start the homography needs `MIN_SUPPORT_FEW` of the
+    model on painted lines, one on six or seven `MIN_SUPPORT`. Here a camera aimed ~3 m off: a
+    quarter of its lines land on painted ones."""
+    h = CAMERA.homography()
+    image = _pitch_frame(h)
+    base = BroadcastCamera(0.0, 70.0, 18.0, 0.0, 0.0, 1400.0, *SIZE)
+    off = base.looking_at(-18.0, -2.0).homography()
+    support = FrameLines(image).support(off)
+    assert support is not None and MIN_SUPPORT < support < MIN_SUPPORT_FEW
+    seen = np.intersect1d(_in_view(off), _in_view(h))
+    assert len(seen) >= 7
+    for n, stands in ((FEW_INLIERS, False), (FEW_INLIERS + 1, True), (7, True)):
+        spread = seen[np.round(np.linspace(0, len(seen) - 1, n)).astype(int)]
+        fit, rejected = fit_frame(_keypoints(off, spread), image)
+        assert (fit is not None, rejected) == (stands, not stands), n
+        assert fit is None or fit.n_inliers == n
+    fit, rejected = fit_frame(_keypoints(off, spread[:4]), image)  # four of them
+    assert fit is None and rejected
+    # A switch answers to `prefer` (the carried homography's support) as well: the usual bar.
+    few = fit_keypoints(_keypoints(off, spread[:FEW_INLIERS]), SIZE[0])
+    assert few is not None and few.n_inliers == FEW_INLIERS
+    lines = FrameLines(image)
+    assert not lines.confirm(few) and lines.confirm(few, starts=False)
 
 
 def test_a_fit_on_many_keypoints_checks_itself():
@@ -198,7 +227,7 @@ class _Lines:
     def agree(self, homography):
         return self.answer
 
-    def confirm(self, fit):
+    def confirm(self, fit, starts=True):
         self.asked += 1
         return self.answer
 

@@ -110,7 +110,7 @@ class FrameLinesLike(Protocol):
 
     def agree(self, homography: np.ndarray) -> bool: ...
 
-    def confirm(self, fit: KeypointFit) -> bool: ...
+    def confirm(self, fit: KeypointFit, starts: bool = True) -> bool: ...
 
     def prefer(self, new: np.ndarray, old: np.ndarray) -> bool: ...
 
@@ -262,7 +262,9 @@ class HomographyTracker:
                 self.rejected = not lines.confirm(fit)
             elif disagrees:
                 # It would switch the homography: the lines must like it about as well.
-                self.rejected = not (lines.confirm(fit) and lines.prefer(fit.homography, carried))
+                self.rejected = not (
+                    lines.confirm(fit, starts=False) and lines.prefer(fit.homography, carried)
+                )
             fit = None if self.rejected else fit
         if fit is None or (disagrees and fit.n_inliers < MIN_SWITCH_INLIERS):
             # No fit, or too weak a one to switch to: the carried homography alone, and motion
