@@ -1,4 +1,5 @@
-"""The painted lines confirm or reject a keypoint fit that rests on few keypoints."""
+"""The painted lines and the homography tracker: fits confirmed or rejected on few keypoints, a
+carried homography kept and corrected on the lines, and when the tracker searches them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.keypoints import (
     CARRY_FRAMES,
+    CHECK_BELOW_INLIERS,
     LINE_RECHECK,
     SEARCH_AFTER,
     SEARCH_EVERY,
@@ -16,7 +18,6 @@ from portfolio_ml_footai.calibrate.keypoints import (
     fit_keypoints,
 )
 from portfolio_ml_footai.calibrate.lines import (
-    CHECK_BELOW_INLIERS,
     FEW_INLIERS,
     MIN_SUPPORT,
     MIN_SUPPORT_FEW,
@@ -154,8 +155,7 @@ def test_lines_keep_a_carried_homography_while_they_confirm_it():
     assert fit is not None
 
     def run(lines, frames=CARRY_FRAMES + 3 * LINE_RECHECK):
-        # Without the line search, which would find where the camera went (test_line_search).
-        tracker = HomographyTracker(SIZE, search=False)
+        tracker = HomographyTracker(SIZE)  # no line search (it would find where the camera went)
         tracker.update(fit, None)
         return [tracker.update(None, np.eye(3), lines) for _ in range(frames)]
 
@@ -210,6 +210,7 @@ class _Lines:
     ) -> None:
         self.answer, self.asked, self.prefers = confirm, 0, prefer
         self.rejecting, self.finds, self.searched = rejects, finds, []
+        self.starts: list[bool] = []  # what each `confirm` was told
 
     def rejects(self, homography):
         return self.rejecting
@@ -229,6 +230,7 @@ class _Lines:
 
     def confirm(self, fit, starts=True):
         self.asked += 1
+        self.starts.append(starts)
         return self.answer
 
 
@@ -251,7 +253,7 @@ def test_the_tracker_asks_the_lines_only_about_fits_that_would_change_the_homogr
 def test_the_tracker_searches_the_lines_once_a_second_in_a_shot_without_a_homography():
     """Its `SEARCH_AFTER`-th frame without one first, then every `SEARCH_EVERY`-th; a new shot
     starts the count again, and what the search finds starts the homography like a fit."""
-    tracker, nothing = HomographyTracker(SIZE), _Lines(confirm=True)
+    tracker, nothing = HomographyTracker(SIZE, search=True), _Lines(confirm=True)
     searched_at = []
     for i in range(1, 2 * SEARCH_EVERY + SEARCH_AFTER + 1):
         assert tracker.update(None, None, nothing) is None
@@ -266,16 +268,17 @@ def test_the_tracker_searches_the_lines_once_a_second_in_a_shot_without_a_homogr
     tracker.reset()
     h = CAMERA.homography()
     finds = _Lines(confirm=True, finds=2 * h)
-    out = [tracker.update(None, np.eye(3), finds) for _ in range(SEARCH_AFTER + 2)]
+    out = []
+    for _ in range(SEARCH_AFTER + 2):
+        out.append(tracker.update(None, np.eye(3), finds))
+        if out[-1] is not None and len(out) == SEARCH_AFTER:  # the frame the lines found
+            assert tracker.by_lines and not tracker.fitted
     assert all(x is None for x in out[: SEARCH_AFTER - 1])
     np.testing.assert_allclose(out[SEARCH_AFTER - 1], h / h[2, 2])
     assert len(finds.searched) == 1 and all(x is not None for x in out[SEARCH_AFTER - 1 :])
-    assert tracker.fitted is False  # the frame's homography came from the lines
-    searched = HomographyTracker(SIZE)
-    searched.update(None, None, finds)
-    assert not searched.by_lines
-    # Without the search (`search=False`) the lines are never asked to find the pitch.
-    quiet, lines = HomographyTracker(SIZE, search=False), _Lines(confirm=True, finds=h)
+    assert not tracker.by_lines  # the frames after it: carried
+    # Without the search (the tracker's default) the lines are never asked to find the pitch.
+    quiet, lines = HomographyTracker(SIZE), _Lines(confirm=True, finds=h)
     assert all(quiet.update(None, None, lines) is None for _ in range(2 * SEARCH_EVERY))
     assert lines.searched == []
 
@@ -286,17 +289,23 @@ def test_a_weak_start_gives_way_to_what_the_lines_find_and_a_strong_one_is_not_s
     strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
     assert weak is not None and strong is not None and strong.n_inliers >= CHECK_BELOW_INLIERS
     other = CAMERA.looking_at(-8.0, 6.0).homography()
-    tracker, lines = HomographyTracker(SIZE), _Lines(confirm=True, finds=other)
+    tracker, lines = HomographyTracker(SIZE, search=True), _Lines(confirm=True, finds=other)
     out = tracker.update(weak, None, lines)
     np.testing.assert_allclose(out, other / other[2, 2])
     assert tracker.by_lines and not tracker.fitted
     np.testing.assert_allclose(lines.searched[0], weak.homography)  # compared with the weak fit
+    assert lines.starts == [True]  # confirmed as a start (the stricter bar for 4-5 keypoints)
     # The search found nothing better: the weak fit (confirmed by the lines) stands.
-    tracker, empty = HomographyTracker(SIZE), _Lines(confirm=True)
+    tracker, empty = HomographyTracker(SIZE, search=True), _Lines(confirm=True)
     np.testing.assert_allclose(tracker.update(weak, None, empty), weak.homography)
     assert tracker.fitted and not tracker.by_lines and len(empty.searched) == 1
+    # A weak start the lines reject is searched at once too, with nothing to compare with (as a
+    # lone frame is, `line_search.calibrate_frame`).
+    tracker, refused = HomographyTracker(SIZE, search=True), _Lines(confirm=False, finds=other)
+    np.testing.assert_allclose(tracker.update(weak, None, refused), other / other[2, 2])
+    assert tracker.rejected and tracker.by_lines and refused.searched == [None]
     # A strong fit has checked itself.
-    tracker, lines = HomographyTracker(SIZE), _Lines(confirm=True, finds=other)
+    tracker, lines = HomographyTracker(SIZE, search=True), _Lines(confirm=True, finds=other)
     np.testing.assert_allclose(tracker.update(strong, None, lines), strong.homography)
     assert lines.searched == [] and tracker.fitted
 
@@ -308,7 +317,7 @@ def test_a_held_homography_the_lines_reject_is_searched_again_with_a_back_off():
     h = CAMERA.homography()
     strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
     assert strong is not None
-    tracker, rejecting = HomographyTracker(SIZE), _Lines(confirm=True, rejects=True)
+    tracker, rejecting = HomographyTracker(SIZE, search=True), _Lines(True, rejects=True)
     checked_at = []
     for i in range(60):
         assert tracker.update(strong, np.eye(3), rejecting) is not None
@@ -317,18 +326,38 @@ def test_a_held_homography_the_lines_reject_is_searched_again_with_a_back_off():
     # Checked on the first frame, then (nothing better found) not before SEARCH_EVERY frames on.
     rest = SUPPORT_CHECK * -(-SEARCH_EVERY // SUPPORT_CHECK)
     assert checked_at == [0, rest]
+    # What the search finds must beat the held homography, so it is told which that is.
+    np.testing.assert_allclose(rejecting.searched[0], strong.homography)
     other = CAMERA.looking_at(-8.0, 6.0).homography()
-    tracker, finds = HomographyTracker(SIZE), _Lines(confirm=True, rejects=True, finds=other)
+    tracker = HomographyTracker(SIZE, search=True)
+    finds = _Lines(confirm=True, rejects=True, finds=other)
     tracker.update(strong, None)
     out = [tracker.update(None, np.eye(3), finds) for _ in range(SUPPORT_CHECK)]
-    assert all(x is not None for x in out) and not finds.searched[:-1]
+    assert all(x is not None for x in out) and len(finds.searched) == 1
+    np.testing.assert_allclose(finds.searched[0], strong.homography)
     np.testing.assert_allclose(out[-1], other / other[2, 2])
-    assert tracker.by_lines and len(finds.searched) == 1
-    trusted = HomographyTracker(SIZE)
+    assert tracker.by_lines
+    trusted = HomographyTracker(SIZE, search=True)
     trusted.start_from(h)
     for _ in range(3 * SUPPORT_CHECK):
         trusted.update(None, np.eye(3), finds)
     assert len(finds.searched) == 1 and not trusted.by_lines
+
+
+def test_a_switch_is_confirmed_with_the_usual_bar_and_a_start_with_the_stricter_one():
+    """The tracker tells the lines which it is asking about (`FrameLines.confirm`'s ``starts``):
+    a fit that would start the homography, or one that would switch it."""
+    h = CAMERA.homography()
+    strong = fit_keypoints(_keypoints(h, _in_view(h)), SIZE[0])
+    other = CAMERA.looking_at(-8.0, 6.0).homography()
+    weak_other = fit_keypoints(_keypoints(other, _in_view(other)[[0, 2, 4, 6, 8]]), SIZE[0])
+    assert strong is not None and weak_other is not None
+    tracker, lines = HomographyTracker(SIZE), _Lines(confirm=True)
+    tracker.update(weak_other, None, lines)  # a start
+    tracker.reset()
+    tracker.update(strong, None, lines)  # a start (a strong fit `confirm` lets stand)
+    tracker.update(weak_other, np.eye(3), lines)  # a switch
+    assert lines.starts == [True, True, False]
 
 
 def test_frames_before_a_shots_first_homography_get_it_carried_back():

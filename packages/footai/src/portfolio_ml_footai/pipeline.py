@@ -4,7 +4,8 @@ Per frame (`FrameAnalyser.step`), each stage takes the frame's `Detections` and 
 with one more column filled:
 
     detector (boxes, roles, scores + pitch keypoints, one frame ahead in a thread)
-      → camera motion and cuts → homography (keypoint fits carried by the motion)
+      → camera motion and cuts → homography (keypoint fits carried by the motion, checked and
+        corrected on the painted lines, searched in them where the keypoints fail)
       → kit colours (``kit``, ``team``; every 2nd frame) or appearance (``appearance``; every 4th)
       → tracker (``track_id``) → calibration (``pitch_xy``) → ball
 
@@ -32,7 +33,7 @@ from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
-from .calibrate.lines import FrameLines
+from .calibrate.line_search import SearchableFrameLines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -114,7 +115,7 @@ class FrameAnalyser:
         self.size = size
         self.motion = CameraMotion(size, work_width=MOTION_WIDTH)
         self.cuts = CutDetector()
-        self.pitch = HomographyTracker(size)
+        self.pitch = HomographyTracker(size, search=True)
         if homography is not None:  # a user's calibration: corrected by the fits that agree
             self.pitch.start_from(homography)
         self.kits = teams.KitStage(grass)
@@ -152,7 +153,8 @@ class FrameAnalyser:
         fit = None
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        h = self.pitch.update(fit, motion, FrameLines(image, people.xyxy, self.kits.grass))
+        lines = SearchableFrameLines(image, people.xyxy, self.kits.grass)
+        h = self.pitch.update(fit, motion, lines)
         # The fit counts only where it stands: not rejected by the lines, not given way to them.
         fitted, by_lines = self.pitch.fitted, self.pitch.by_lines
         people = self.kits(image, people, measure=self.n % COLOUR_EVERY == 0)

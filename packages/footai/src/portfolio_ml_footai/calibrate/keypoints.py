@@ -106,7 +106,8 @@ def image_to_pitch(h: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 class FrameLinesLike(Protocol):
-    """A frame's painted lines (`lines.FrameLines`)."""
+    """A frame's painted lines (`lines.FrameLines`; one that can `search` where the tracker
+    searches: `line_search.SearchableFrameLines`)."""
 
     def agree(self, homography: np.ndarray) -> bool: ...
 
@@ -132,13 +133,14 @@ class HomographyTracker:
     With ``search`` (what a run does) the painted lines are also searched for the pitch on their
     own: in a shot without a homography (its `SEARCH_AFTER`-th frame without one, then every
     `SEARCH_EVERY`-th), where it would start from a weak fit (under `CHECK_BELOW_INLIERS`
-    keypoints fix a homography whatever their identities), and where the lines reject the one
+    keypoints: 4 fix a homography whatever their identities, a few more check it little), and
+    where the lines reject the one
     it holds (checked every `SUPPORT_CHECK`-th frame). What they find starts the homography like
     one fit (`found_by_lines`).
     """
 
     def __init__(
-        self, frame_size: tuple[int, int], smoothing: float = 0.5, search: bool = True
+        self, frame_size: tuple[int, int], smoothing: float = 0.5, search: bool = False
     ) -> None:
         self.size = frame_size
         self.search = search
@@ -156,12 +158,15 @@ class HomographyTracker:
         self.agreeing = 0  # consecutive checked fits that agree with `pending`
         self.rejected = False  # the last update's fit was dropped: the lines contradicted it
         self.carried_for = 0  # frames in a row whose homography was carried, not fitted
-        # What the last update did: its homography stands on a keypoint fit, or the lines found it.
+        # What the last update did with its fit: took it (blended, started or switched to, or
+        # kept waiting for a second one to switch), or found the pitch in the lines instead.
         self.fitted = False
         self.by_lines = False
         self.updates = 0
         self.uncalibrated = 0  # updates in a row of this shot without a homography
-        self.next_support_check = 0  # no search for a rejected homography before this update
+        # No search for a rejected homography before this update. It runs on across shots: it
+        # bounds what the searches cost, and a new shot's homography is checked all the same.
+        self.next_support_check = 0
 
     def start_from(self, homography: np.ndarray) -> None:
         """Start from a user's calibration: exact for its frame, so no fit moves it until the
@@ -178,7 +183,7 @@ class HomographyTracker:
         return self.current
 
     def reset(self) -> None:
-        """A new shot: nothing carries over."""
+        """A new shot: nothing of the last one's homography carries over."""
         self.current, self.pending, self.trusted = None, None, False
         self.variance, self.frames_since_fit = 1.0, 0
         self.carried_for, self.agreeing, self.uncalibrated = 0, 0, 0
@@ -196,13 +201,18 @@ class HomographyTracker:
         also keep, and correct, a homography carried without fits, and are searched for the
         pitch where the keypoints leave it unknown, weak or rejected by them. Afterwards
         `fitted`, `by_lines` and `rejected` say how this frame's homography came about."""
-        starting = self.current is None
+        # A weak fit (accepted or rejected by the lines) where the shot has no homography yet:
+        # 4-7 keypoints check themselves little, so the lines are searched as well (as a lone
+        # frame is, `line_search.calibrate_frame`).
+        weak_start = (
+            self.current is None and fit is not None and fit.n_inliers < CHECK_BELOW_INLIERS
+        )
         h = self._follow(fit, motion, lines)
         if self.rejected:
             fit = None
         self.by_lines = False
         if lines is not None and self.search:
-            h, fit = self._search_lines(h, fit, starting, lines)
+            h, fit = self._search_lines(h, fit, weak_start, lines)
         self.fitted = fit is not None
         self.updates += 1
         return h
@@ -211,12 +221,11 @@ class HomographyTracker:
         self,
         h: np.ndarray | None,
         fit: KeypointFit | None,
-        starting: bool,
+        weak_start: bool,
         lines: FrameLinesLike,
     ) -> tuple[np.ndarray | None, KeypointFit | None]:
         """The frame's homography and the fit it stands on, after the lines had their say."""
         self.uncalibrated = 0 if h is not None else self.uncalibrated + 1
-        weak_start = starting and fit is not None and fit.n_inliers < CHECK_BELOW_INLIERS
         if weak_start or self.uncalibrated % SEARCH_EVERY == SEARCH_AFTER:
             found = lines.search(None if fit is None else fit.homography)
         elif h is not None and self._support_due() and lines.rejects(h):

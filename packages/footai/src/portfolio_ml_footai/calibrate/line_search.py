@@ -20,7 +20,8 @@ Measured (shipped net, `bench footai.views_pitch`, docs/footai.md), with weak ke
 (4–7 inliers) giving way to the search where the lines clearly prefer it: on the 206 views
 redrawn from the real test frames, views within 1.5 m 0.413 → 0.583 (high 0.24 → 0.73, wide
 0.67 → 0.80, zoomed 0.04 → 0.33), more than 3 m off 0.087 → 0.068; on the 266 redrawn from the
-valid frames (the bars were not chosen on them) 0.410 → 0.571 and 0.079 → 0.060. Synthetic 10-s
+valid frames (the bars were not chosen on them) 0.410 → 0.571 and 0.079 → 0.060 (since session
+19, a 4–5-keypoint start needing line support 0.3: more than 3 m off 0.015 and 0.019). Synthetic 10-s
 clips with every keypoint hidden: all 250 frames calibrated, median position error 0.38–0.44 m
 (static, pan, two tactical seeds). On real main-camera frames, lines alone, it calibrates 10 of
 23 test frames (9 within 0.8 m, one 25 m off: only the halfway line and the circle in view) and
@@ -46,9 +47,8 @@ from portfolio_ml_core.models import cache_dir
 from .. import pitch
 from ..detections import PitchKeypoints
 from .geometry import homography_is_plausible
-from .keypoints import KeypointFit, homographies_disagree
+from .keypoints import CHECK_BELOW_INLIERS, KeypointFit, homographies_disagree
 from .lines import (
-    CHECK_BELOW_INLIERS,
     NEAR_LINE_PX,
     PREFER_MARGIN,
     FrameLines,
@@ -401,7 +401,7 @@ def calibrate_frame(
 ) -> FrameFit:
     """One frame on its own (eval-pitch, the views bench, `calibrate --auto`), calibrated as a
     run calibrates a shot's start: a keypoint fit on `CHECK_BELOW_INLIERS` or more stands; a
-    weaker one (4–7 keypoints fix a homography whatever their identities) must be confirmed by
+    weaker one (4 keypoints fix a homography whatever their identities, 5–7 check it little) must be confirmed by
     the lines, and gives way to what the line search finds when the lines clearly like that
     better (`better_pitch`: on the real test frames the one weak fit whose search result was
     25 m off had the same support)."""
@@ -413,6 +413,17 @@ def calibrate_frame(
     if found is not None:
         return FrameFit(None, found, rejected)
     return FrameFit(fit, None, rejected)
+
+
+class SearchableFrameLines(FrameLines):
+    """A frame's painted lines that can also find the pitch on their own: what a run's
+    `keypoints.HomographyTracker` is given (`FrameLinesLike.search`)."""
+
+    def search(self, current: np.ndarray | None) -> np.ndarray | None:
+        """The pitch the lines alone find, when it should stand instead of ``current`` (None:
+        there is no homography); see `better_pitch`."""
+        found = better_pitch(self, current)
+        return None if found is None else found.homography
 
 
 def better_pitch(lines: FrameLines, current: np.ndarray | None) -> LineSearch | None:

@@ -1,11 +1,14 @@
 """The painted lines judge and correct homographies (`FrameLines`, one per frame).
 
-A fit from 4–7 keypoints is exact whatever their identities, and on cameras the net saw little
-of (high, zoomed, behind the goal) a wrong identity is common: the fit then puts the pitch
-metres away. Projected through a right homography, the pitch model's lines land on the white
-lines of the frame; through a wrong one they land on grass. `FrameLines.support` measures that
-share; it confirms weak fits, keeps a homography carried without fits (after moving it onto the
-lines, `FrameLines.refine`) and judges a fit that would switch the homography.
+A fit from 4 keypoints is exact whatever their identities (and 5–7 check it little), and on
+cameras the net saw little of (high, zoomed, behind the goal) a wrong identity is common: the
+fit then puts the pitch metres away. Projected through a right homography, the pitch model's
+lines land on the white lines of the frame; through a wrong one they land on grass.
+`FrameLines.support` measures that share; it confirms weak fits, keeps a homography carried
+without fits (after moving it onto the lines, `FrameLines.refine`), judges a fit that would
+switch the homography, and says when a held one is wrong (`rejects`): what
+`keypoints.HomographyTracker` asks of the lines, with `line_search.SearchableFrameLines` adding
+the search for the pitch in the lines alone.
 
 Measured on the real test frames redrawn as other cameras (206 views, shipped net): fits
 wrong by more than 3 m fell from 21 % to 8 % of views, and no view within 1.5 m was lost.
@@ -119,18 +122,9 @@ class FrameLines:
         return a is None or b is None or a + PREFER_MARGIN >= b
 
     def rejects(self, homography: np.ndarray) -> bool:
-        """Whether the lines clearly say the homography is wrong: too little of the model in
-        view lies on them (a `CARRY_SUPPORT` a carried homography would be dropped for)."""
-        support = self.support(homography)
-        return support is not None and support < CARRY_SUPPORT
-
-    def search(self, current: np.ndarray | None) -> np.ndarray | None:
-        """The pitch the lines alone find (`line_search.better_pitch`), when it should stand
-        instead of ``current`` (None: there is no homography)."""
-        from .line_search import better_pitch  # it builds on this module
-
-        found = better_pitch(self, current)
-        return None if found is None else found.homography
+        """Whether the lines clearly say the homography is wrong: they can judge it, and do not
+        `agree` with it."""
+        return self.support(homography) is not None and not self.agree(homography)
 
     def refine(self, homography: np.ndarray, iterations: int = 3) -> np.ndarray:
         """The homography moved onto the frame's painted lines (`onto_lines`), or as it was:
