@@ -6,10 +6,16 @@ import cv2
 import numpy as np
 import pytest
 from portfolio_ml_footai import pitch
-from portfolio_ml_footai.calibrate.keypoints import SEARCH_AFTER, image_to_pitch
+from portfolio_ml_footai.calibrate.keypoints import (
+    SEARCH_AFTER,
+    homographies_disagree,
+    image_to_pitch,
+)
 from portfolio_ml_footai.calibrate.line_search import (
+    AMBIGUOUS_SCORE,
     MAP_SIZE,
     calibrate_frame,
+    one_place,
     pose_dictionary,
     pose_homography,
     search_lines,
@@ -93,6 +99,25 @@ def test_no_pitch_lines_no_homography():
     for y in range(40, SIZE[1], 150):
         cv2.line(grid, (0, y), (SIZE[0], y), (235, 235, 235), 3)
     assert search_lines(FrameLines(grid)) is None
+
+
+def test_rivals_nearly_as_good_are_ambiguous_only_when_they_put_the_pitch_elsewhere():
+    """A zoomed view: a rival 1.5 m away is the same place found twice (the best stands), one
+    12 m away is another place the lines fit as well (nothing stands), unless it scores
+    clearly lower."""
+    best = plane_homography(ZOOMED)
+    near = plane_homography(_camera(30.0, 52.0, 14.0, 24.0, 41.5, 6.0))
+    far = plane_homography(_camera(30.0, 52.0, 14.0, 24.0, 28.0, 6.0))
+    # 1.5 m is more than 4 % of the frame's width here: the tracker's test would part them.
+    assert homographies_disagree(best, near, SIZE)
+    shape = (SIZE[1], SIZE[0], 3)
+    found = one_place([(0.8, best, 0.7, 0.9), (0.79, near, 0.7, 0.88)], shape)
+    assert found is not None and found.homography is best
+    assert one_place([(0.8, best, 0.7, 0.9), (0.79, far, 0.7, 0.88)], shape) is None
+    clearly_lower = 0.8 - 2 * AMBIGUOUS_SCORE
+    found = one_place([(clearly_lower, far, 0.5, 0.7), (0.8, best, 0.7, 0.9)], shape)
+    assert found is not None and found.homography is best
+    assert one_place([], shape) is None
 
 
 def test_a_lone_frame_falls_back_on_the_lines_when_no_keypoint_fits():
