@@ -13,7 +13,7 @@ no keypoint is). The painted lines are there in every view. So:
    lines themselves (`lines.onto_lines`, from a wide capture radius down to a few pixels);
 3. a result is kept only when the lines agree with it both ways — most of the model's lines in
    view lie on painted lines (support) and most painted lines lie on the model's (coverage) —
-   and no other result nearly as good puts the pitch elsewhere in the picture. A wrong
+   and no other result nearly as good puts the pitch elsewhere (3 m or more away). A wrong
    homography is worse than none (players drawn metres away).
 
 Measured (shipped net, `bench footai.views_pitch`, docs/footai.md), with weak keypoint fits
