@@ -263,9 +263,9 @@ def test_the_search_schedule_restarts_with_each_shot():
 
 
 def test_a_weak_fit_gives_way_to_what_the_lines_find():
-    """5 keypoints fix a homography whatever their identities: a shot that would start from a
-    weak fit the lines only half like starts from the search's result, and the frame is not
-    counted as a keypoint fit."""
+    """4 keypoints fix a homography whatever their identities and a fifth checks it once: a
+    shot that would start from such a weak fit, which the lines only half like, starts from
+    the search's result, and the frame is not counted as a keypoint fit."""
     truth = plane_homography(TACTICAL)
     image = _pitch_frame(truth)
     off = plane_homography(_camera(-5.0, 70.0, 32.0, 62.0, -20.0, 3.0))  # 2 m off

@@ -55,6 +55,7 @@ from .lines import (
     FrameLines,
     LineMap,
     fit_frame,
+    in_view,
     line_map,
     line_samples,
     onto_lines,
@@ -321,11 +322,7 @@ def refine_pose(pose: np.ndarray, query: np.ndarray) -> np.ndarray:
 def _agreement(h_work: np.ndarray, found: LineMap) -> tuple[float, float] | None:
     """(support, coverage) of a work-copy homography; None when too little of it is in view."""
     hh, ww = found.lines.shape
-    q = h_work @ DENSE_WORLD_T
-    front = q[2] > 1e-9
-    uv = (q[:2, front] / q[2, front]).T
-    inside = (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
-    px = uv[inside].round().astype(int)
+    _, px = in_view(h_work, found.lines.shape, DENSE_SAMPLES)
     if len(px) < 40:
         return None
     support = float(np.mean(found.distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX))

@@ -168,7 +168,7 @@ class FrameLines:
             scale = self._work().scale
             h_work = np.diag([scale, scale, 1.0]) @ homography
             if not lines.any():
-                seen, _ = _in_view(h_work, lines.shape)
+                seen, _ = in_view(h_work, lines.shape)
                 self._supports[key] = None if seen.sum() < MIN_LINE_SAMPLES else 0.0
             else:
                 near = cv2.dilate(lines, NEAR_SQUARE) > 0
@@ -298,7 +298,7 @@ def onto_lines(
 
     current = h_work / h_work[2, 2]
     for capture in captures:
-        seen, px = _in_view(current, found.lines.shape)
+        seen, px = in_view(current, found.lines.shape)
         close = found.distance[px[:, 1], px[:, 0]] < capture
         world = LINE_SAMPLES[seen][close]
         if len(world) < 30 or (np.ptp(world[:, 0]) < 5 and np.ptp(world[:, 1]) < 5):
@@ -367,11 +367,14 @@ def _point_to_line(
     return residuals, jacobian
 
 
-def _in_view(h_work: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """(which line samples the homography puts inside the work copy, their pixels)."""
+def in_view(
+    h_work: np.ndarray, shape: tuple[int, ...], points: np.ndarray = LINE_SAMPLES
+) -> tuple[np.ndarray, np.ndarray]:
+    """(which pitch points — by default the line samples — the homography puts in front of the
+    camera and inside a ``shape`` picture, their pixels rounded)."""
     hh, ww = shape[:2]
-    uv = apply_h(h_work, LINE_SAMPLES)
-    front = (LINE_SAMPLES @ h_work[2, :2] + h_work[2, 2]) > 0
+    uv = apply_h(h_work, points)
+    front = (points @ h_work[2, :2] + h_work[2, 2]) > 0
     seen = front & (uv[:, 0] >= 0) & (uv[:, 0] < ww - 1) & (uv[:, 1] >= 0) & (uv[:, 1] < hh - 1)
     return seen, uv[seen].round().astype(int)
 
@@ -379,7 +382,7 @@ def _in_view(h_work: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np
 def _share_on_lines(near: np.ndarray, h_work: np.ndarray) -> float | None:
     """Share of the samples in view within `NEAR_LINE_PX` of a line pixel (``near``: that mask
     of the work copy); None when too few are in view."""
-    seen, px = _in_view(h_work, near.shape)
+    seen, px = in_view(h_work, near.shape)
     if seen.sum() < MIN_LINE_SAMPLES:
         return None
     return float(np.mean(near[px[:, 1], px[:, 0]]))
