@@ -14,7 +14,9 @@ from portfolio_ml_footai.calibrate.keypoints import (
 from portfolio_ml_footai.calibrate.line_search import (
     AMBIGUOUS_SCORE,
     MAP_SIZE,
+    MIN_CROSSING_M,
     calibrate_frame,
+    crossing_m,
     one_place,
     pose_dictionary,
     pose_homography,
@@ -99,6 +101,28 @@ def test_no_pitch_lines_no_homography():
     for y in range(40, SIZE[1], 150):
         cv2.line(grid, (0, y), (SIZE[0], y), (235, 235, 235), 3)
     assert search_lines(FrameLines(grid)) is None
+
+
+def test_one_painted_line_fixes_no_pitch():
+    """A single straight line fits perfectly a pitch seen edge-on (all its lines fall on it):
+    support and coverage 1.0, once found before the matched lines had to cross."""
+    for ends in (((0, 400), (1280, 360)), ((200, 720), (800, 0))):
+        grass = np.full((SIZE[1], SIZE[0], 3), (40, 125, 45), np.uint8)
+        cv2.line(grass, *ends, (235, 235, 235), 5)
+        assert search_lines(FrameLines(grass)) is None, ends
+
+
+def test_matched_lines_must_run_more_than_one_way_in_the_picture():
+    h = plane_homography(GANTRY)
+    halfway = np.c_[np.zeros(41), np.linspace(-pitch.HALF_W, pitch.HALF_W, 41)]
+    along_y = np.tile([0.0, 1.0], (41, 1))
+    assert crossing_m(h, halfway, along_y) < 0.1  # one straight line
+    touchline = np.c_[np.linspace(0, 10, 41), np.full(41, pitch.HALF_W)]
+    corner = np.vstack([halfway, touchline])
+    directions = np.vstack([along_y, np.tile([1.0, 0.0], (41, 1))])
+    assert crossing_m(h, corner, directions) > MIN_CROSSING_M  # two that meet
+    # The sign of a direction does not count.
+    assert crossing_m(h, halfway, -along_y) < 0.1
 
 
 def test_rivals_nearly_as_good_are_ambiguous_only_when_they_put_the_pitch_elsewhere():

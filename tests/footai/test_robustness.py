@@ -40,6 +40,7 @@ def test_empty_pitch_without_players(tmp_path):
     cv2.line(grass, (0, 200), (640, 180), (230, 230, 230), 3)
     summary, output = _run(_write(tmp_path / "empty.mp4", [grass] * 12), tmp_path / "o")
     assert summary["tracks"] == 0 and summary["frames"] == 12
+    assert summary["calibration"]["method"] == "none"  # one line fixes no homography
     assert "no players were tracked" in output
     assert (tmp_path / "o" / "tracks.csv").read_text().startswith("frame,")
 

@@ -8,7 +8,9 @@ import pytest
 from portfolio_ml_footai import pitch
 from portfolio_ml_footai.calibrate.segments import (
     NO_KEYPOINTS,
+    CalibrationSegment,
     FrameCalibration,
+    run_method,
     segment_warnings,
     segments,
 )
@@ -130,6 +132,20 @@ def test_each_shot_says_how_it_was_calibrated_and_why_not():
     assert len(only_cuts) == 40 and all(s.method == "none" for s in only_cuts)
     lines = segment_warnings(only_cuts)
     assert len(lines) == 6 and lines[-1].startswith("35 more shots (35 frames)")
+
+
+def test_the_runs_method_is_what_its_shots_used():
+    def shot(method: str, calibrated: int = 5) -> CalibrationSegment:
+        return CalibrationSegment(0, 9, 10, calibrated, 0, method)
+
+    # A run where no frame got a homography says so (it used to say "keypoints").
+    assert run_method((shot("none", 0), shot("none", 0)), from_file=False) == "none"
+    assert run_method((shot("keypoints"), shot("none", 0)), from_file=False) == "keypoints"
+    assert run_method((shot("lines"), shot("keypoints")), from_file=False) == "keypoints+lines"
+    assert run_method((shot("keypoints+lines"),), from_file=False) == "keypoints+lines"
+    assert run_method((shot("lines"),), from_file=False) == "lines"
+    assert run_method((), from_file=False) == "none"
+    assert run_method((shot("file+keypoints"), shot("keypoints")), from_file=True) == "file"
 
 
 def test_training_views_paint_the_pitch_the_frame_did_not_show_and_label_it():

@@ -29,6 +29,9 @@ from portfolio_ml_core.errors import InputFileError, PortfolioError
 from portfolio_ml_core.lifetime import ClosesOnExit
 
 log = logging.getLogger(__name__)
+# Files already reported as ending early: a run reads a file twice (analysis, then the
+# annotated video), and one warning says it.
+_short_files: set[str] = set()
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # What `batch` looks for in a folder of videos (an explicit file is tried whatever its name).
@@ -187,8 +190,10 @@ class VideoSource(ClosesOnExit):
             yield Frame(index, index / self.fps, image)
             index += 1
         claimed = self.frame_count
-        if not self.is_camera and claimed and index < 0.9 * claimed:
+        short = not self.is_camera and claimed and index < 0.9 * claimed
+        if short and str(self.source) not in _short_files:
             # Decoding ran out well before the header's count: a cut or damaged file.
+            _short_files.add(str(self.source))
             log.warning(
                 "%s ended after %d of the %d frames its header announces (truncated or damaged?)",
                 self.source,

@@ -87,7 +87,7 @@ class Match:
     detections: tuple[Detections, ...]  # one per analysed frame
     homographies: tuple[np.ndarray | None, ...]  # pitch metres → pixels, per analysed frame
     detector: str = "net"
-    calibration_method: str = "none"  # keypoints | file | none
+    calibration_method: str = "none"  # file | keypoints | lines | keypoints+lines | none
     calibration_detail: str = ""
     keypoint_fits: int = 0  # frames whose homography came from the detector's pitch keypoints
     segments: tuple[CalibrationSegment, ...] = ()  # how each shot (cut to cut) was calibrated

@@ -35,7 +35,7 @@ from .calibrate.geometry import homography_from_calibration, load_calibration, r
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
 from .calibrate.line_search import SearchableFrameLines
 from .calibrate.motion import CameraMotion
-from .calibrate.segments import FrameCalibration, segment_warnings, segments
+from .calibrate.segments import FrameCalibration, run_method, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
 from .detections import Detected, Detections
 from .grass import GrassModel, learn_grass
@@ -225,10 +225,9 @@ def analyse(
         first, rest = _bootstrap(video, opts, video_path)
         grass = learn_grass([f.image for f in first])
         fps = video.fps / opts.stride
-        h0, method, detail = None, "keypoints", ""
+        h0, detail = None, ""
         if opts.calibration is not None:
             h0, detail = _calibration_file(opts.calibration, first[0].index, video)
-            method = "file"
         # The model is looked up after the inputs are checked: a bad file is reported as such.
         detector = create_detector(opts.detector, opts.model, threads=detector_threads())
         analyser = FrameAnalyser(video.size, grass, h0)
@@ -255,6 +254,7 @@ def analyse(
         ):
             detections[i] = with_pitch_positions(detections[i], homographies[i])
             calibration[i] = replace(calibration[i], calibrated=True)
+        shots = segments(calibration)
         raw = Match(
             fps,
             video.size,
@@ -262,10 +262,10 @@ def analyse(
             tuple(detections),
             tuple(homographies),
             detector=opts.detector,
-            calibration_method=method,
+            calibration_method=run_method(shots, from_file=opts.calibration is not None),
             calibration_detail=detail,
             keypoint_fits=analyser.keypoint_fits,
-            segments=segments(calibration),
+            segments=shots,
         )
         # A logo or crest the net takes for a person sits on the overlay the run has learnt.
         overlays = OverlaysByShot(analyser.shot_overlays(), analyser.motion.cell_px)

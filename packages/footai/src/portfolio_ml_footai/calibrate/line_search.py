@@ -13,8 +13,10 @@ no keypoint is). The painted lines are there in every view. So:
    lines themselves (`lines.onto_lines`, from a wide capture radius down to a few pixels);
 3. a result is kept only when the lines agree with it both ways — most of the model's lines in
    view lie on painted lines (support) and most painted lines lie on the model's (coverage) —
-   and no other result nearly as good puts the pitch elsewhere (3 m or more away). A wrong
-   homography is worse than none (players drawn metres away).
+   and no other result nearly as good puts the pitch elsewhere (3 m or more away), and the
+   lines it matches run more than one way in the picture (`crossing_m`: one straight line fits
+   a pitch seen edge-on perfectly). A wrong homography is worse than none (players drawn
+   metres away).
 
 Measured (shipped net, `bench footai.views_pitch`, docs/footai.md), with weak keypoint fits
 (4–7 inliers) giving way to the search where the lines clearly prefer it: on the 206 views
@@ -47,7 +49,7 @@ from portfolio_ml_core.models import cache_dir
 
 from .. import pitch
 from ..detections import PitchKeypoints
-from .geometry import homography_is_plausible
+from .geometry import apply_h, homography_is_plausible
 from .keypoints import CHECK_BELOW_INLIERS, KeypointFit
 from .lines import (
     NEAR_LINE_PX,
@@ -84,6 +86,9 @@ MIN_COVERAGE = 0.7
 # (4 % of the frame width apart, the tracker's `homographies_disagree`) refused them.
 AMBIGUOUS_SCORE = 0.1
 AMBIGUOUS_M = 3.0
+# Metres of matched model line across the main direction the matched lines take in the picture
+# (`crossing_m`): one straight line gives 0.5-0.9, right results on the test views 4 and more.
+MIN_CROSSING_M = 2.0
 COVER_PX = 3  # a painted-line pixel this close to the model's projected lines is explained
 SAMPLE_STEP_M = 0.25  # model line samples for the dictionary and for coverage
 # `refine_pose`: first steps (metres for position and aim, degrees for the field of view) and
@@ -108,7 +113,7 @@ class LineSearch:
     coverage: float  # share of painted-line pixels on the model's lines
 
 
-DENSE_SAMPLES, _ = line_samples(SAMPLE_STEP_M)
+DENSE_SAMPLES, DENSE_DIRECTIONS = line_samples(SAMPLE_STEP_M)
 DENSE_WORLD_T = np.c_[DENSE_SAMPLES, np.ones(len(DENSE_SAMPLES))].T  # (3, samples)
 
 
@@ -320,17 +325,36 @@ def refine_pose(pose: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def _agreement(h_work: np.ndarray, found: LineMap) -> tuple[float, float] | None:
-    """(support, coverage) of a work-copy homography; None when too little of it is in view."""
+    """(support, coverage) of a work-copy homography; None when too little of it is in view,
+    or when the lines it explains run one way only (`crossing_m`)."""
     hh, ww = found.lines.shape
-    _, px = in_view(h_work, found.lines.shape, DENSE_SAMPLES)
+    seen, px = in_view(h_work, found.lines.shape, DENSE_SAMPLES)
     if len(px) < 40:
         return None
-    support = float(np.mean(found.distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX))
+    on_lines = found.distance[px[:, 1], px[:, 0]] < NEAR_LINE_PX
+    matched = np.flatnonzero(seen)[on_lines]
+    if crossing_m(h_work, DENSE_SAMPLES[matched], DENSE_DIRECTIONS[matched]) < MIN_CROSSING_M:
+        return None
+    support = float(np.mean(on_lines))
     drawn = np.zeros((hh, ww), np.uint8)
     drawn[px[:, 1], px[:, 0]] = 255
     near_model = cv2.dilate(drawn, np.ones((2 * COVER_PX + 1, 2 * COVER_PX + 1), np.uint8)) > 0
     coverage = float(np.mean(near_model[found.lines > 0]))
     return support, coverage
+
+
+def crossing_m(h_work: np.ndarray, points: np.ndarray, directions: np.ndarray) -> float:
+    """Metres of matched model line (``points`` on the pitch, their unit ``directions``) that
+    run across the main direction they take in the picture: the smaller eigenvalue of their
+    picture directions' orientation tensor, times the samples' spacing. Painted lines that all
+    run one way in the picture (one straight line, or a pitch seen edge-on so that all its
+    lines fall on one) leave a homography free along them, however well it fits them."""
+    if len(points) == 0:
+        return 0.0
+    step = apply_h(h_work, points + 0.05 * directions) - apply_h(h_work, points)
+    unit = step / np.maximum(np.linalg.norm(step, axis=1, keepdims=True), 1e-9)
+    tensor = unit.T @ unit  # sums of d·dᵀ: a direction's sign does not count
+    return float(np.linalg.eigvalsh(tensor)[0]) * SAMPLE_STEP_M
 
 
 def search_lines(frame_lines: FrameLines) -> LineSearch | None:

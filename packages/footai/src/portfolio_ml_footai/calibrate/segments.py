@@ -108,6 +108,16 @@ def _describe(shot: list[FrameCalibration]) -> CalibrationSegment:
     )
 
 
+def run_method(found: tuple[CalibrationSegment, ...], from_file: bool) -> str:
+    """The whole run's calibration in a word (summary.json's ``calibration.method``): ``file``
+    when a user's calibration file started it, otherwise what its shots used (``keypoints``,
+    ``lines``, ``keypoints+lines``), or ``none`` when no frame got a homography."""
+    if from_file:
+        return "file"
+    used = {part for s in found if s.calibrated for part in s.method.split("+")}
+    return "+".join(m for m in ("keypoints", "lines") if m in used) or "none"
+
+
 MAX_SHOT_WARNINGS = 5  # a clip of nothing but cuts gets a summary line, not one per frame
 
 
