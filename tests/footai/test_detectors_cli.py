@@ -26,7 +26,7 @@ STILL_PLAYERS = [(100, 300, 130, 380), (400, 200, 425, 270), (700, 350, 735, 440
 def test_detectors_lists_the_built_in_ones():
     res = invoke("detectors")
     assert res.exit_code == 0, res.output
-    assert "net (default)" in res.output and "onnx" in res.output
+    assert "net (default)" in res.output and "onnx" in res.output and "net-flip" in res.output
 
 
 def test_an_unknown_detector_is_a_one_line_error(static_clip, tmp_path):

@@ -456,7 +456,8 @@ def train(
         Path,
         typer.Option("--out", "-o", help="Output folder: weights, checkpoints, curves, report."),
     ],
-    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (each --steps batches).")] = 40,
+    # The defaults are the shipped net's recipe (model/weights/PROVENANCE.md).
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (each --steps batches).")] = 34,
     steps: Annotated[int, typer.Option("--steps", help="Batches per epoch.")] = 60,
     batch: Annotated[int, typer.Option("--batch", help="Images per batch.")] = 16,
     synthetic: Annotated[
@@ -492,7 +493,7 @@ def train(
     size: Annotated[
         str,
         typer.Option("--size", help="Inference input WxH (multiples of 32); crops are 3/4 of it."),
-    ] = "512x288",
+    ] = "640x352",
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")
     ] = False,

@@ -3,7 +3,8 @@
 Any object with ``__call__(image) -> Detected`` is a `Detector`. Detectors are offered by name
 through the ``register_detectors`` hook (core's `DetectorRegistry`, task ``"football"``), so
 another package can add one; ``--detector NAME`` picks it and ``footai detectors`` lists them.
-Foot AI offers two itself: the shipped net (the default) and ``onnx``, a user's own
+Foot AI offers three itself: the shipped net (the default), ``net-flip`` (the same net, also
+run on each frame's mirror image: more accurate, slower) and ``onnx``, a user's own
 YOLOv8/YOLO11-style export.
 """
 
@@ -36,6 +37,14 @@ def _shipped_net(model: Path | None = None, threads: int | None = None, **_: Any
     return NetDetector(model, threads=threads)
 
 
+def _shipped_net_flipped(
+    model: Path | None = None, threads: int | None = None, **_: Any
+) -> Detector:
+    from .net import NetDetector
+
+    return NetDetector(model, threads=threads, flip=True)
+
+
 def _onnx(model: Path | None = None, threads: int | None = None, **_: Any) -> Detector:
     from .onnx import OnnxDetector
 
@@ -50,6 +59,14 @@ BUILTIN_DETECTORS = (
         TASK,
         "the shipped Foot AI net (LiteRT): people with roles, the ball and 32 pitch keypoints",
         _shipped_net,
+    ),
+    DetectorSpec(
+        "net-flip",
+        TASK,
+        "the shipped net, also run on each frame's mirror image for the people and the ball: "
+        "more accurate (real test split: persons F1 0.920 vs 0.908, ball 0.61 vs 0.56), "
+        "about 1.6x the time per frame",
+        _shipped_net_flipped,
     ),
     DetectorSpec(
         "onnx",
