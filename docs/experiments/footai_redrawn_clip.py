@@ -13,7 +13,10 @@ on the pitch. The figures are in docs/footai.md (pipeline, step 4). Not part of 
     uv run python docs/experiments/footai_redrawn_clip.py /tmp/laliga /tmp/redrawn high
 
 Kinds: ``high`` (a gantry 28 m back, 32 m up, 40° wide) and ``tactical`` (35 m back, 38 m up,
-62° wide). Frames 200–449 (the live shot).
+62° wide). Frames 200–449 (the live shot). ``tactical-painted`` (or ``high-painted``): what the
+real frame did not show is grass with the pitch's markings painted on (`synth.views`' training
+fill) instead of black, as a real tactical camera shows markings everywhere; the players and
+boards are still only those of the real frame.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import numpy as np
 from portfolio_ml_core.video import VideoSink, VideoSource
 from portfolio_ml_footai.calibrate.keypoints import image_to_pitch
 from portfolio_ml_footai.synth.camera import BroadcastCamera
-from portfolio_ml_footai.synth.views import plane_homography
+from portfolio_ml_footai.synth.views import _fill, _paint_lines, _validity, plane_homography
 
 CLIP = Path(__file__).parents[2].parent / "shared" / "videos" / "football_broadcast_laliga.mp4"
 KINDS = {"high": ((0.0, 62.0, 32.0), 40.0), "tactical": ((0.0, 69.0, 38.0), 62.0)}
@@ -40,7 +43,9 @@ SIZE = (1280, 720)
 def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
     saved = np.load(run / "homographies.npz")
     index = {int(f): h for f, h in zip(saved["frames"], saved["homographies"], strict=True)}
-    (x, y, z), fov = KINDS[kind]
+    painted = kind.endswith("-painted")
+    (x, y, z), fov = KINDS[kind.removesuffix("-painted")]
+    rng = np.random.default_rng(0)
     w, h = SIZE
     focal = w / 2 / math.tan(math.radians(fov) / 2)
     aim, truth = None, []
@@ -58,7 +63,14 @@ def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
             h_new = plane_homography(camera)
             warp = h_new @ np.linalg.inv(h_frame)
             image = cv2.resize(frame.image, SIZE)
-            sink.write(cv2.warpPerspective(image, warp / warp[2, 2], SIZE))
+            drawn = cv2.warpPerspective(image, warp / warp[2, 2], SIZE)
+            if painted:
+                on_pitch, seen = _validity(h_new, h_frame)
+                grass = np.median(drawn[seen & on_pitch].reshape(-1, 3), axis=0)
+                fill = _fill(grass, on_pitch, rng)
+                _paint_lines(fill, h_new, tuple(map(float, aim)), grass)
+                cv2.copyTo(fill, (~seen).astype(np.uint8), drawn)
+            sink.write(drawn)
             truth.append(h_new / h_new[2, 2])
     return np.array(truth)
 

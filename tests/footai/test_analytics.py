@@ -21,8 +21,10 @@ from portfolio_ml_footai.analytics.shape import (
     FORMATIONS,
     TeamShape,
     _template,
+    formations,
     guess_formation,
     shapes,
+    team_shape,
 )
 from portfolio_ml_footai.detections import Detections
 from portfolio_ml_footai.io.run_dir import read_match
@@ -259,6 +261,18 @@ def test_run_writes_match_stats_and_summary(run_dir, clip):
     # One frame's grid, for a picture.
     grid = frame_control(read_match(run_dir), 50)
     assert grid is not None and sum(grid.share) == pytest.approx(1.0)
+
+
+def test_a_team_seen_only_in_fragments_has_no_shape_and_no_crash():
+    """Three players a frame, but a new track each time (a far camera's flickering boxes):
+    no track is seen long enough to be a place in the team (it crashed the figures)."""
+    frames = [
+        _frame([(3 * i + k, PLAYER, 0, 10.0 * k, 5.0) for k in range(3)], None) for i in range(20)
+    ]
+    match = _match(frames)
+    assert team_shape(match, 0, 1) is None
+    assert [f.name for f in formations(match)] == [None, None]
+    match_figures(match)  # the whole set of figures, as a run computes them
 
 
 def test_shapes_and_control_skip_frames_with_too_few_players():

@@ -145,6 +145,8 @@ def team_shape(match: Match, team: int, attack: int) -> TeamShape | None:
     seen_in = csr_matrix((np.ones(len(slot)), (frame, slot)), (len(frames_u), len(slots)))
     together = (seen_in.T @ seen_in).toarray() > 0  # slots ever in the same frame
     groups = _merge(place, seen, together, keep)
+    if not groups:
+        return None  # only fragments, none seen long enough to be a place in the team
     merged = np.array([np.average(place[g], axis=0, weights=seen[g]) for g in groups])
     weight = np.array([seen[g].sum() for g in groups])
     order = np.argsort(-weight, kind="stable")[:10]
