@@ -368,7 +368,13 @@ def _warnings(match: Match) -> tuple[str, ...]:
             "close-ups or replays): their pitch columns are empty"
         )
         out += segment_warnings(match.segments)
-    if not _tracked(match):
+    confirm = TrackerConfig().confirm_hits
+    if not _tracked(match) and n < confirm:
+        out.append(
+            f"no players were tracked: a track is confirmed after {confirm} frames and this run "
+            f"analysed {n} (`footai detect` finds people on still images)"
+        )
+    elif not _tracked(match):
         out.append("no players were tracked: is this a football broadcast (main camera)?")
     elif not match.team_colours:
         out.append("could not find two kit colours: team labels are unreliable")
