@@ -45,6 +45,13 @@ def test_empty_pitch_without_players(tmp_path):
     assert (tmp_path / "o" / "tracks.csv").read_text().startswith("frame,")
 
 
+def test_a_portrait_crop_is_warned_about(static_clip, tmp_path):
+    with VideoSource(static_clip.video) as v:
+        frames = [np.ascontiguousarray(fr.image[:, 300:500]) for fr in v.frames(max_frames=4)]
+    summary, _ = _run(_write(tmp_path / "portrait.mp4", frames), tmp_path / "o")
+    assert any("often metres off" in w for w in summary["warnings"])
+
+
 def test_a_run_too_short_to_confirm_a_track_says_so(static_clip, tmp_path):
     with VideoSource(static_clip.video) as v:
         frames = [fr.image for fr in v.frames(max_frames=2)]
@@ -52,6 +59,7 @@ def test_a_run_too_short_to_confirm_a_track_says_so(static_clip, tmp_path):
     assert summary["frames"] == 2 and summary["tracks"] == 0
     assert any("confirmed after 3 frames" in w for w in summary["warnings"])
     assert not any("is this a football broadcast" in w for w in summary["warnings"])
+    assert not any("often metres off" in w for w in summary["warnings"])  # 16:9
 
 
 @pytest.fixture(scope="module")
