@@ -16,7 +16,10 @@ Kinds: ``high`` (a gantry 28 m back, 32 m up, 40° wide) and ``tactical`` (35 m 
 62° wide). Frames 200–449 (the live shot). ``tactical-painted`` (or ``high-painted``): what the
 real frame did not show is grass with the pitch's markings painted on (`synth.views`' training
 fill) instead of black, as a real tactical camera shows markings everywhere; the players and
-boards are still only those of the real frame.
+boards are still only those of the real frame. ``tv``: the clip as a phone films it off a TV
+screen (the issue's Serie A clip): the picture through a fixed perspective (the screen seen a
+little from the side and below), a dark surround, a slight blur, a moiré pattern and a duller
+colour; the truth is that perspective times the real run's homography.
 """
 
 from __future__ import annotations
@@ -40,9 +43,32 @@ FIRST, LAST = 200, 450
 SIZE = (1280, 720)
 
 
+# Where the screen's corners land in the filmed picture (top-left, top-right, bottom-right,
+# bottom-left): seen from a little to the left and below, filling most of the picture.
+SCREEN = np.float32([[95, 75], [1205, 40], [1235, 690], [60, 655]])
+
+
+def off_a_tv(image: np.ndarray, screen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``image`` (SIZE) as a phone films it off a TV: through ``screen`` (3×3), a dark room
+    around it, blur, moiré and duller colours."""
+    w, h = SIZE
+    filmed = cv2.warpPerspective(image, screen, SIZE).astype(np.float32)
+    on_screen = cv2.warpPerspective(np.ones((h, w), np.uint8), screen, SIZE)[..., None] > 0
+    filmed = cv2.GaussianBlur(filmed, (0, 0), 1.0)
+    ys, xs = np.mgrid[0:h, 0:w]
+    moire = 7.0 * np.sin(2 * np.pi * (0.23 * xs + 0.11 * ys))[..., None]
+    grey = filmed.mean(axis=2, keepdims=True)
+    filmed = 0.8 * filmed + 0.2 * grey + moire + rng.normal(0, 3, filmed.shape)
+    # The room around the screen stays dark (under the scorer's "shown" level of 10).
+    room = np.full_like(filmed, 7.0)
+    return np.clip(np.where(on_screen, filmed, room), 0, 255).astype(np.uint8)
+
+
 def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
     saved = np.load(run / "homographies.npz")
     index = {int(f): h for f, h in zip(saved["frames"], saved["homographies"], strict=True)}
+    if kind == "tv":
+        return _redraw_tv(index, out)
     painted = kind.endswith("-painted")
     (x, y, z), fov = KINDS[kind.removesuffix("-painted")]
     rng = np.random.default_rng(0)
@@ -72,6 +98,26 @@ def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
                 cv2.copyTo(fill, (~seen).astype(np.uint8), drawn)
             sink.write(drawn)
             truth.append(h_new / h_new[2, 2])
+    return np.array(truth)
+
+
+def _redraw_tv(index: dict[int, np.ndarray], out: Path) -> np.ndarray:
+    w, h = SIZE
+    corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    screen = cv2.getPerspectiveTransform(corners, SCREEN)
+    rng = np.random.default_rng(0)
+    truth = []
+    with VideoSource(CLIP) as src, VideoSink(out / "tv.mp4", src.fps, SIZE) as sink:
+        for frame in src.frames():
+            if frame.index < FIRST:
+                continue
+            if frame.index >= LAST:
+                break
+            sx, sy = w / frame.image.shape[1], h / frame.image.shape[0]
+            h_frame = np.diag([sx, sy, 1.0]) @ index[frame.index]
+            sink.write(off_a_tv(cv2.resize(frame.image, SIZE), screen, rng))
+            h_tv = screen @ h_frame
+            truth.append(h_tv / h_tv[2, 2])
     return np.array(truth)
 
 

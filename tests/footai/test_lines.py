@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from portfolio_ml_footai import pitch
+from portfolio_ml_footai.calibrate.geometry import apply_h
 from portfolio_ml_footai.calibrate.keypoints import (
     CARRY_FRAMES,
     CHECK_BELOW_INLIERS,
@@ -23,6 +24,8 @@ from portfolio_ml_footai.calibrate.lines import (
     MIN_SUPPORT_FEW,
     FrameLines,
     fit_frame,
+    pitch_shift_m,
+    without_stray_keypoint,
 )
 from portfolio_ml_footai.calibrate.segments import LINES_REJECTED, FrameCalibration, segments
 from portfolio_ml_footai.detections import PitchKeypoints
@@ -404,3 +407,44 @@ def test_a_switch_needs_the_lines_to_like_the_new_homography_as_well():
             out = tracker.update(contradicting, np.eye(3), lines)
         assert np.allclose(out, contradicting.homography) == switches
         assert tracker.rejected != switches
+
+
+class _SupportByDistance:
+    """Lines that like a homography as much as it lies close to the true one (1.0 there, 0 at
+    5 m off): `without_stray_keypoint` reads only `support`."""
+
+    def __init__(self, truth: np.ndarray) -> None:
+        self.truth, self.asked = truth, 0
+
+    def support(self, h: np.ndarray) -> float:
+        self.asked += 1
+        return max(0.0, 1.0 - pitch_shift_m(self.truth, h, (SIZE[1], SIZE[0])) / 5.0)
+
+
+def test_a_stray_keypoint_that_bends_a_weak_fit_is_dropped():
+    """The centre circle's keypoints and the halfway line's touchline end put where the picture
+    ends (a TV screen's edge): RANSAC keeps all six, bent 2-3 m; without it the fit is right."""
+    camera = BroadcastCamera(0.0, 60.0, 18.0, 0.0, 0.0, 1340.0, *SIZE).looking_at(0.0, 5.0)
+    truth = camera.homography()
+    xy = apply_h(truth, pitch.KEYPOINTS)
+    ids = [13, 14, 15, 16, 30, 31]
+    xy[16] += [0.0, -150.0]  # below the picture in truth; on its bottom edge here
+    confidence = np.zeros(len(pitch.KEYPOINTS))
+    confidence[ids] = 0.9
+    keypoints = PitchKeypoints(xy, confidence)
+    bent = fit_keypoints(keypoints, SIZE[0])
+    assert bent is not None and bent.n_inliers == 6
+    lines = _SupportByDistance(truth)
+    assert lines.support(bent.homography) < 0.6
+    fixed = without_stray_keypoint(bent, keypoints, SIZE[0], lines)
+    assert fixed is not None and fixed.n_inliers == 5 and not fixed.inliers[16]
+    assert pitch_shift_m(truth, fixed.homography, (SIZE[1], SIZE[0])) < 0.1
+    # A fit the lines already like, and a 5-keypoint one, are left alone.
+    right = fit_keypoints(PitchKeypoints(apply_h(truth, pitch.KEYPOINTS), confidence), SIZE[0])
+    assert without_stray_keypoint(right, keypoints, SIZE[0], lines) is right
+    few = confidence.copy()
+    few[16] = 0.0
+    five = fit_keypoints(PitchKeypoints(xy, few), SIZE[0])
+    before = lines.asked
+    assert without_stray_keypoint(five, keypoints, SIZE[0], lines) is five
+    assert lines.asked == before  # not even measured

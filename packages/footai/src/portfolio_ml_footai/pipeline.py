@@ -34,6 +34,7 @@ from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
 from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
 from .calibrate.line_search import SearchableFrameLines
+from .calibrate.lines import without_stray_keypoint
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, run_method, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -151,9 +152,10 @@ class FrameAnalyser:
             self.ball = BallTracker(self.size[0])
             self.pitch.reset()  # a calibration file holds for its own shot only
         fit = None
+        lines = SearchableFrameLines(image, people.xyxy, self.kits.grass)
         if found.keypoints is not None:
             fit = fit_keypoints(found.keypoints, self.size[0])
-        lines = SearchableFrameLines(image, people.xyxy, self.kits.grass)
+            fit = without_stray_keypoint(fit, found.keypoints, self.size[0], lines)
         h = self.pitch.update(fit, motion, lines)
         # The fit counts only where it stands: not rejected by the lines, not given way to them.
         fitted, by_lines = self.pitch.fitted, self.pitch.by_lines
