@@ -28,6 +28,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -64,31 +65,45 @@ def off_a_tv(image: np.ndarray, screen: np.ndarray, rng: np.random.Generator) ->
     return np.clip(np.where(on_screen, filmed, room), 0, 255).astype(np.uint8)
 
 
-def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
+def _live_shot(run: Path) -> tuple[float, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    """The clip's frame rate, and its frames FIRST..LAST-1 at SIZE with the real run's
+    homography of each (pitch → SIZE pixels)."""
     saved = np.load(run / "homographies.npz")
     index = {int(f): h for f, h in zip(saved["frames"], saved["homographies"], strict=True)}
+    with VideoSource(CLIP) as src:
+        fps = src.fps
+
+    def frames() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        w, h = SIZE
+        with VideoSource(CLIP) as src:
+            for frame in src.frames():
+                if frame.index < FIRST:
+                    continue
+                if frame.index >= LAST:
+                    break
+                sx, sy = w / frame.image.shape[1], h / frame.image.shape[0]
+                yield cv2.resize(frame.image, SIZE), np.diag([sx, sy, 1.0]) @ index[frame.index]
+
+    return fps, frames()
+
+
+def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
+    fps, shot = _live_shot(run)
     if kind == "tv":
-        return _redraw_tv(index, out)
+        return _redraw_tv(fps, shot, out)
     painted = kind.endswith("-painted")
     (x, y, z), fov = KINDS[kind.removesuffix("-painted")]
     rng = np.random.default_rng(0)
     w, h = SIZE
     focal = w / 2 / math.tan(math.radians(fov) / 2)
     aim, truth = None, []
-    with VideoSource(CLIP) as src, VideoSink(out / f"{kind}.mp4", src.fps, SIZE) as sink:
-        for frame in src.frames():
-            if frame.index < FIRST:
-                continue
-            if frame.index >= LAST:
-                break
-            sx, sy = w / frame.image.shape[1], h / frame.image.shape[0]
-            h_frame = np.diag([sx, sy, 1.0]) @ index[frame.index]
+    with VideoSink(out / f"{kind}.mp4", fps, SIZE) as sink:
+        for image, h_frame in shot:
             centre = image_to_pitch(h_frame, np.array([[w / 2, h * 0.6]]))[0]
             aim = centre if aim is None else aim + 0.1 * (centre - aim)  # a smooth follow
             camera = BroadcastCamera(x, y, z, 0.0, 0.0, focal, w, h).looking_at(*map(float, aim))
             h_new = plane_homography(camera)
             warp = h_new @ np.linalg.inv(h_frame)
-            image = cv2.resize(frame.image, SIZE)
             drawn = cv2.warpPerspective(image, warp / warp[2, 2], SIZE)
             if painted:
                 on_pitch, seen = _validity(h_new, h_frame)
@@ -101,21 +116,15 @@ def redraw(run: Path, out: Path, kind: str) -> np.ndarray:
     return np.array(truth)
 
 
-def _redraw_tv(index: dict[int, np.ndarray], out: Path) -> np.ndarray:
+def _redraw_tv(fps: float, shot: Iterator[tuple[np.ndarray, np.ndarray]], out: Path) -> np.ndarray:
     w, h = SIZE
     corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     screen = cv2.getPerspectiveTransform(corners, SCREEN)
     rng = np.random.default_rng(0)
     truth = []
-    with VideoSource(CLIP) as src, VideoSink(out / "tv.mp4", src.fps, SIZE) as sink:
-        for frame in src.frames():
-            if frame.index < FIRST:
-                continue
-            if frame.index >= LAST:
-                break
-            sx, sy = w / frame.image.shape[1], h / frame.image.shape[0]
-            h_frame = np.diag([sx, sy, 1.0]) @ index[frame.index]
-            sink.write(off_a_tv(cv2.resize(frame.image, SIZE), screen, rng))
+    with VideoSink(out / "tv.mp4", fps, SIZE) as sink:
+        for image, h_frame in shot:
+            sink.write(off_a_tv(image, screen, rng))
             h_tv = screen @ h_frame
             truth.append(h_tv / h_tv[2, 2])
     return np.array(truth)
