@@ -425,6 +425,14 @@ def test_a_dissolve_between_shots_is_one_shot_change_and_a_pan_is_none():
     clip = pan[:10] + mix + later[16:]
     found = shot_changes(clip)
     assert len(found) == 1 and 12 <= found[0] <= 26, found
+    # The pan inside a dark surround that stays put (a TV filmed by a phone, letterbox bars):
+    # the camera motion carries the old frame's surround onto the picture, which is no dissolve.
+    framed = []
+    for frame in _panning(wide, 40, 24):
+        dark = np.full((720, 1280, 3), 8, np.uint8)
+        dark[90:630, 140:1140] = cv2.resize(frame, (1000, 540))
+        framed.append(dark)
+    assert shot_changes(framed) == []
 
 
 def test_smoothing_does_not_lag_a_running_player_at_the_ends_of_a_track():

@@ -30,6 +30,7 @@ DISSOLVE_WORK = 120  # px: the width the dissolve test warps at
 DISSOLVE_THUMB = (40, 22)
 DISSOLVE_LEVEL = 12.0  # mean absolute grey difference after motion compensation
 MIN_COVER = 0.5  # share of the thumbnail the warped old frame must still cover to be compared
+DARK_LEVEL = 20.0  # grey level under which a thumbnail cell is a picture's dark surround
 
 
 class CutDetector:
@@ -83,7 +84,10 @@ def dissolve_level(history: list[tuple[np.ndarray, np.ndarray]]) -> float:
         cv2.resize(x, DISSOLVE_THUMB, interpolation=cv2.INTER_AREA)
         for x in (warped, new * (cover > 0.5), cover)
     ]
-    inside = small[2] > 0.99
+    # Near-black cells are left out: a picture's dark surround (letterbox bars, the room
+    # around a TV filmed by a phone) stays put while the camera motion moves the old frame's
+    # copy of it onto the picture.
+    inside = (small[2] > 0.99) & (small[0] > DARK_LEVEL) & (small[1] > DARK_LEVEL)
     if inside.mean() < MIN_COVER:
         return 0.0
     return float(np.abs(small[0] - small[1])[inside].mean())
