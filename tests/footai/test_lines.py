@@ -24,8 +24,8 @@ from portfolio_ml_footai.calibrate.lines import (
     MIN_SUPPORT_FEW,
     FrameLines,
     fit_frame,
+    fit_keypoints_on_lines,
     pitch_shift_m,
-    without_stray_keypoint,
 )
 from portfolio_ml_footai.calibrate.segments import LINES_REJECTED, FrameCalibration, segments
 from portfolio_ml_footai.detections import PitchKeypoints
@@ -411,7 +411,7 @@ def test_a_switch_needs_the_lines_to_like_the_new_homography_as_well():
 
 class _SupportByDistance:
     """Lines that like a homography as much as it lies close to the true one (1.0 there, 0 at
-    5 m off): `without_stray_keypoint` reads only `support`."""
+    5 m off): `fit_keypoints_on_lines` reads only `support`."""
 
     def __init__(self, truth: np.ndarray) -> None:
         self.truth, self.asked = truth, 0
@@ -436,15 +436,18 @@ def test_a_stray_keypoint_that_bends_a_weak_fit_is_dropped():
     assert bent is not None and bent.n_inliers == 6
     lines = _SupportByDistance(truth)
     assert lines.support(bent.homography) < 0.6
-    fixed = without_stray_keypoint(bent, keypoints, SIZE[0], lines)
+    fixed = fit_keypoints_on_lines(keypoints, SIZE[0], lines)
     assert fixed is not None and fixed.n_inliers == 5 and not fixed.inliers[16]
     assert pitch_shift_m(truth, fixed.homography, (SIZE[1], SIZE[0])) < 0.1
-    # A fit the lines already like, and a 5-keypoint one, are left alone.
-    right = fit_keypoints(PitchKeypoints(apply_h(truth, pitch.KEYPOINTS), confidence), SIZE[0])
-    assert without_stray_keypoint(right, keypoints, SIZE[0], lines) is right
+    # A fit the lines already like is measured once and left alone; a 5-keypoint one is not
+    # even measured (dropping one would leave an unchecked 4-keypoint fit).
+    right = PitchKeypoints(apply_h(truth, pitch.KEYPOINTS), confidence)
+    before = lines.asked
+    kept = fit_keypoints_on_lines(right, SIZE[0], lines)
+    assert kept is not None and kept.n_inliers == 6 and lines.asked == before + 1
     few = confidence.copy()
     few[16] = 0.0
-    five = fit_keypoints(PitchKeypoints(xy, few), SIZE[0])
+    five = PitchKeypoints(xy, few)
     before = lines.asked
-    assert without_stray_keypoint(five, keypoints, SIZE[0], lines) is five
-    assert lines.asked == before  # not even measured
+    kept = fit_keypoints_on_lines(five, SIZE[0], lines)
+    assert kept is not None and kept.n_inliers == 5 and lines.asked == before

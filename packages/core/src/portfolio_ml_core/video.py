@@ -29,9 +29,6 @@ from portfolio_ml_core.errors import InputFileError, PortfolioError
 from portfolio_ml_core.lifetime import ClosesOnExit
 
 log = logging.getLogger(__name__)
-# Files already reported as ending early: a run reads a file twice (analysis, then the
-# annotated video), and one warning says it.
-_short_files: set[str] = set()
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 # What `batch` looks for in a folder of videos (an explicit file is tried whatever its name).
@@ -76,9 +73,13 @@ class VideoSource(ClosesOnExit):
         *,
         folder_fps: float = 30.0,
         prefetch: int = 0,
+        warn_short: bool = True,
     ) -> None:
         self.source = source
         self.prefetch = prefetch
+        # Say once that a file ends before its header's frame count (a later pass over the
+        # same file, in this source or another one, passes False: it was said).
+        self.warn_short = warn_short
         self.is_camera = False
         self._capture: cv2.VideoCapture | None = None
         self._images: list[Path] = []
@@ -191,9 +192,9 @@ class VideoSource(ClosesOnExit):
             index += 1
         claimed = self.frame_count
         short = not self.is_camera and claimed and index < 0.9 * claimed
-        if short and str(self.source) not in _short_files:
+        if short and self.warn_short:
             # Decoding ran out well before the header's count: a cut or damaged file.
-            _short_files.add(str(self.source))
+            self.warn_short = False
             log.warning(
                 "%s ended after %d of the %d frames its header announces (truncated or damaged?)",
                 self.source,

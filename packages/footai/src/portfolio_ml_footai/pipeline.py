@@ -32,9 +32,9 @@ from portfolio_ml_core.video import Frame, VideoSource
 from . import teams
 from .calibrate.cuts import CutDetector
 from .calibrate.geometry import homography_from_calibration, load_calibration, rescaled
-from .calibrate.keypoints import HomographyTracker, carry_back, fit_keypoints, image_to_pitch
+from .calibrate.keypoints import HomographyTracker, carry_back, image_to_pitch
 from .calibrate.line_search import SearchableFrameLines
-from .calibrate.lines import without_stray_keypoint
+from .calibrate.lines import fit_keypoints_on_lines
 from .calibrate.motion import CameraMotion
 from .calibrate.segments import FrameCalibration, run_method, segment_warnings, segments
 from .detect import DEFAULT_DETECTOR, Detector, check_detector_name, create_detector
@@ -154,8 +154,7 @@ class FrameAnalyser:
         fit = None
         lines = SearchableFrameLines(image, people.xyxy, self.kits.grass)
         if found.keypoints is not None:
-            fit = fit_keypoints(found.keypoints, self.size[0])
-            fit = without_stray_keypoint(fit, found.keypoints, self.size[0], lines)
+            fit = fit_keypoints_on_lines(found.keypoints, self.size[0], lines)
         h = self.pitch.update(fit, motion, lines)
         # The fit counts only where it stands: not rejected by the lines, not given way to them.
         fitted, by_lines = self.pitch.fitted, self.pitch.by_lines
@@ -368,12 +367,12 @@ MIN_ASPECT = 1.3
 def _warnings(match: Match) -> tuple[str, ...]:
     n = len(match.frames)
     out = []
-    w, h = match.size
-    if w < MIN_ASPECT * h:
+    width, height = match.size
+    if width < MIN_ASPECT * height:
         # Crops of the real LaLiga clip (session 20): 4:3 0.28 m median, 180 of 200 frames
         # within 1.5 m; square 106 of 200; portrait 0 of 90 (all 4-13 m off).
         out.append(
-            f"the frames are {w}×{h}: pitch positions are made for broadcast frames (16:9 or "
+            f"the frames are {width}×{height}: pitch positions are made for broadcast frames (16:9 or "
             "4:3) and on narrower crops (square, portrait) are often metres off"
         )
     no_pitch = sum(h is None for h in match.homographies)
@@ -383,14 +382,14 @@ def _warnings(match: Match) -> tuple[str, ...]:
             "close-ups or replays): their pitch columns are empty"
         )
         out += segment_warnings(match.segments)
-    confirm = TrackerConfig().confirm_hits
-    if not _tracked(match) and n < confirm:
-        out.append(
-            f"no players were tracked: a track is confirmed after {confirm} frames and this run "
-            f"analysed {n} (`footai detect` finds people on still images)"
-        )
-    elif not _tracked(match):
-        out.append("no players were tracked: is this a football broadcast (main camera)?")
+    if not _tracked(match):
+        if n < TRACKER.confirm_hits:
+            out.append(
+                f"no players were tracked: a track is confirmed after {TRACKER.confirm_hits} "
+                f"frames and this run analysed {n} (`footai detect` finds people on still images)"
+            )
+        else:
+            out.append("no players were tracked: is this a football broadcast (main camera)?")
     elif not match.team_colours:
         out.append("could not find two kit colours: team labels are unreliable")
     return tuple(out)

@@ -434,9 +434,9 @@ def calibrate_frame(
 ) -> FrameFit:
     """One frame on its own (eval-pitch, the views bench, `calibrate --auto`), calibrated as a
     run calibrates a shot's start: a keypoint fit on `CHECK_BELOW_INLIERS` or more stands; a
-    weaker one (4 keypoints fix a homography whatever their identities, 5–7 check it little) must be confirmed by
-    the lines, and gives way to what the line search finds when the lines clearly like that
-    better (`better_pitch`: on the real test frames the one weak fit whose search result was
+    weaker one (4 keypoints fix a homography whatever their identities, 5–7 check it little)
+    must be confirmed by the lines, and gives way to what the line search finds when the lines
+    clearly like that better (`better_pitch`: on the real test frames the one weak fit whose search result was
     25 m off had the same support)."""
     lines = FrameLines(image, people_xyxy)
     fit, rejected = fit_frame(keypoints, image, lines=lines)

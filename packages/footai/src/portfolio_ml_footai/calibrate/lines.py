@@ -56,7 +56,7 @@ CARRY_SUPPORT = 0.25
 PREFER_MARGIN = 0.05
 MIN_LINE_SAMPLES = 20  # fewer model samples in view than this: the lines cannot judge
 # A weak fit (6-7 keypoints) whose lines support is under STRAY_CHECK_BELOW is fitted again
-# without each keypoint in turn (`without_stray_keypoint`); dropping one must leave a checked fit
+# without each keypoint in turn (`fit_keypoints_on_lines`); dropping one must leave a checked fit
 # (5 keypoints) and lift the support by PREFER_MARGIN. Right fits on the real LaLiga clip with
 # 6-7 keypoints had support 0.59-0.75; the clip filmed off a TV, where the net puts the halfway
 # line's touchline end on the screen's edge, 0.30-0.56 with that keypoint in.
@@ -234,15 +234,17 @@ class FrameLines:
         return self._copy
 
 
-def without_stray_keypoint(
-    fit: KeypointFit | None, keypoints: PitchKeypoints, frame_width: int, lines: FrameLines
+def fit_keypoints_on_lines(
+    keypoints: PitchKeypoints, frame_width: int, lines: FrameLines
 ) -> KeypointFit | None:
-    """``fit`` again without the one keypoint the painted lines clearly like it better without.
+    """`fit_keypoints`, and a weak fit again without the one keypoint the painted lines clearly
+    like it better without.
 
     A few keypoints check each other little: with 6 of them, one far off (the net puts a line's
     end where the picture ends, at a TV screen's edge or a letterbox bar) bends the whole fit
     and still counts as an inlier. Strong fits, and ones the lines already support well, are
     left alone (it costs a support measure per keypoint)."""
+    fit = fit_keypoints(keypoints, frame_width)
     if fit is None or not STRAY_MIN_LEFT < fit.n_inliers < CHECK_BELOW_INLIERS:
         return fit
     support = lines.support(fit.homography)
@@ -271,9 +273,7 @@ def fit_frame(
     confirm it, and whether they rejected one — what a run does with a shot's first fit.
     ``lines``: the frame's, when the caller has them already."""
     lines = lines or FrameLines(image, people_xyxy)
-    fit = without_stray_keypoint(
-        fit_keypoints(keypoints, image.shape[1]), keypoints, image.shape[1], lines
-    )
+    fit = fit_keypoints_on_lines(keypoints, image.shape[1], lines)
     if fit is None:
         return None, False
     if lines.confirm(fit):

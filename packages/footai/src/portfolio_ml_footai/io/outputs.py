@@ -130,8 +130,12 @@ def write_annotated(
     """annotated.mp4: the analysed frames, decoded a second time (not kept in memory), with
     the match drawn on them."""
     by_frame = dict(zip(match.frames, match.detections, strict=True))
-    # Decoding runs ahead in a thread while frames are drawn here (both release the GIL).
-    with VideoSource(video, prefetch=4) as source, VideoSink(path, match.fps, match.size) as sink:
+    # Decoding runs ahead in a thread while frames are drawn here (both release the GIL). A
+    # file that ends early was reported by the analysis' pass.
+    with (
+        VideoSource(video, prefetch=4, warn_short=False) as source,
+        VideoSink(path, match.fps, match.size) as sink,
+    ):
         for fr in source.frames(start_s=start_s, max_frames=max_frames, stride=stride):
             dets = by_frame.get(fr.index)
             if dets is not None:  # the decoded frame is ours: drawn on, not copied first
